@@ -1,0 +1,204 @@
+/* config.c: the HOOKLINE_* variables, their defaults and bounds. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_LONG, CFG_BOOL, CFG_DURATION, CFG_SCHEDULE, CFG_PATH, CFG_LEVEL };
+
+struct cfg_var {
+    const char *name;
+    enum cfg_type type;
+    size_t offset;
+    size_t size;          /* for strings */
+    const char *def;      /* NULL: required */
+    long min, max;        /* for numbers and durations (ms) */
+    const char *help;
+};
+
+#define F(field) offsetof(struct hl_config, field), sizeof(((struct hl_config *)0)->field)
+
+static const struct cfg_var cfg_vars[] = {
+    { "HOOKLINE_DATABASE_URL", CFG_STR, F(database_url), NULL, 0, 0,
+      "PostgreSQL connection (URI or key=value conninfo)" },
+    { "HOOKLINE_KAFKA_BROKERS", CFG_STR, F(kafka_brokers), NULL, 0, 0,
+      "Kafka bootstrap servers, host:port[,host:port]" },
+    { "HOOKLINE_HTTP_PORT", CFG_INT, F(http_port), "8080", 1, 65535,
+      "TCP port of the api's REST server" },
+    { "HOOKLINE_ADMIN_KEY", CFG_STR, F(admin_key), "", 0, 0,
+      "admin key for /v1/tenants (16+ chars); empty disables admin routes" },
+    { "HOOKLINE_ALLOW_HTTP", CFG_BOOL, F(allow_http), "false", 0, 0,
+      "accept http:// endpoint URLs (development only)" },
+    { "HOOKLINE_ALLOW_PRIVATE_TARGETS", CFG_BOOL, F(allow_private_targets), "false", 0, 0,
+      "allow loopback, private and link-local endpoint addresses" },
+    { "HOOKLINE_CA_FILE", CFG_PATH, F(ca_file), "", 0, 0,
+      "PEM CA bundle used to verify endpoint certificates (default: system CAs)" },
+    { "HOOKLINE_LOG_LEVEL", CFG_LEVEL, F(log_level), "info", 0, 0,
+      "debug, info, warn or error" },
+    { "HOOKLINE_TLS_CHECK", CFG_BOOL, F(tls_check), "true", 0, 0,
+      "check an endpoint's TLS certificate when a webhook is created or its URL changes" },
+    { "HOOKLINE_DB_POOL_SIZE", CFG_INT, F(db_pool_size), "8", 1, 256,
+      "PostgreSQL connections per process" },
+    { "HOOKLINE_HTTP_THREADS", CFG_INT, F(http_threads), "4", 1, 256,
+      "REST server worker threads" },
+    { "HOOKLINE_MAX_BODY_BYTES", CFG_LONG, F(max_body_bytes), "262144", 1024, 16777216,
+      "largest REST request body; larger answers 413" },
+    { "HOOKLINE_EVENT_MAX_BYTES", CFG_LONG, F(event_max_bytes), "262144", 1024, 16777216,
+      "largest event envelope accepted by POST /v1/events" },
+    { "HOOKLINE_MAX_IN_FLIGHT", CFG_INT, F(max_in_flight), "512", 1, 65536,
+      "dispatcher: deliveries in flight per process" },
+    { "HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT", CFG_INT, F(max_in_flight_per_endpoint), "16", 1, 4096,
+      "dispatcher: deliveries in flight per endpoint" },
+    { "HOOKLINE_DELIVERY_TIMEOUT", CFG_DURATION, F(delivery_timeout_ms), "15s", 100, 300000,
+      "dispatcher: total time allowed for one delivery" },
+    { "HOOKLINE_CONNECT_TIMEOUT", CFG_DURATION, F(connect_timeout_ms), "5s", 100, 60000,
+      "dispatcher: time allowed to connect" },
+    { "HOOKLINE_RETRY_SCHEDULE", CFG_SCHEDULE, F(retry_schedule_ms), "5s,5m,30m,2h,5h,10h,14h,20h,24h", 0, 86400000,
+      "delays before retries 1..N after a failed first attempt (each +-20% jitter)" },
+    { "HOOKLINE_DISABLE_AFTER", CFG_DURATION, F(disable_after_ms), "5d", 1000, 365L * 86400000,
+      "disable an endpoint whose deliveries have all failed for this long" },
+    { "HOOKLINE_RESYNC_INTERVAL", CFG_DURATION, F(resync_interval_ms), "5m", 1000, 86400000,
+      "dispatcher: full reload of the subscription index" },
+    { "HOOKLINE_METRICS_PORT", CFG_INT, F(metrics_port), "0", 0, 65535,
+      "dispatcher: port of /metrics, /healthz, /readyz (0 = off)" },
+    { "HOOKLINE_RESPONSE_EXCERPT_BYTES", CFG_LONG, F(response_excerpt_bytes), "4096", 0, 65536,
+      "bytes of an endpoint's response body kept in the attempt record" },
+    { "HOOKLINE_RETENTION", CFG_DURATION, F(retention_ms), "30d", 60000, 3650L * 86400000,
+      "age after which attempt records and sent outbox rows are deleted" },
+};
+
+#undef F
+
+int config_parse_duration_ms(const char *s, long *ms)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || errno != 0 || v < 0)
+        return -1;
+    long mul;
+    if (strcmp(end, "ms") == 0)
+        mul = 1;
+    else if (strcmp(end, "s") == 0)
+        mul = 1000;
+    else if (strcmp(end, "m") == 0)
+        mul = 60000;
+    else if (strcmp(end, "h") == 0)
+        mul = 3600000;
+    else if (strcmp(end, "d") == 0)
+        mul = 86400000;
+    else
+        return -1;
+    if (v > 3650L * 86400000 / mul)
+        return -1;
+    *ms = v * mul;
+    return 0;
+}
+
+int config_parse_schedule(const char *s, long *out, int cap, int *n)
+{
+    char buf[512];
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    int count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*tok))
+            tok++;
+        if (count == cap || config_parse_duration_ms(tok, &out[count]) < 0)
+            return -1;
+        count++;
+    }
+    if (count == 0)
+        return -1;
+    *n = count;
+    return 0;
+}
+
+static int cfg_parse_bool(const char *s, bool *b)
+{
+    if (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))
+        *b = true;
+    else if (!strcmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off"))
+        *b = false;
+    else
+        return -1;
+    return 0;
+}
+
+static int cfg_set(struct hl_config *cfg, const struct cfg_var *v, const char *s, struct hl_error *err)
+{
+    char *field = (char *)cfg + v->offset;
+    char *end;
+    long n;
+    switch (v->type) {
+    case CFG_STR:
+    case CFG_PATH:
+    case CFG_LEVEL:
+        if (strlen(s) >= v->size)
+            return hl_error_set(err, HL_EINVAL, "%s: value longer than %zu characters", v->name, v->size - 1);
+        if (v->type == CFG_PATH && *s && access(s, R_OK) != 0)
+            return hl_error_set(err, HL_EINVAL, "%s: cannot read file '%s'", v->name, s);
+        if (v->type == CFG_LEVEL && strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error"))
+            return hl_error_set(err, HL_EINVAL, "%s: '%s' is not one of debug, info, warn, error", v->name, s);
+        strcpy(field, s);
+        return 0;
+    case CFG_INT:
+    case CFG_LONG:
+        errno = 0;
+        n = strtol(s, &end, 10);
+        if (*s == '\0' || *end != '\0' || errno != 0 || n < v->min || n > v->max)
+            return hl_error_set(err, HL_EINVAL, "%s: '%s' is not an integer from %ld to %ld", v->name, s, v->min, v->max);
+        if (v->type == CFG_INT)
+            *(int *)field = (int)n;
+        else
+            *(long *)field = n;
+        return 0;
+    case CFG_BOOL:
+        if (cfg_parse_bool(s, (bool *)field) < 0)
+            return hl_error_set(err, HL_EINVAL, "%s: '%s' is not a boolean (true/false)", v->name, s);
+        return 0;
+    case CFG_DURATION:
+        if (config_parse_duration_ms(s, &n) < 0 || n < v->min || n > v->max)
+            return hl_error_set(err, HL_EINVAL, "%s: '%s' is not a duration like 500ms, 5s, 5m, 2h, 1d within bounds", v->name, s);
+        *(long *)field = n;
+        return 0;
+    case CFG_SCHEDULE:
+        if (config_parse_schedule(s, cfg->retry_schedule_ms, CONFIG_RETRY_STEPS_MAX, &cfg->retry_steps) < 0)
+            return hl_error_set(err, HL_EINVAL, "%s: '%s' is not a comma-separated list of 1 to %d durations",
+                                v->name, s, CONFIG_RETRY_STEPS_MAX);
+        return 0;
+    }
+    return hl_error_set(err, HL_EINVAL, "%s: unknown type", v->name);
+}
+
+int config_load(struct hl_config *cfg, struct hl_error *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < sizeof(cfg_vars) / sizeof(cfg_vars[0]); i++) {
+        const struct cfg_var *v = &cfg_vars[i];
+        const char *s = getenv(v->name);
+        if (s == NULL || *s == '\0')
+            s = v->def;
+        if (s == NULL)
+            return hl_error_set(err, HL_EINVAL, "%s is required and not set", v->name);
+        if (cfg_set(cfg, v, s, err) < 0)
+            return HL_EINVAL;
+    }
+    if (cfg->admin_key[0] && strlen(cfg->admin_key) < 16)
+        return hl_error_set(err, HL_EINVAL, "HOOKLINE_ADMIN_KEY: must be at least 16 characters");
+    return 0;
+}
+
+void config_print_reference(FILE *out)
+{
+    for (size_t i = 0; i < sizeof(cfg_vars) / sizeof(cfg_vars[0]); i++) {
+        const struct cfg_var *v = &cfg_vars[i];
+        fprintf(out, "| `%s` | %s | %s |\n", v->name, v->def ? (*v->def ? v->def : "(empty)") : "required", v->help);
+    }
+}

@@ -1,0 +1,60 @@
+/* config.h: process configuration from HOOKLINE_* environment variables.
+ *
+ * One declarative table in config.c lists every variable with its
+ * default and bounds; config_load() reads them all and stops at the first
+ * bad one with a one-line reason. The README's configuration reference is
+ * generated from the same table (hookline-api --print-config).
+ */
+#ifndef HL_CONFIG_H
+#define HL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "hl_error.h"
+
+#define CONFIG_RETRY_STEPS_MAX 32
+
+struct hl_config {
+    char database_url[1024];
+    char kafka_brokers[512];
+    int http_port;
+    char admin_key[256];
+    bool allow_http;
+    bool allow_private_targets;
+    char ca_file[512];
+    char log_level[16];
+    bool tls_check;           /* check endpoint TLS certificate at create */
+    int db_pool_size;
+    int http_threads;
+    long max_body_bytes;      /* request bodies above this answer 413 */
+    long event_max_bytes;     /* largest envelope POST /v1/events accepts */
+    /* dispatcher */
+    int max_in_flight;        /* deliveries in flight in one process */
+    int max_in_flight_per_endpoint;
+    long delivery_timeout_ms;
+    long connect_timeout_ms;
+    long retry_schedule_ms[CONFIG_RETRY_STEPS_MAX];
+    int retry_steps;
+    long disable_after_ms;    /* disable an endpoint failing this long */
+    long resync_interval_ms;
+    int metrics_port;         /* dispatcher's /metrics, /healthz; 0 = off */
+    long response_excerpt_bytes;
+    long retention_ms;        /* attempt records and sent outbox rows */
+};
+
+/* Fill 'cfg' from the environment (defaults for unset variables).
+ * Returns 0, or HL_EINVAL with a one-line reason naming the variable. */
+int config_load(struct hl_config *cfg, struct hl_error *err) HL_MUST_CHECK;
+
+/* Parse a duration: an integer followed by ms, s, m, h or d ("90s",
+ * "5m"). Returns 0 and sets *ms, or -1. */
+int config_parse_duration_ms(const char *s, long *ms);
+
+/* Parse a comma-separated list of durations into 'out' (at most 'cap');
+ * sets *n. Returns 0 or -1. */
+int config_parse_schedule(const char *s, long *out, int cap, int *n);
+
+/* Print every variable with its default and meaning, one per line. */
+void config_print_reference(FILE *out);
+
+#endif

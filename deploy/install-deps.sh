@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install everything hookline needs to build, test and run on Debian 12.
+# Idempotent: apt-get skips what is already there. Run as root.
+#   deploy/install-deps.sh            build + run + test dependencies
+#   deploy/install-deps.sh --runtime  only what the binaries need at run time
+set -eu
+
+runtime="libcurl3-gnutls libjansson4 libpq5 librdkafka1 libulfius2.7 \
+  libmicrohttpd12 ca-certificates"
+build="build-essential cmake pkg-config git \
+  libcurl4-gnutls-dev libjansson-dev libpq-dev librdkafka-dev \
+  libulfius-dev libmicrohttpd-dev libgnutls28-dev \
+  postgresql postgresql-common curl openssl wrk procps"
+
+if [ "${1:-}" = "--runtime" ]; then
+    pkgs="$runtime"
+else
+    pkgs="$runtime $build"
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps.sh: run as root (apt-get needs it)" >&2
+    exit 1
+fi
+
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
