@@ -76,6 +76,8 @@ static const struct cfg_var cfg_vars[] = {
 int config_parse_duration_ms(const char *s, long *ms)
 {
     char *end;
+    if (!isdigit((unsigned char)*s))
+        return -1;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (end == s || errno != 0 || v < 0)
@@ -106,11 +108,12 @@ int config_parse_schedule(const char *s, long *out, int cap, int *n)
         return -1;
     strcpy(buf, s);
     int count = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *rest = buf;
+    for (char *tok; (tok = strsep(&rest, ",")) != NULL;) {
         while (isspace((unsigned char)*tok))
             tok++;
-        if (count == cap || config_parse_duration_ms(tok, &out[count]) < 0)
+        /* every step is a duration of at most a day; empty steps are errors */
+        if (count == cap || config_parse_duration_ms(tok, &out[count]) < 0 || out[count] > 86400000L)
             return -1;
         count++;
     }

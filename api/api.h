@@ -1,0 +1,147 @@
+/* api.h: what the parts of hookline-api share: the process context, one
+ * call's state, the route table and the helpers every handler uses.
+ *
+ * server.c turns each route into a ulfius endpoint whose callback
+ * authenticates, borrows a PostgreSQL connection, runs the handler and
+ * writes either its reply or the one JSON error for its HL_E* code.
+ */
+#ifndef HL_API_H
+#define HL_API_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include <ulfius.h>
+
+#include "config.h"
+#include "db.h"
+#include "dest_policy.h"
+#include "hl_error.h"
+#include "ids.h"
+#include "kafka.h"
+
+struct outbox_relay;
+
+struct api_ctx {
+    struct hl_config cfg;
+    struct dest_policy policy;
+    struct db_pool *pool;
+    struct kafka_producer *kp;
+    struct outbox_relay *relay;
+};
+
+enum api_scope {
+    SCOPE_NONE = 0,             /* public route */
+    SCOPE_WEBHOOKS_READ = 1,
+    SCOPE_WEBHOOKS_WRITE = 2,
+    SCOPE_EVENTS_WRITE = 4,
+    SCOPE_ADMIN = 0x100,        /* the deployment's admin key */
+};
+#define SCOPE_ALL_TENANT (SCOPE_WEBHOOKS_READ | SCOPE_WEBHOOKS_WRITE | SCOPE_EVENTS_WRITE)
+
+/* Who is calling: a tenant's key, or the admin key. */
+struct api_principal {
+    bool admin;
+    char tenant[64];
+    char key_id[HL_ID_MAX];
+    unsigned scopes;
+};
+
+/* One request while its handler runs. */
+struct api_call {
+    struct api_ctx *ctx;
+    const struct _u_request *req;
+    struct _u_response *resp;
+    struct api_principal who;
+    PGconn *pg;                 /* borrowed from the pool for this call */
+    struct hl_error err;
+    int status;                 /* HTTP status of a successful reply */
+    json_t *reply;              /* new reference, sent and released by the dispatcher */
+};
+
+/* A handler returns 0 with call->status and call->reply set, or an HL_E*
+ * code with the reason in call->err. */
+typedef int (*api_handler)(struct api_call *call);
+
+struct api_route {
+    const char *method;
+    const char *path;           /* ulfius pattern, e.g. "/v1/webhooks/:id" */
+    unsigned scope;             /* SCOPE_NONE, one tenant scope, or SCOPE_ADMIN */
+    bool needs_db;
+    api_handler fn;
+};
+
+/* Route tables, one per routes_*.c file, each ending with fn == NULL. */
+extern const struct api_route routes_admin[];
+extern const struct api_route routes_webhooks[];
+extern const struct api_route routes_deliveries[];
+extern const struct api_route routes_events[];
+extern const struct api_route routes_health[];
+
+/* server.c */
+
+/* Start the REST server on cfg.http_port. Returns 0 or HL_EIO. */
+int server_start(struct api_ctx *ctx, struct _u_instance *inst) HL_MUST_CHECK;
+void server_stop(struct _u_instance *inst);
+
+/* HTTP status for an HL_E* code. */
+int api_http_status(int code);
+
+/* The request body as a JSON object (new reference), or NULL with
+ * HL_ETOOBIG (over cfg.max_body_bytes) or HL_EINVAL (empty, not JSON, not
+ * an object) in call->err. */
+json_t *api_body_object(struct api_call *call);
+
+/* A URL parameter (":id") or query parameter; NULL when absent. */
+const char *api_param(const struct api_call *call, const char *name);
+const char *api_query(const struct api_call *call, const char *name);
+
+/* Parse an optional integer query parameter 'name' into *out within
+ * [min, max]; absent leaves *out unchanged. Returns 0 or HL_EINVAL. */
+int api_query_int(struct api_call *call, const char *name, long min, long max, long *out) HL_MUST_CHECK;
+
+/* Set the reply: 'status' and 'reply' (a new reference, stolen). Returns 0. */
+int api_reply(struct api_call *call, int status, json_t *reply);
+
+/* auth.c */
+
+/* Identify the caller of 'call' from x-api-key or Authorization: Bearer
+ * and check it holds 'scope'. Fills call->who. Returns 0, HL_EAUTH or
+ * HL_EFORBIDDEN (reason in call->err), or HL_EDB. */
+int auth_check(struct api_call *call, unsigned scope) HL_MUST_CHECK;
+
+/* Issue a key for 'tenant' with 'scopes' (a JSON array of scope names,
+ * borrowed) and 'label'. Returns the reply object {"id","key","scopes",
+ * "label","created_at"} (new reference) or NULL with the reason in 'err'. */
+json_t *auth_key_issue(PGconn *pg, const char *tenant, const json_t *scopes, const char *label,
+                       struct hl_error *err);
+
+/* routes_admin.c */
+
+/* Create tenant 'id' (NULL: generate one) named 'name' (NULL: the id).
+ * With 'exist_ok' an existing tenant is returned as it is. Returns the
+ * tenant object (new reference) or NULL with HL_EINVAL/HL_EDUP/HL_EDB. */
+json_t *tenant_create(PGconn *pg, const char *id, const char *name, bool exist_ok, struct hl_error *err);
+
+/* outbox_relay.c */
+
+/* Start the thread that publishes outbox rows to hookline.webhooks in seq
+ * order and marks them sent. Only one relay in the whole deployment works
+ * at a time (advisory lock); the others wait to take over. */
+struct outbox_relay *outbox_relay_start(struct api_ctx *ctx, struct hl_error *err);
+
+/* Stop the thread (it finishes its current batch) and free it. */
+void outbox_relay_stop(struct outbox_relay *relay);
+
+/* Unsent outbox rows seen by the last pass (for /metrics and tests). */
+long outbox_relay_backlog(struct outbox_relay *relay);
+
+/* tls_check.c */
+
+/* Connect to 'url' and complete a TLS handshake verified against the
+ * configured CA file (or the system's). Returns 0 when the certificate is
+ * valid or the host cannot be reached at all (it may not be deployed yet;
+ * logged), HL_EINVAL with the reason when the certificate is refused or
+ * the connected address is forbidden by the policy. */
+int tls_check_url(const struct api_ctx *ctx, const char *url, struct hl_error *err) HL_MUST_CHECK;
+
+#endif

@@ -1,0 +1,146 @@
+/* main.c: hookline-api, the REST service: tenants, keys, webhooks, events.
+ *
+ *   hookline-api                      apply migrations, then serve
+ *   hookline-api --migrate            apply migrations and exit
+ *   hookline-api create-tenant NAME   create (or reuse) tenant NAME, print a new key
+ *   hookline-api --print-config       the configuration reference
+ *
+ * Configuration comes from HOOKLINE_* variables (common/config.c).
+ */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+
+static int api_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: hookline-api [--migrate | create-tenant NAME | --print-config | --version]\n"
+        "Serves the hookline REST API on HOOKLINE_HTTP_PORT; see --print-config.\n");
+    return out == stderr ? 2 : 0;
+}
+
+/* Print {"tenant":..., "key":...} for a new key with every tenant scope. */
+static int api_create_tenant(struct api_ctx *ctx, PGconn *pg, const char *name)
+{
+    (void)ctx;
+    struct hl_error err = { 0 };
+    json_t *tenant = tenant_create(pg, name, name, true, &err);
+    json_t *scopes = json_pack("[sss]", "webhooks:read", "webhooks:write", "events:write");
+    json_t *key = tenant ? auth_key_issue(pg, name, scopes, "create-tenant", &err) : NULL;
+    int rc = 1;
+    if (key != NULL) {
+        printf("{\"tenant\":\"%s\",\"key\":\"%s\"}\n", name, json_string_value(json_object_get(key, "key")));
+        rc = 0;
+    } else {
+        fprintf(stderr, "hookline-api: create-tenant %s: %s\n", name, err.msg);
+    }
+    json_decref(key);
+    json_decref(scopes);
+    json_decref(tenant);
+    return rc;
+}
+
+static int api_serve(struct api_ctx *ctx)
+{
+    struct hl_error err = { 0 };
+    struct _u_instance inst;
+    int rc = 1;
+    ctx->kp = kafka_producer_new(ctx->cfg.kafka_brokers, 10000, &err);
+    if (ctx->kp == NULL) {
+        fprintf(stderr, "hookline-api: %s\n", err.msg);
+        return 1;
+    }
+    ctx->relay = outbox_relay_start(ctx, &err);
+    if (ctx->relay == NULL) {
+        fprintf(stderr, "hookline-api: %s\n", err.msg);
+        goto out;
+    }
+    if (server_start(ctx, &inst) < 0) {
+        fprintf(stderr, "hookline-api: cannot listen on port %d\n", ctx->cfg.http_port);
+        goto out;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("signal %d: stopping", sig);
+    server_stop(&inst);
+    rc = 0;
+out:
+    outbox_relay_stop(ctx->relay);
+    kafka_producer_free(ctx->kp);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct api_ctx ctx = { 0 };
+    struct hl_error err = { 0 };
+    enum log_level level = LOG_LVL_INFO;
+    const char *mode = argc > 1 ? argv[1] : "serve";
+
+    if (!strcmp(mode, "--help") || !strcmp(mode, "-h"))
+        return api_usage(stdout);
+    if (!strcmp(mode, "--version")) {
+        printf("hookline-api %s\n", HOOKLINE_VERSION);
+        return 0;
+    }
+    if (!strcmp(mode, "--print-config")) {
+        config_print_reference(stdout);
+        return 0;
+    }
+    if (strcmp(mode, "serve") && strcmp(mode, "--migrate") && !(strcmp(mode, "create-tenant") == 0 && argc == 3))
+        return api_usage(stderr);
+
+    /* every thread started from here on inherits the blocked signals */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (config_load(&ctx.cfg, &err) < 0) {
+        fprintf(stderr, "hookline-api: %s\n", err.msg);
+        return 1;
+    }
+    log_level_parse(ctx.cfg.log_level, &level);
+    log_init("api", level);
+    ctx.policy.allow_http = ctx.cfg.allow_http;
+    ctx.policy.allow_private = ctx.cfg.allow_private_targets;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    int rc = 1;
+    PGconn *pg = db_connect(ctx.cfg.database_url, &err);
+    if (pg == NULL || db_migrate(pg, db_sql_dir(), &err) < 0) {
+        fprintf(stderr, "hookline-api: %s\n", err.msg);
+        goto out;
+    }
+    if (!strcmp(mode, "--migrate")) {
+        rc = 0;
+        goto out;
+    }
+    if (!strcmp(mode, "create-tenant")) {
+        rc = api_create_tenant(&ctx, pg, argv[2]);
+        goto out;
+    }
+    ctx.pool = db_pool_new(ctx.cfg.database_url, ctx.cfg.db_pool_size, &err);
+    if (ctx.pool == NULL) {
+        fprintf(stderr, "hookline-api: %s\n", err.msg);
+        goto out;
+    }
+    PQfinish(pg);
+    pg = NULL;
+    rc = api_serve(&ctx);
+out:
+    PQfinish(pg);
+    db_pool_free(ctx.pool);
+    curl_global_cleanup();
+    return rc;
+}

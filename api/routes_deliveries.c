@@ -1,0 +1,492 @@
+/* routes_deliveries.c: a webhook's delivery attempts and test events.
+ *
+ *   GET    /v1/webhooks/:id/deliveries?page=&size=&success=&event_type=&since=&until=
+ *                                        the attempt log, newest first; since is
+ *                                        inclusive, until exclusive (RFC 3339)
+ *   POST   /v1/webhooks/:id/deliveries/:did/retry   redeliver now -> 202
+ *   DELETE /v1/webhooks/:id/deliveries/:did         forget one attempt record
+ *   POST   /v1/webhooks/:id/test         publish a webhook.test event that the
+ *                                        dispatchers deliver to this webhook alone
+ *
+ * The rows are the dispatchers' (sql/002_deliveries.sql); every query names
+ * the caller's tenant and the webhook of the path, so a foreign id is absent.
+ */
+#include "api.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+
+#define DELIVERY_ID_MAX 64
+#define TEST_EVENT_TYPE "webhook.test"
+#define TEST_EVENT_MESSAGE "This is a test event from hookline."
+#define TIME_PARAM_MAX 64
+
+/* A path id that cannot exist is answered as absent without a query. */
+static const char *delivery_webhook_id(struct api_call *call)
+{
+    const char *id = api_param(call, "id");
+    if (id == NULL || strlen(id) > DELIVERY_ID_MAX || strncmp(id, "wh_", 3) != 0) {
+        hl_error_set(&call->err, HL_ENOTFOUND, "Webhook not found.");
+        return NULL;
+    }
+    return id;
+}
+
+static const char *delivery_attempt_id(struct api_call *call)
+{
+    const char *did = api_param(call, "did");
+    if (did == NULL || *did == '\0' || strlen(did) > DELIVERY_ID_MAX) {
+        hl_error_set(&call->err, HL_ENOTFOUND, "Delivery not found.");
+        return NULL;
+    }
+    return did;
+}
+
+/* Whether webhook 'id' of the caller's tenant is active, into *active.
+ * With 'lock' the row is held FOR SHARE until the caller's transaction
+ * ends, so it cannot be disabled in between. Returns 0, HL_ENOTFOUND or
+ * HL_EDB. */
+static int delivery_webhook_find(struct api_call *call, const char *id, bool lock, bool *active)
+{
+    const char *params[2] = { id, call->who.tenant };
+    PGresult *res = db_query(call->pg, &call->err, lock
+        ? "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2 FOR SHARE"
+        : "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2", 2, params);
+    if (res == NULL)
+        return HL_EDB;
+    int rc = 0;
+    if (PQntuples(res) == 1)
+        *active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    else
+        rc = hl_error_set(&call->err, HL_ENOTFOUND, "Webhook not found.");
+    PQclear(res);
+    return rc;
+}
+
+/* ---- timestamps ------------------------------------------------------------ */
+
+/* Read exactly 'n' digits at *p into *out and advance *p. */
+static bool time_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+static int time_month_days(int year, int month)
+{
+    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* Check that 's' is an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac] then
+ * Z or +HH:MM / -HH:MM; 't', 'z' and a space for 'T' allowed) naming a day
+ * that exists, and write it in the one form PostgreSQL reads whatever its
+ * settings into 'out'. A ' ' where the offset sign belongs is taken for a
+ * '+' that the query string decoded. Returns false if it is not one. */
+static bool time_rfc3339_normalize(const char *s, char *out, size_t cap)
+{
+    const char *p = s;
+    int y, mo, d, h, mi, sec, oh = 0, om = 0;
+    char sign = '+';
+    if (!time_digits(&p, 4, &y) || *p++ != '-' || !time_digits(&p, 2, &mo) || *p++ != '-' ||
+        !time_digits(&p, 2, &d))
+        return false;
+    if (*p != 'T' && *p != 't' && *p != ' ')
+        return false;
+    p++;
+    if (!time_digits(&p, 2, &h) || *p++ != ':' || !time_digits(&p, 2, &mi) || *p++ != ':' ||
+        !time_digits(&p, 2, &sec))
+        return false;
+    const char *frac = p;
+    size_t nfrac = 0;
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)p[nfrac]))
+            nfrac++;
+        if (nfrac == 0 || nfrac > 9)
+            return false;
+        p += nfrac;
+        nfrac++; /* with the dot */
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-' || *p == ' ') {
+        sign = *p == '-' ? '-' : '+';
+        p++;
+        if (!time_digits(&p, 2, &oh) || *p++ != ':' || !time_digits(&p, 2, &om))
+            return false;
+    } else {
+        return false;
+    }
+    /* year 0 does not exist for PostgreSQL; offsets beyond 15 h it refuses
+     * (real ones stay within 14 h); 60 s is a leap second */
+    if (*p != '\0' || y < 1 || mo < 1 || mo > 12 || d < 1 || d > time_month_days(y, mo) || h > 23 ||
+        mi > 59 || sec > 60 || oh > 15 || om > 59)
+        return false;
+    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d%.*s%c%02d:%02d", y, mo, d, h, mi, sec, (int)nfrac,
+                     frac, sign, oh, om);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* The optional timestamp query parameter 'name' into 'out' ("" if absent). */
+static int delivery_query_time(struct api_call *call, const char *name, char *out, size_t cap)
+{
+    const char *s = api_query(call, name);
+    out[0] = '\0';
+    if (s == NULL)
+        return 0;
+    if (strlen(s) > TIME_PARAM_MAX || !time_rfc3339_normalize(s, out, cap))
+        return hl_error_set(&call->err, HL_EINVAL,
+                            "\"%s\" must be an RFC 3339 timestamp such as 2026-11-25T10:00:00Z.", name);
+    return 0;
+}
+
+/* ---- JSON from attempt rows ----------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at 's' (of 'n' bytes), 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        len = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        len = 3, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        len = 4, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* A JSON string of column 'col' of row 'row' (null when NULL). Text that is
+ * not UTF-8 (a database in SQL_ASCII keeps the receiver's bytes as they came)
+ * has each bad byte replaced by U+FFFD rather than the field dropped. */
+static json_t *row_string(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return json_null();
+    const char *s = PQgetvalue(res, row, col);
+    size_t n = (size_t)PQgetlength(res, row, col);
+    json_t *str = json_stringn(s, n);
+    if (str != NULL)
+        return str;
+    char *clean = malloc(n * 3 + 1);
+    if (clean == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (len == 0 || (len == 1 && s[i] == '\0')) {
+            memcpy(clean + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(clean + o, s + i, len);
+            o += len;
+            i += len;
+        }
+    }
+    str = json_stringn(clean, o);
+    free(clean);
+    return str;
+}
+
+static json_t *row_int(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return json_null();
+    return json_integer(strtoll(PQgetvalue(res, row, col), NULL, 10));
+}
+
+/* The payload as the JSON it normally is, else as a string. */
+static json_t *row_payload(const PGresult *res, int row, int col)
+{
+    json_t *doc = json_loadb(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col), JSON_DECODE_ANY, NULL);
+    return doc ? doc : row_string(res, row, col);
+}
+
+#define ATTEMPT_COLUMNS \
+    "id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, attempt, status_code, " \
+    "response, error, success, hl_ts(sent_at), duration_ms, hl_ts(next_attempt_at)"
+
+static json_t *attempt_from_row(const PGresult *res, int row)
+{
+    static const char *const names[] = {
+        "id", "webhook_id", "endpoint_id", "endpoint_url", "event_id", "event_type", "payload", "attempt",
+        "status_code", "response", "error", "success", "sent_at", "duration_ms", "next_attempt_at",
+    };
+    json_t *el = json_object();
+    if (el == NULL)
+        return NULL;
+    for (int col = 0; col < (int)(sizeof(names) / sizeof(names[0])); col++) {
+        json_t *v;
+        if (col == 6)
+            v = row_payload(res, row, col);
+        else if (col == 7 || col == 8 || col == 13)
+            v = row_int(res, row, col);
+        else if (col == 11)
+            v = json_boolean(strcmp(PQgetvalue(res, row, col), "t") == 0);
+        else
+            v = row_string(res, row, col);
+        if (json_object_set_new(el, names[col], v) < 0) {
+            json_decref(el);
+            return NULL;
+        }
+    }
+    return el;
+}
+
+/* ---- handlers --------------------------------------------------------------- */
+
+static int delivery_list(struct api_call *call)
+{
+    long page = 1, size = 100;
+    char since[TIME_PARAM_MAX + 8], until[TIME_PARAM_MAX + 8], limit[24], offset[24];
+    const char *id = delivery_webhook_id(call);
+    if (id == NULL)
+        return HL_ENOTFOUND;
+    if (api_query_int(call, "page", 1, 1000000, &page) < 0 || api_query_int(call, "size", 1, 100, &size) < 0)
+        return HL_EINVAL;
+    const char *success = api_query(call, "success");
+    if (success != NULL && strcmp(success, "true") != 0 && strcmp(success, "false") != 0)
+        return hl_error_set(&call->err, HL_EINVAL, "\"success\" must be true or false.");
+    /* an empty event_type is a blank filter field: any type */
+    const char *type = api_query(call, "event_type");
+    if (type != NULL && *type == '\0')
+        type = NULL;
+    if (delivery_query_time(call, "since", since, sizeof(since)) < 0 ||
+        delivery_query_time(call, "until", until, sizeof(until)) < 0)
+        return HL_EINVAL;
+
+    bool active;
+    int rc = delivery_webhook_find(call, id, false, &active);
+    if (rc < 0)
+        return rc;
+
+    snprintf(limit, sizeof(limit), "%ld", size);
+    snprintf(offset, sizeof(offset), "%ld", (page - 1) * size);
+    const char *params[8] = { call->who.tenant, id, success, type, since[0] ? since : NULL,
+                              until[0] ? until : NULL, limit, offset };
+    static const char where[] =
+        " FROM attempts WHERE tenant_id = $1 AND webhook_id = $2"
+        " AND ($3::boolean IS NULL OR success = $3)"
+        " AND ($4::text IS NULL OR event_type = $4)"
+        " AND ($5::timestamptz IS NULL OR sent_at >= $5)"
+        " AND ($6::timestamptz IS NULL OR sent_at < $6)";
+    char sql[640];
+    snprintf(sql, sizeof(sql), "SELECT count(*)%s", where);
+    PGresult *res = db_query(call->pg, &call->err, sql, 6, params);
+    if (res == NULL)
+        return HL_EDB;
+    long count = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    snprintf(sql, sizeof(sql), "SELECT " ATTEMPT_COLUMNS "%s ORDER BY sent_at DESC, id DESC LIMIT $7::int OFFSET $8::bigint",
+             where);
+    res = db_query(call->pg, &call->err, sql, 8, params);
+    if (res == NULL)
+        return HL_EDB;
+    json_t *elements = json_array();
+    for (int i = 0; elements && i < PQntuples(res); i++) {
+        if (json_array_append_new(elements, attempt_from_row(res, i)) < 0) {
+            json_decref(elements);
+            elements = NULL;
+        }
+    }
+    PQclear(res);
+    long max = count == 0 ? 1 : (count + size - 1) / size;
+    json_t *reply = elements ? json_pack("{s:s,s:I,s:I,s:{s:I,s:I},s:o}", "entities", "Delivery",
+                                         "count", (json_int_t)count, "per_page", (json_int_t)size, "pages",
+                                         "current", (json_int_t)page, "max", (json_int_t)max, "elements", elements)
+                             : NULL;
+    if (reply == NULL)
+        return hl_error_set(&call->err, HL_ENOMEM, "cannot build the delivery list");
+    return api_reply(call, 200, reply);
+}
+
+static int delivery_retry(struct api_call *call)
+{
+    const char *id = delivery_webhook_id(call);
+    const char *did = id ? delivery_attempt_id(call) : NULL;
+    if (did == NULL)
+        return HL_ENOTFOUND;
+    const char *params[3] = { did, call->who.tenant, id };
+    PGresult *res = NULL;
+    bool active;
+    int rc;
+    if ((rc = db_begin(call->pg, &call->err)) < 0)
+        return rc;
+    /* held until commit: the webhook cannot be disabled under the new retry */
+    if ((rc = delivery_webhook_find(call, id, true, &active)) < 0)
+        goto out;
+    res = db_query(call->pg, &call->err,
+        "SELECT event_id FROM attempts WHERE id = $1 AND tenant_id = $2 AND webhook_id = $3", 3, params);
+    if (res == NULL) {
+        rc = HL_EDB;
+        goto out;
+    }
+    if (PQntuples(res) != 1) {
+        rc = hl_error_set(&call->err, HL_ENOTFOUND, "Delivery not found.");
+        goto out;
+    }
+    if (!active) {
+        rc = hl_error_set(&call->err, HL_ECONFLICT, "Webhook is disabled; enable it to retry deliveries.");
+        goto out;
+    }
+    PQclear(res);
+    /* the next attempt number continues the delivery's own count; a retry
+     * already pending keeps its number and is simply due now */
+    res = db_query(call->pg, &call->err,
+        "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at, "
+        "lease_until) "
+        "SELECT a.tenant_id, a.webhook_id, a.endpoint_id, a.event_id, a.event_type, a.payload, "
+        "1 + (SELECT max(b.attempt) FROM attempts b WHERE b.endpoint_id = a.endpoint_id AND b.event_id = a.event_id), "
+        "now(), NULL FROM attempts a WHERE a.id = $1 AND a.tenant_id = $2 AND a.webhook_id = $3 "
+        "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET due_at = now(), lease_until = NULL "
+        "RETURNING event_id",
+        3, params);
+    if (res == NULL) {
+        rc = call->err.code;
+        goto out;
+    }
+    if (PQntuples(res) != 1) {
+        rc = hl_error_set(&call->err, HL_ENOTFOUND, "Delivery not found.");
+        goto out;
+    }
+    if ((rc = db_commit(call->pg, &call->err)) < 0)
+        goto out;
+    rc = api_reply(call, 202, json_pack("{s:s,s:s,s:b}", "id", did, "event_id", PQgetvalue(res, 0, 0),
+                                        "retry_scheduled", 1));
+out:
+    if (rc != 0)
+        db_rollback(call->pg);
+    PQclear(res);
+    return rc;
+}
+
+static int delivery_delete(struct api_call *call)
+{
+    const char *id = delivery_webhook_id(call);
+    const char *did = id ? delivery_attempt_id(call) : NULL;
+    if (did == NULL)
+        return HL_ENOTFOUND;
+    bool active;
+    int rc = delivery_webhook_find(call, id, false, &active);
+    if (rc < 0)
+        return rc;
+    const char *params[3] = { did, call->who.tenant, id };
+    PGresult *res = db_query(call->pg, &call->err,
+        "DELETE FROM attempts WHERE id = $1 AND tenant_id = $2 AND webhook_id = $3 RETURNING id", 3, params);
+    if (res == NULL)
+        return HL_EDB;
+    int found = PQntuples(res) == 1;
+    PQclear(res);
+    if (!found)
+        return hl_error_set(&call->err, HL_ENOTFOUND, "Delivery not found.");
+    return api_reply(call, 200, json_pack("{s:s,s:b}", "id", did, "deleted", 1));
+}
+
+/* Whether the request has no body worth parsing (none, or only blanks). */
+static bool request_body_blank(const struct _u_request *req)
+{
+    const char *p = req->binary_body;
+    for (size_t i = 0; p != NULL && i < req->binary_body_length; i++)
+        if (!isspace((unsigned char)p[i]))
+            return false;
+    return true;
+}
+
+static int webhook_test(struct api_call *call)
+{
+    const char *id = delivery_webhook_id(call);
+    json_t *body = NULL, *data = NULL, *env = NULL;
+    char *value = NULL;
+    int rc = HL_ENOTFOUND;
+    if (id == NULL)
+        return rc;
+    /* no body at all is the plain "send a test event" button */
+    if (!request_body_blank(call->req)) {
+        if ((body = api_body_object(call)) == NULL) {
+            rc = call->err.code;
+            goto out;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v) {
+            if (strcmp(k, "payload") != 0) {
+                rc = hl_error_set(&call->err, HL_EINVAL, "Unknown field \"%s\".", k);
+                goto out;
+            }
+        }
+        data = json_object_get(body, "payload");
+        if (data != NULL && !json_is_object(data)) {
+            rc = hl_error_set(&call->err, HL_EINVAL, "\"payload\" must be an object.");
+            goto out;
+        }
+    }
+    bool active;
+    if ((rc = delivery_webhook_find(call, id, false, &active)) < 0)
+        goto out;
+    if (!active) {
+        rc = hl_error_set(&call->err, HL_ECONFLICT, "Webhook is disabled; enable it to send test events.");
+        goto out;
+    }
+    json_t *message = data ? NULL : json_pack("{s:s}", "message", TEST_EVENT_MESSAGE);
+    env = envelope_new(NULL, TEST_EVENT_TYPE, call->who.tenant, NULL, data ? data : message);
+    json_decref(message);
+    /* "webhook_id" makes the dispatchers deliver to this webhook alone */
+    if (env == NULL || json_object_set_new(env, "webhook_id", json_string(id)) < 0 ||
+        (value = json_dumps(env, JSON_COMPACT)) == NULL) {
+        rc = hl_error_set(&call->err, HL_ENOMEM, "cannot build the test event");
+        goto out;
+    }
+    if ((long)strlen(value) > call->ctx->cfg.event_max_bytes) {
+        rc = hl_error_set(&call->err, HL_ETOOBIG, "Event is larger than %ld bytes.", call->ctx->cfg.event_max_bytes);
+        goto out;
+    }
+    const char *event_id = json_string_value(json_object_get(env, "id"));
+    struct kafka_msg msg = {
+        .topic = HL_TOPIC_EVENTS,
+        .key = call->who.tenant, .key_len = strlen(call->who.tenant),
+        .value = value, .len = strlen(value),
+    };
+    if (kafka_producer_send(call->ctx->kp, &msg, 1, NULL) != 1) {
+        rc = hl_error_set(&call->err, HL_EKAFKA, "test event %s for webhook %s not acknowledged by Kafka", event_id,
+                          id);
+        goto out;
+    }
+    rc = api_reply(call, 202, json_pack("{s:s}", "event_id", event_id));
+out:
+    free(value);
+    json_decref(env);
+    json_decref(body);
+    return rc;
+}
+
+const struct api_route routes_deliveries[] = {
+    { "GET", "/v1/webhooks/:id/deliveries", SCOPE_WEBHOOKS_READ, true, delivery_list },
+    { "POST", "/v1/webhooks/:id/deliveries/:did/retry", SCOPE_WEBHOOKS_WRITE, true, delivery_retry },
+    { "DELETE", "/v1/webhooks/:id/deliveries/:did", SCOPE_WEBHOOKS_WRITE, true, delivery_delete },
+    { "POST", "/v1/webhooks/:id/test", SCOPE_WEBHOOKS_WRITE, true, webhook_test },
+    { NULL, NULL, 0, false, NULL },
+};

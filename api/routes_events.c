@@ -1,0 +1,186 @@
+/* routes_events.c: publishing events and reading the event catalog.
+ *
+ *   POST /v1/events         {"type","data"?,"id"?,"occurred_at"?} -> 202 {"id"}
+ *                           once Kafka has acknowledged the envelope.
+ *                           An Idempotency-Key seen in the last 24 h gets
+ *                           the first answer again and publishes nothing.
+ *   GET  /v1/webhook-types  the catalog with descriptions and groups
+ */
+#include "api.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "webhook_store.h"
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+static bool event_id_valid(const char *s, size_t n)
+{
+    if (n == 0 || n > ENVELOPE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("_-.:", s[i]))
+            return false;
+    return true;
+}
+
+/* Is 'type' a known event type (not a group: events have one type)? */
+static int event_type_check(struct api_call *call, const char *type)
+{
+    const char *params[1] = { type };
+    PGresult *res = db_query(call->pg, &call->err, "SELECT 1 FROM event_types WHERE name = $1", 1, params);
+    if (res == NULL)
+        return HL_EDB;
+    int known = PQntuples(res) == 1;
+    PQclear(res);
+    if (!known) {
+        api_reply(call, 422, json_pack("{s:s,s:[s]}", "error", "Some events are not available", "unavailable", type));
+        return hl_error_set(&call->err, HL_EUNKNOWN_EVENT, "Some events are not available");
+    }
+    return 0;
+}
+
+/* Claim 'key' for this request. Returns 1 if claimed (go on and publish),
+ * 0 if an earlier answer was replayed into 'call', or an error code. */
+static int idempotency_claim(struct api_call *call, const char *key)
+{
+    const char *params[2] = { call->who.tenant, key };
+    /* an expired claim is someone else's past: forget it first */
+    if (db_exec(call->pg, &call->err,
+                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'",
+                2, params) < 0)
+        return HL_EDB;
+    PGresult *res = db_query(call->pg, &call->err,
+        "INSERT INTO idempotency_keys (tenant_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1", 2, params);
+    if (res == NULL)
+        return HL_EDB;
+    int claimed = PQntuples(res) == 1;
+    PQclear(res);
+    if (claimed)
+        return 1;
+    res = db_query(call->pg, &call->err,
+        "SELECT status, response::text FROM idempotency_keys WHERE tenant_id = $1 AND key = $2", 2, params);
+    if (res == NULL)
+        return HL_EDB;
+    int rc;
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        rc = hl_error_set(&call->err, HL_ECONFLICT, "A request with this Idempotency-Key is in progress; retry later.");
+    } else {
+        api_reply(call, atoi(PQgetvalue(res, 0, 0)), json_loads(PQgetvalue(res, 0, 1), 0, NULL));
+        u_map_put(call->resp->map_header, "Idempotent-Replayed", "true");
+        rc = 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static void idempotency_settle(struct api_call *call, const char *key, bool ok)
+{
+    char status[8];
+    snprintf(status, sizeof(status), "%d", call->status);
+    char *text = ok ? json_dumps(call->reply, JSON_COMPACT) : NULL;
+    const char *params[4] = { call->who.tenant, key, status, text };
+    struct hl_error err = { 0 };
+    int rc = ok ? db_exec(call->pg, &err,
+                          "UPDATE idempotency_keys SET status = $3::int, response = $4::jsonb WHERE tenant_id = $1 AND key = $2",
+                          4, params)
+                : db_exec(call->pg, &err, "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2", 2, params);
+    if (rc < 0)
+        log_error("idempotency key for tenant %s not settled: %s", call->who.tenant, err.msg);
+    free(text);
+}
+
+static int event_publish(struct api_call *call)
+{
+    json_t *body = api_body_object(call), *env = NULL;
+    char *value = NULL;
+    int rc = call->err.code, claimed = 0;
+    if (body == NULL)
+        return rc;
+    const char *key = u_map_get_case(call->req->map_header, "Idempotency-Key");
+    json_t *type = json_object_get(body, "type"), *data = json_object_get(body, "data");
+    json_t *id = json_object_get(body, "id"), *at = json_object_get(body, "occurred_at");
+    rc = HL_EINVAL;
+    if (key != NULL && (*key == '\0' || strlen(key) > IDEMPOTENCY_KEY_MAX)) {
+        hl_error_set(&call->err, rc, "Idempotency-Key must be 1 to %d characters.", IDEMPOTENCY_KEY_MAX);
+        goto out;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        if (strcmp(k, "type") && strcmp(k, "data") && strcmp(k, "id") && strcmp(k, "occurred_at")) {
+            hl_error_set(&call->err, rc, "Unknown field \"%s\".", k);
+            goto out;
+        }
+    }
+    if (!json_is_string(type) || json_string_length(type) == 0 || json_string_length(type) > ENVELOPE_TYPE_MAX) {
+        hl_error_set(&call->err, rc, "A valid \"type\" must be specified.");
+        goto out;
+    }
+    if (data != NULL && !json_is_object(data)) {
+        hl_error_set(&call->err, rc, "\"data\" must be an object.");
+        goto out;
+    }
+    if (id != NULL && (!json_is_string(id) || !event_id_valid(json_string_value(id), json_string_length(id)))) {
+        hl_error_set(&call->err, rc, "\"id\" must be 1 to %d letters, digits or _-.: characters.", ENVELOPE_ID_MAX);
+        goto out;
+    }
+    if (at != NULL && (!json_is_string(at) || json_string_length(at) < 10 || json_string_length(at) > 40)) {
+        hl_error_set(&call->err, rc, "\"occurred_at\" must be an RFC 3339 timestamp string.");
+        goto out;
+    }
+    if ((rc = event_type_check(call, json_string_value(type))) < 0)
+        goto out;
+    env = envelope_new(id ? json_string_value(id) : NULL, json_string_value(type), call->who.tenant,
+                       at ? json_string_value(at) : NULL, data);
+    value = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    if (value == NULL) {
+        rc = hl_error_set(&call->err, HL_ENOMEM, "cannot build the envelope");
+        goto out;
+    }
+    if ((long)strlen(value) > call->ctx->cfg.event_max_bytes) {
+        rc = hl_error_set(&call->err, HL_ETOOBIG, "Event is larger than %ld bytes.", call->ctx->cfg.event_max_bytes);
+        goto out;
+    }
+    if (key != NULL) {
+        claimed = idempotency_claim(call, key);
+        if (claimed <= 0) {
+            rc = claimed;
+            goto out;
+        }
+    }
+    struct kafka_msg msg = {
+        .topic = HL_TOPIC_EVENTS,
+        .key = call->who.tenant, .key_len = strlen(call->who.tenant),
+        .value = value, .len = strlen(value),
+    };
+    if (kafka_producer_send(call->ctx->kp, &msg, 1, NULL) != 1) {
+        rc = hl_error_set(&call->err, HL_EKAFKA, "event %s not acknowledged by Kafka",
+                          json_string_value(json_object_get(env, "id")));
+        goto out;
+    }
+    rc = api_reply(call, 202, json_pack("{s:O}", "id", json_object_get(env, "id")));
+out:
+    if (claimed == 1)
+        idempotency_settle(call, key, rc == 0);
+    free(value);
+    json_decref(env);
+    json_decref(body);
+    return rc;
+}
+
+static int event_types_list(struct api_call *call)
+{
+    json_t *list = catalog_list_load(call->pg, &call->err);
+    return list ? api_reply(call, 200, list) : call->err.code;
+}
+
+const struct api_route routes_events[] = {
+    { "POST", "/v1/events", SCOPE_EVENTS_WRITE, true, event_publish },
+    { "GET", "/v1/webhook-types", SCOPE_WEBHOOKS_READ, true, event_types_list },
+    { NULL, NULL, 0, false, NULL },
+};

@@ -1,0 +1,262 @@
+/* server.c: the REST server. Registers every route table with ulfius,
+ * authenticates each call, lends it a PostgreSQL connection, and maps
+ * HL_E* codes to one JSON error shape: {"error":"<message>"}.
+ */
+#include "api.h"
+
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* What a ulfius endpoint needs to run one route. */
+struct route_binding {
+    struct api_ctx *ctx;
+    const struct api_route *route;
+};
+
+#define PATH_PARAMS_MAX 4
+
+/* Path parameters of the call in progress, parsed against the route's
+ * pattern (ulfius mixes them with query parameters; we keep them apart). */
+struct path_params {
+    int n;
+    char name[PATH_PARAMS_MAX][16];
+    char value[PATH_PARAMS_MAX][128];
+};
+
+static _Thread_local struct path_params *call_params;
+
+static struct route_binding *bindings;
+static size_t nbindings;
+
+int api_http_status(int code)
+{
+    switch (code) {
+    case HL_OK: return 200;
+    case HL_EINVAL: return 400;
+    case HL_EAUTH: return 401;
+    case HL_EFORBIDDEN: return 403;
+    case HL_ENOTFOUND: return 404;
+    case HL_EDUP: return 409;
+    case HL_ECONFLICT: return 409;
+    case HL_ETOOBIG: return 413;
+    case HL_EUNKNOWN_EVENT: return 422;
+    case HL_EKAFKA: return 503;
+    case HL_EDB: return 503;
+    default: return 500;
+    }
+}
+
+const char *api_param(const struct api_call *call, const char *name)
+{
+    (void)call;
+    struct path_params *pp = call_params;
+    for (int i = 0; pp && i < pp->n; i++)
+        if (strcmp(pp->name[i], name) == 0)
+            return pp->value[i];
+    return NULL;
+}
+
+const char *api_query(const struct api_call *call, const char *name)
+{
+    return u_map_get(call->req->map_url, name);
+}
+
+int api_query_int(struct api_call *call, const char *name, long min, long max, long *out)
+{
+    const char *s = api_query(call, name);
+    if (s == NULL)
+        return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < min || v > max)
+        return hl_error_set(&call->err, HL_EINVAL, "\"%s\" must be an integer from %ld to %ld.", name, min, max);
+    *out = v;
+    return 0;
+}
+
+int api_reply(struct api_call *call, int status, json_t *reply)
+{
+    call->status = status;
+    json_decref(call->reply);
+    call->reply = reply;
+    return 0;
+}
+
+json_t *api_body_object(struct api_call *call)
+{
+    const struct _u_request *req = call->req;
+    long limit = call->ctx->cfg.max_body_bytes;
+    if ((long)req->binary_body_length > limit) {
+        hl_error_set(&call->err, HL_ETOOBIG, "Request body is larger than %ld bytes.", limit);
+        return NULL;
+    }
+    if (req->binary_body_length == 0) {
+        hl_error_set(&call->err, HL_EINVAL, "Request body must be a JSON object.");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *body = json_loadb(req->binary_body, req->binary_body_length, JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL) {
+        hl_error_set(&call->err, HL_EINVAL, "Request body is not valid JSON: %s (line %d, column %d).",
+                     jerr.text, jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        hl_error_set(&call->err, HL_EINVAL, "Request body must be a JSON object.");
+        return NULL;
+    }
+    return body;
+}
+
+/* Match the request path against 'pattern', collecting ":name" segments. */
+static void path_params_parse(struct path_params *pp, const char *pattern, const char *path)
+{
+    pp->n = 0;
+    while (*pattern && *path) {
+        while (*pattern == '/')
+            pattern++;
+        while (*path == '/')
+            path++;
+        size_t plen = strcspn(pattern, "/"), vlen = strcspn(path, "/?");
+        if (pattern[0] == ':' && pp->n < PATH_PARAMS_MAX) {
+            snprintf(pp->name[pp->n], sizeof(pp->name[0]), "%.*s", (int)(plen - 1), pattern + 1);
+            snprintf(pp->value[pp->n], sizeof(pp->value[0]), "%.*s", (int)vlen, path);
+            pp->n++;
+        }
+        pattern += plen;
+        path += vlen;
+        if (*path == '?')
+            break;
+    }
+}
+
+static int server_send_error(struct _u_response *resp, int status, const char *msg)
+{
+    json_t *body = json_pack("{s:s}", "error", msg);
+    ulfius_set_json_body_response(resp, (unsigned)status, body);
+    json_decref(body);
+    return U_CALLBACK_COMPLETE;
+}
+
+static int server_dispatch(const struct _u_request *req, struct _u_response *resp, void *user_data)
+{
+    const struct route_binding *b = user_data;
+    struct api_call call = { .ctx = b->ctx, .req = req, .resp = resp, .status = 200 };
+    struct path_params pp;
+    path_params_parse(&pp, b->route->path, req->url_path);
+    call_params = &pp;
+
+    u_map_put(resp->map_header, "Cache-Control", "no-store");
+    u_map_put(resp->map_header, "X-Content-Type-Options", "nosniff");
+    int rc = 0;
+    if ((long)req->binary_body_length > b->ctx->cfg.max_body_bytes)
+        rc = hl_error_set(&call.err, HL_ETOOBIG, "Request body is larger than %ld bytes.", b->ctx->cfg.max_body_bytes);
+    if (rc == 0 && (b->route->needs_db || (b->route->scope & ~SCOPE_ADMIN))) {
+        call.pg = db_pool_acquire(b->ctx->pool, &call.err);
+        if (call.pg == NULL)
+            rc = HL_EDB;
+    }
+    if (rc == 0 && b->route->scope != SCOPE_NONE)
+        rc = auth_check(&call, b->route->scope);
+    if (rc == 0)
+        rc = b->route->fn(&call);
+    if (call.pg)
+        db_pool_release(b->ctx->pool, call.pg);
+    call_params = NULL;
+
+    if (rc != 0) {
+        int status = api_http_status(rc);
+        if (status >= 500)
+            log_error("%s %s: %s", req->http_verb, req->url_path, call.err.msg);
+        /* a server-side failure never leaks internals to the client */
+        const char *msg = call.err.code && status < 500 ? call.err.msg
+                        : rc == HL_EKAFKA ? "Event bus unavailable; nothing was published. Retry later."
+                        : rc == HL_EDB ? "Database unavailable. Retry later."
+                        : "Internal error.";
+        if (call.reply != NULL && status < 500) {
+            /* the handler built a richer error body (e.g. the unknown events) */
+            ulfius_set_json_body_response(resp, (unsigned)status, call.reply);
+            json_decref(call.reply);
+            return U_CALLBACK_COMPLETE;
+        }
+        json_decref(call.reply);
+        return server_send_error(resp, status, msg);
+    }
+    if (call.reply) {
+        ulfius_set_json_body_response(resp, (unsigned)call.status, call.reply);
+        json_decref(call.reply);
+    } else {
+        resp->status = (long)call.status;
+    }
+    return U_CALLBACK_COMPLETE;
+}
+
+static int server_not_found(const struct _u_request *req, struct _u_response *resp, void *user_data)
+{
+    (void)req;
+    (void)user_data;
+    return server_send_error(resp, 404, "Not found.");
+}
+
+static int server_add_table(struct _u_instance *inst, struct api_ctx *ctx, const struct api_route *table)
+{
+    for (const struct api_route *r = table; r->fn; r++) {
+        struct route_binding *b = &bindings[nbindings++];
+        b->ctx = ctx;
+        b->route = r;
+        if (ulfius_add_endpoint_by_val(inst, r->method, NULL, r->path, 1, server_dispatch, b) != U_OK)
+            return HL_EIO;
+    }
+    return 0;
+}
+
+int server_start(struct api_ctx *ctx, struct _u_instance *inst)
+{
+    const struct api_route *tables[] = { routes_health, routes_admin, routes_webhooks, routes_deliveries, routes_events };
+    size_t total = 0;
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        for (const struct api_route *r = tables[t]; r->fn; r++)
+            total++;
+    bindings = calloc(total, sizeof(*bindings));
+    if (bindings == NULL)
+        return HL_ENOMEM;
+
+    if (ulfius_init_instance(inst, (unsigned)ctx->cfg.http_port, NULL, NULL) != U_OK)
+        return HL_EIO;
+    /* one byte over the limit tells an oversize body from one at it */
+    inst->max_post_body_size = (size_t)ctx->cfg.max_body_bytes + 1;
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        if (server_add_table(inst, ctx, tables[t]) < 0)
+            return HL_EIO;
+    ulfius_set_default_endpoint(inst, server_not_found, NULL);
+
+    struct MHD_OptionItem ops[] = {
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL },
+        { MHD_OPTION_THREAD_POOL_SIZE, ctx->cfg.http_threads, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, 4096, NULL },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ulfius_start_framework_with_mhd_options(inst, flags, ops) != U_OK) {
+        log_error("cannot listen on port %d", ctx->cfg.http_port);
+        ulfius_clean_instance(inst);
+        return HL_EIO;
+    }
+    log_info("listening on port %d with %d threads", ctx->cfg.http_port, ctx->cfg.http_threads);
+    return 0;
+}
+
+void server_stop(struct _u_instance *inst)
+{
+    ulfius_stop_framework(inst);
+    ulfius_clean_instance(inst);
+    free(bindings);
+    bindings = NULL;
+    nbindings = 0;
+}

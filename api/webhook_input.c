@@ -1,0 +1,356 @@
+/* webhook_input.c: turn a create, replace or patch request body into the
+ * webhook document the store writes, checking every field.
+ *
+ * The document is the same JSON the database view webhook_docs produces,
+ * so what a client sends, what PostgreSQL stores and what the dispatchers
+ * receive never drift apart.
+ */
+#include "webhook_input.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "base64.h"
+#include "filter.h"
+
+#define NAME_MAX_LEN 128
+#define DESCRIPTION_MAX_LEN 1024
+#define ENDPOINTS_MAX 10
+#define EVENTS_MAX 64
+#define HEADERS_MAX 32
+#define HEADER_VALUE_MAX 2048
+#define RATE_LIMIT_MAX 100000
+
+/* Fields a client may send back unchanged from a GET (ignored on write). */
+static const char *const read_only_fields[] = {
+    "id", "tenant", "created_at", "updated_at", "created_by", "version", "disabled_reason", NULL
+};
+
+static const char *const writable_fields[] = {
+    "name", "description", "url", "endpoints", "events", "headers", "max_retries", "rate_limit",
+    "is_active", "filter", "secret", NULL
+};
+
+/* Headers hookline sets itself, or that would break HTTP framing. */
+static const char *const reserved_headers[] = {
+    "content-type", "content-length", "host", "user-agent", "webhook-id", "webhook-timestamp",
+    "webhook-signature", "transfer-encoding", "connection", "te", "upgrade", "expect",
+    "keep-alive", "trailer", "proxy-authorization", "proxy-connection", NULL
+};
+
+static bool in_list(const char *const *list, const char *s, bool nocase)
+{
+    for (; *list; list++)
+        if (nocase ? strcasecmp(*list, s) == 0 : strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+static bool name_valid(const char *s, size_t len)
+{
+    bool alnum = false;
+    if (len == 0 || len > NAME_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (isalnum(c))
+            alnum = true;
+    }
+    return alnum;
+}
+
+static bool header_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+.^_`|~-", s[i]))
+            return false;
+    return true;
+}
+
+/* Check a headers object; returns 0 or HL_EINVAL. 'what' names it in errors. */
+static int headers_check(const json_t *h, const char *what, struct hl_error *err)
+{
+    if (!json_is_object(h))
+        return hl_error_set(err, HL_EINVAL, "\"%s\" must be an object of header names to string values.", what);
+    if (json_object_size(h) > HEADERS_MAX)
+        return hl_error_set(err, HL_EINVAL, "\"%s\" may hold at most %d headers.", what, HEADERS_MAX);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)h, k, v) {
+        if (!header_name_valid(k))
+            return hl_error_set(err, HL_EINVAL, "\"%s\": \"%s\" is not a valid header name.", what, k);
+        if (in_list(reserved_headers, k, true) || strncasecmp(k, "proxy-", 6) == 0)
+            return hl_error_set(err, HL_EINVAL, "\"%s\": header \"%s\" is set by hookline and cannot be overridden.", what, k);
+        if (!json_is_string(v) || json_string_length(v) > HEADER_VALUE_MAX ||
+            strpbrk(json_string_value(v), "\r\n") != NULL || strlen(json_string_value(v)) != json_string_length(v))
+            return hl_error_set(err, HL_EINVAL, "\"%s\": the value of \"%s\" must be a string of at most %d characters without line breaks.",
+                                what, k, HEADER_VALUE_MAX);
+    }
+    return 0;
+}
+
+/* The id an endpoint with 'url' had in 'old' (NULL if none), so edits keep
+ * attempt history attached to an unchanged endpoint. */
+static const char *endpoint_old_id(const json_t *old, const char *url)
+{
+    size_t i;
+    json_t *ep;
+    json_array_foreach((json_t *)old, i, ep) {
+        const char *u = json_string_value(json_object_get(ep, "url"));
+        if (u && strcmp(u, url) == 0)
+            return json_string_value(json_object_get(ep, "id"));
+    }
+    return NULL;
+}
+
+/* Build the endpoints array from "url" or "endpoints". New reference or NULL. */
+static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_t *old,
+                               const struct webhook_rules *rules, struct hl_error *err)
+{
+    json_t *out = json_array();
+    json_t *given = NULL;
+    if (url != NULL) {
+        given = json_pack("[{s:O}]", "url", url);
+    } else {
+        if (!json_is_array(eps) || json_array_size(eps) == 0 || json_array_size(eps) > ENDPOINTS_MAX) {
+            hl_error_set(err, HL_EINVAL, "\"endpoints\" must be an array of 1 to %d objects with a \"url\".", ENDPOINTS_MAX);
+            goto fail;
+        }
+        given = json_incref((json_t *)eps);
+    }
+    size_t i;
+    json_t *ep;
+    json_array_foreach(given, i, ep) {
+        json_t *u = json_object_get(ep, "url"), *h = json_object_get(ep, "headers");
+        if (!json_is_object(ep) || !json_is_string(u)) {
+            hl_error_set(err, HL_EINVAL, "A valid \"url\" must be specified.");
+            goto fail;
+        }
+        const char *us = json_string_value(u);
+        if (dest_policy_check_url(rules->policy, us, err) < 0)
+            goto fail;
+        const char *k;
+        json_t *v;
+        json_object_foreach(ep, k, v) {
+            if (strcmp(k, "url") && strcmp(k, "headers") && strcmp(k, "id")) {
+                hl_error_set(err, HL_EINVAL, "Unknown endpoint field \"%s\".", k);
+                goto fail;
+            }
+        }
+        if (h != NULL && !json_is_null(h) && headers_check(h, "endpoints.headers", err) < 0)
+            goto fail;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(json_string_value(json_object_get(json_array_get(out, j), "url")), us) == 0) {
+                hl_error_set(err, HL_EINVAL, "Endpoint URL %s is listed twice.", us);
+                goto fail;
+            }
+        }
+        char id[HL_ID_MAX];
+        const char *old_id = endpoint_old_id(old, us);
+        if (old_id == NULL) {
+            if (hl_id_new("ep_", id, sizeof(id)) < 0) {
+                hl_error_set(err, HL_EIO, "no randomness available");
+                goto fail;
+            }
+            old_id = id;
+        }
+        json_t *hdrs = h && !json_is_null(h) ? json_incref(h) : json_object();
+        json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "id", old_id, "url", us, "headers", hdrs));
+    }
+    json_decref(given);
+    return out;
+fail:
+    json_decref(given);
+    json_decref(out);
+    return NULL;
+}
+
+/* Normalise "events" (string or array) into a deduplicated array; unknown
+ * names give HL_EUNKNOWN_EVENT and are listed in *unknown. */
+static json_t *events_build(const json_t *ev, const struct webhook_rules *rules, json_t **unknown,
+                            struct hl_error *err)
+{
+    json_t *given = json_is_string(ev) ? json_pack("[O]", ev) : json_incref((json_t *)ev);
+    json_t *out = json_array();
+    if (!json_is_array(given) || json_array_size(given) == 0 || json_array_size(given) > EVENTS_MAX) {
+        hl_error_set(err, HL_EINVAL, "A valid \"events\" must be specified: an event name, a group, or an array of 1 to %d of them.", EVENTS_MAX);
+        goto fail;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(given, i, e) {
+        if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 128) {
+            hl_error_set(err, HL_EINVAL, "A valid \"events\" must be specified: every entry must be a non-empty string.");
+            goto fail;
+        }
+        const char *name = json_string_value(e);
+        if (json_object_get(rules->known_events, name) == NULL) {
+            if (*unknown == NULL)
+                *unknown = json_array();
+            json_array_append(*unknown, e);
+            continue;
+        }
+        bool dup = false;
+        size_t j;
+        json_t *o;
+        json_array_foreach(out, j, o) dup = dup || strcmp(json_string_value(o), name) == 0;
+        if (!dup)
+            json_array_append(out, e);
+    }
+    if (*unknown != NULL) {
+        hl_error_set(err, HL_EUNKNOWN_EVENT, "Some events are not available");
+        goto fail;
+    }
+    json_decref(given);
+    return out;
+fail:
+    json_decref(given);
+    json_decref(out);
+    return NULL;
+}
+
+static int secret_check(const json_t *s, struct hl_error *err)
+{
+    unsigned char raw[128];
+    size_t n = 0;
+    const char *v = json_string_value(s);
+    if (v == NULL || strncmp(v, "whsec_", 6) != 0 ||
+        base64_decode(v + 6, strlen(v) - 6, raw, sizeof(raw), &n) < 0 || n < 24 || n > 64)
+        return hl_error_set(err, HL_EINVAL, "\"secret\" must be \"whsec_\" followed by base64 of 24 to 64 bytes.");
+    return 0;
+}
+
+int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mode,
+                        const struct webhook_rules *rules, json_t **unknown_events, struct hl_error *err)
+{
+    const json_t *body = body_in;
+    json_t *wrapped = json_object_get(body_in, "webhook");
+    if (json_object_size(body_in) == 1 && wrapped != NULL) {
+        if (!json_is_object(wrapped))
+            return hl_error_set(err, HL_EINVAL, "\"webhook\" must be an object.");
+        body = wrapped;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)body, k, v) {
+        if (in_list(read_only_fields, k, false))
+            continue;
+        if (!in_list(writable_fields, k, false))
+            return hl_error_set(err, HL_EINVAL, "Unknown field \"%s\".", k);
+    }
+    bool full = mode != WEBHOOK_PATCH;
+    json_t *name = json_object_get(body, "name");
+    json_t *url = json_object_get(body, "url"), *eps = json_object_get(body, "endpoints");
+    json_t *events = json_object_get(body, "events");
+    json_t *val;
+
+    if (name != NULL || full) {
+        if (!json_is_string(name) || !name_valid(json_string_value(name), json_string_length(name)))
+            return hl_error_set(err, HL_EINVAL,
+                "A valid \"name\" must be specified: 1 to %d characters including at least one letter or digit.", NAME_MAX_LEN);
+        json_object_set(doc, "name", name);
+    }
+    if (url != NULL && eps != NULL) {
+        /* a GET representation sent back carries both, "url" being the first endpoint's */
+        if (!json_equal(url, json_object_get(json_array_get(eps, 0), "url")))
+            return hl_error_set(err, HL_EINVAL, "Give either \"url\" or \"endpoints\", not both.");
+        url = NULL;
+    }
+    if (url != NULL || eps != NULL || full) {
+        if (url == NULL && eps == NULL)
+            return hl_error_set(err, HL_EINVAL, "A valid \"url\" must be specified.");
+        if (url != NULL && !json_is_string(url))
+            return hl_error_set(err, HL_EINVAL, "A valid \"url\" must be specified.");
+        json_t *built = endpoints_build(url, eps, json_object_get(doc, "endpoints"), rules, err);
+        if (built == NULL)
+            return err->code;
+        json_object_set_new(doc, "endpoints", built);
+    }
+    if (events != NULL || full) {
+        if (events == NULL)
+            return hl_error_set(err, HL_EINVAL, "A valid \"events\" must be specified.");
+        json_t *built = events_build(events, rules, unknown_events, err);
+        if (built == NULL)
+            return err->code;
+        json_object_set_new(doc, "events", built);
+    }
+    if ((val = json_object_get(body, "description")) != NULL) {
+        if (!json_is_null(val) && (!json_is_string(val) || json_string_length(val) > DESCRIPTION_MAX_LEN))
+            return hl_error_set(err, HL_EINVAL, "\"description\" must be a string of at most %d characters.", DESCRIPTION_MAX_LEN);
+        json_object_set_new(doc, "description", json_string(json_is_null(val) ? "" : json_string_value(val)));
+    } else if (full) {
+        json_object_set_new(doc, "description", json_string(""));
+    }
+    if ((val = json_object_get(body, "headers")) != NULL && !json_is_null(val)) {
+        if (headers_check(val, "headers", err) < 0)
+            return HL_EINVAL;
+        json_object_set(doc, "headers", val);
+    } else if (full || val != NULL) {
+        json_object_set_new(doc, "headers", json_object());
+    }
+    if ((val = json_object_get(body, "max_retries")) != NULL) {
+        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > rules->max_retries_cap)
+            return hl_error_set(err, HL_EINVAL, "\"max_retries\" must be an integer from 0 to %d.", rules->max_retries_cap);
+        json_object_set(doc, "max_retries", val);
+    } else if (full) {
+        json_object_set_new(doc, "max_retries", json_integer(rules->max_retries_cap));
+    }
+    if ((val = json_object_get(body, "rate_limit")) != NULL) {
+        if (!json_is_null(val) && (!json_is_integer(val) || json_integer_value(val) < 1 || json_integer_value(val) > RATE_LIMIT_MAX))
+            return hl_error_set(err, HL_EINVAL, "\"rate_limit\" must be null or an integer from 1 to %d (deliveries per second).", RATE_LIMIT_MAX);
+        json_object_set(doc, "rate_limit", val);
+    } else if (full) {
+        json_object_set_new(doc, "rate_limit", json_null());
+    }
+    if ((val = json_object_get(body, "is_active")) != NULL) {
+        if (!json_is_boolean(val))
+            return hl_error_set(err, HL_EINVAL, "\"is_active\" must be true or false.");
+        json_object_set(doc, "is_active", val);
+        if (json_is_true(val))
+            json_object_set_new(doc, "disabled_reason", json_null());
+    } else if (full) {
+        json_object_set_new(doc, "is_active", json_true());
+    }
+    if ((val = json_object_get(body, "filter")) != NULL) {
+        if (filter_validate(val, err) < 0)
+            return HL_EINVAL;
+        json_object_set(doc, "filter", json_object_size(val) ? val : json_null());
+    } else if (full) {
+        json_object_set_new(doc, "filter", json_null());
+    }
+    if ((val = json_object_get(body, "secret")) != NULL) {
+        const char *s = json_string_value(val);
+        if (s && strcmp(s, "redacted") == 0) {
+            /* a GET representation sent back: keep the secret */
+        } else if (mode != WEBHOOK_CREATE) {
+            return hl_error_set(err, HL_EINVAL, "\"secret\" can only be set at create; use rotate-secret to change it.");
+        } else if (secret_check(val, err) < 0) {
+            return HL_EINVAL;
+        } else {
+            json_object_set(doc, "secret", val);
+        }
+    }
+    return 0;
+}
+
+json_t *webhook_public(const json_t *doc, const char *shown_secret)
+{
+    json_t *pub = json_deep_copy(doc);
+    json_object_del(pub, "tenant");
+    json_object_del(pub, "previous_secret");
+    json_object_del(pub, "previous_secret_expires_at");
+    json_t *first = json_array_get(json_object_get(pub, "endpoints"), 0);
+    json_t *url = json_object_get(first, "url");
+    /* "url" leads, as in the webhook APIs this one follows */
+    json_t *out = json_pack("{s:O,s:O,s:O,s:O*}", "id", json_object_get(pub, "id"), "name", json_object_get(pub, "name"),
+                            "description", json_object_get(pub, "description"), "url", url);
+    json_object_update_missing(out, pub);
+    json_object_set_new(out, "secret", json_string(shown_secret ? shown_secret : "redacted"));
+    json_decref(pub);
+    return out;
+}

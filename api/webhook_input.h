@@ -1,0 +1,33 @@
+/* webhook_input.h: validation of webhook request bodies into documents. */
+#ifndef HL_WEBHOOK_INPUT_H
+#define HL_WEBHOOK_INPUT_H
+
+#include <jansson.h>
+#include "dest_policy.h"
+#include "hl_error.h"
+#include "ids.h"
+
+enum webhook_mode { WEBHOOK_CREATE, WEBHOOK_REPLACE, WEBHOOK_PATCH };
+
+struct webhook_rules {
+    const struct dest_policy *policy;
+    int max_retries_cap;            /* the retry schedule's length */
+    const json_t *known_events;     /* object: every type and group name -> true */
+};
+
+/* Check 'body' (borrowed; flat or {"webhook":{...}}) and write its fields
+ * into 'doc' (borrowed, modified). CREATE and REPLACE need name, url or
+ * endpoints, and events, and reset omitted optional fields to defaults;
+ * PATCH changes only what is given. Endpoint ids are kept for unchanged
+ * URLs. Returns 0, HL_EINVAL, or HL_EUNKNOWN_EVENT with the unknown names
+ * in *unknown_events (new reference, caller frees); reason in 'err'. On
+ * error 'doc' may be partly changed: callers discard it. */
+int webhook_input_apply(json_t *doc, const json_t *body, enum webhook_mode mode,
+                        const struct webhook_rules *rules, json_t **unknown_events, struct hl_error *err) HL_MUST_CHECK;
+
+/* The client's view of 'doc' (borrowed): "url" (first endpoint) added,
+ * tenant and previous secret removed, "secret" set to 'shown_secret' or
+ * "redacted". Returns a new reference. */
+json_t *webhook_public(const json_t *doc, const char *shown_secret);
+
+#endif

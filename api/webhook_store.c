@@ -1,0 +1,226 @@
+/* webhook_store.c: SQL for webhooks, the outbox and the event catalog. */
+#include "webhook_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "webhook_input.h"
+
+#define DOC_COLUMNS_FROM_D \
+    "d->>'name', d->>'description', d->'endpoints', ARRAY(SELECT jsonb_array_elements_text(d->'events')), " \
+    "d->'headers', (d->>'max_retries')::int, (d->>'rate_limit')::int, (d->>'is_active')::boolean, " \
+    "CASE WHEN jsonb_typeof(d->'filter') = 'object' THEN d->'filter' END, d->>'secret'"
+
+/* Parse the first column of row 0 as a JSON document. */
+static json_t *store_doc_from(PGresult *res, struct hl_error *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+    if (doc == NULL)
+        hl_error_set(err, HL_EDB, "webhook document is not JSON: %s", jerr.text);
+    return doc;
+}
+
+static json_t *store_doc_by_id(PGconn *pg, const char *id, struct hl_error *err)
+{
+    const char *params[1] = { id };
+    PGresult *res = db_query(pg, err, "SELECT doc::text FROM webhook_docs WHERE id = $1", 1, params);
+    if (res == NULL)
+        return NULL;
+    json_t *doc = NULL;
+    if (PQntuples(res) == 1)
+        doc = store_doc_from(res, err);
+    else
+        hl_error_set(err, HL_ENOTFOUND, "Webhook not found.");
+    PQclear(res);
+    return doc;
+}
+
+/* Replace a unique-violation message with the one clients should see. */
+static void store_dup_name(struct hl_error *err, const json_t *doc)
+{
+    if (err && err->code == HL_EDUP) {
+        hl_error_clear(err);
+        hl_error_set(err, HL_EDUP, "A webhook named \"%s\" already exists.",
+                     json_string_value(json_object_get(doc, "name")));
+    }
+}
+
+json_t *webhook_store_get(PGconn *pg, const char *tenant, const char *id, bool lock, struct hl_error *err)
+{
+    const char *params[2] = { id, tenant };
+    PGresult *res = db_query(pg, err, lock
+        ? "SELECT v.doc::text FROM webhooks w JOIN webhook_docs v ON v.id = w.id "
+          "WHERE w.id = $1 AND w.tenant_id = $2 FOR UPDATE OF w"
+        : "SELECT doc::text FROM webhook_docs WHERE id = $1 AND tenant_id = $2", 2, params);
+    if (res == NULL)
+        return NULL;
+    json_t *doc = NULL;
+    if (PQntuples(res) == 1)
+        doc = store_doc_from(res, err);
+    else
+        hl_error_set(err, HL_ENOTFOUND, "Webhook not found.");
+    PQclear(res);
+    return doc;
+}
+
+json_t *webhook_store_insert(PGconn *pg, const json_t *doc, struct hl_error *err)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *params[1] = { text };
+    const char *kind[2] = { id, "webhook.created" };
+    json_t *stored = NULL;
+    if (db_begin(pg, err) < 0)
+        goto out;
+    if (db_exec(pg, err,
+            "INSERT INTO webhooks (id, tenant_id, created_by, name, description, endpoints, events, headers, "
+            "max_retries, rate_limit, is_active, filter, secret) "
+            "SELECT d->>'id', d->>'tenant', d->>'created_by', " DOC_COLUMNS_FROM_D " FROM (SELECT $1::jsonb AS d) s",
+            1, params) < 0) {
+        store_dup_name(err, doc);
+        goto out;
+    }
+    if (db_exec(pg, err, "SELECT hl_outbox_webhook($1, $2)", 2, kind) < 0)
+        goto out;
+    stored = store_doc_by_id(pg, id, err);
+    if (stored && db_commit(pg, err) < 0) {
+        json_decref(stored);
+        stored = NULL;
+    }
+out:
+    if (stored == NULL)
+        db_rollback(pg);
+    free(text);
+    return stored;
+}
+
+json_t *webhook_store_update(PGconn *pg, const json_t *doc, const char *kind, struct hl_error *err)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *params[1] = { text };
+    const char *kparams[2] = { id, kind };
+    json_t *stored = NULL;
+    PGresult *res = db_query(pg, err,
+        "UPDATE webhooks w SET (name, description, endpoints, events, headers, max_retries, rate_limit, "
+        "is_active, filter, secret) = (SELECT " DOC_COLUMNS_FROM_D "), "
+        "previous_secret = d->>'previous_secret', "
+        "previous_secret_expires_at = (d->>'previous_secret_expires_at')::timestamptz, "
+        "disabled_reason = d->>'disabled_reason', updated_at = now(), version = w.version + 1 "
+        "FROM (SELECT $1::jsonb AS d) s WHERE w.id = d->>'id' AND w.tenant_id = d->>'tenant' RETURNING w.id",
+        1, params);
+    if (res == NULL) {
+        store_dup_name(err, doc);
+        goto out;
+    }
+    int found = PQntuples(res) == 1;
+    PQclear(res);
+    if (!found) {
+        hl_error_set(err, HL_ENOTFOUND, "Webhook not found.");
+        goto out;
+    }
+    if (db_exec(pg, err, "SELECT hl_outbox_webhook($1, $2)", 2, kparams) < 0)
+        goto out;
+    stored = store_doc_by_id(pg, id, err);
+out:
+    free(text);
+    return stored;
+}
+
+int webhook_store_delete(PGconn *pg, const char *tenant, const char *id, struct hl_error *err)
+{
+    const char *params[2] = { id, tenant };
+    PGresult *res = db_query(pg, err,
+        "WITH d AS (DELETE FROM webhooks WHERE id = $1 AND tenant_id = $2 RETURNING id, tenant_id, version) "
+        "INSERT INTO outbox (webhook_id, tenant_id, kind, payload) "
+        "SELECT id, tenant_id, 'webhook.deleted', jsonb_build_object('type', 'webhook.deleted', "
+        "'version', version + 1, 'occurred_at', hl_ts(now()), "
+        "'webhook', jsonb_build_object('id', id, 'tenant', tenant_id)) FROM d RETURNING webhook_id",
+        2, params);
+    if (res == NULL)
+        return HL_EDB;
+    int found = PQntuples(res) == 1;
+    PQclear(res);
+    if (!found)
+        return hl_error_set(err, HL_ENOTFOUND, "Webhook not found. Unable to delete unknown resource");
+    return 0;
+}
+
+json_t *webhook_store_list(PGconn *pg, const char *tenant, const struct webhook_list_query *q, struct hl_error *err)
+{
+    char limit[24], offset[24];
+    snprintf(limit, sizeof(limit), "%ld", q->size);
+    snprintf(offset, sizeof(offset), "%ld", (q->page - 1) * q->size);
+    const char *active = q->active < 0 ? NULL : q->active ? "true" : "false";
+    const char *params[6] = { tenant, q->event, q->name, active, limit, offset };
+    static const char where[] =
+        " FROM webhook_docs WHERE tenant_id = $1"
+        " AND ($2::text IS NULL OR $2 = ANY(events) OR split_part($2, '.', 1) = ANY(events))"
+        " AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0)"
+        " AND ($4::boolean IS NULL OR is_active = $4)";
+    char sql[512];
+    snprintf(sql, sizeof(sql), "SELECT count(*)%s", where);
+    PGresult *res = db_query(pg, err, sql, 4, params);
+    if (res == NULL)
+        return NULL;
+    long count = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    snprintf(sql, sizeof(sql), "SELECT doc::text%s ORDER BY created_at, id LIMIT $5::int OFFSET $6::bigint", where);
+    res = db_query(pg, err, sql, 6, params);
+    if (res == NULL)
+        return NULL;
+    json_t *elements = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        if (doc) {
+            json_array_append_new(elements, webhook_public(doc, NULL));
+            json_decref(doc);
+        }
+    }
+    PQclear(res);
+    long max = count == 0 ? 1 : (count + q->size - 1) / q->size;
+    return json_pack("{s:s,s:I,s:I,s:{s:I,s:I},s:o}", "entities", "Webhook", "count", (json_int_t)count,
+                     "per_page", (json_int_t)q->size, "pages", "current", (json_int_t)q->page, "max", (json_int_t)max,
+                     "elements", elements);
+}
+
+json_t *catalog_names_load(PGconn *pg, struct hl_error *err)
+{
+    PGresult *res = db_query(pg, err, "SELECT name FROM event_types UNION SELECT group_name FROM event_types", 0, NULL);
+    if (res == NULL)
+        return NULL;
+    json_t *names = json_object();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_object_set_new(names, PQgetvalue(res, i, 0), json_true());
+    PQclear(res);
+    return names;
+}
+
+json_t *catalog_list_load(PGconn *pg, struct hl_error *err)
+{
+    PGresult *res = db_query(pg, err,
+        "SELECT name, description, group_name FROM event_types ORDER BY group_name, name", 0, NULL);
+    if (res == NULL)
+        return NULL;
+    json_t *types = json_array(), *groups = json_array();
+    json_t *group = NULL;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *name = PQgetvalue(res, i, 0), *gname = PQgetvalue(res, i, 2);
+        json_array_append_new(types, json_pack("{s:s,s:s,s:s}", "name", name,
+                                               "description", PQgetvalue(res, i, 1), "group", gname));
+        if (group == NULL || strcmp(json_string_value(json_object_get(group, "name")), gname) != 0) {
+            char desc[160];
+            snprintf(desc, sizeof(desc), "Every %s.* event.", gname);
+            group = json_pack("{s:s,s:s,s:[]}", "name", gname, "description", desc, "types");
+            json_array_append_new(groups, group);
+        }
+        json_array_append_new(json_object_get(group, "types"), json_string(name));
+    }
+    PQclear(res);
+    return json_pack("{s:s,s:I,s:o,s:o}", "entities", "WebhookType", "count", (json_int_t)json_array_size(types),
+                     "elements", types, "groups", groups);
+}

@@ -1,0 +1,56 @@
+/* webhook_store.h: webhooks in PostgreSQL, each write with its lifecycle
+ * event in the outbox in the same transaction.
+ *
+ * Documents are the JSON of the webhook_docs view. Every function takes
+ * the tenant, so one tenant can never read or change another's webhook:
+ * a foreign id is simply not found.
+ */
+#ifndef HL_WEBHOOK_STORE_H
+#define HL_WEBHOOK_STORE_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include "hl_error.h"
+
+struct webhook_list_query {
+    long page;              /* 1-based */
+    long size;              /* 1..100 */
+    const char *event;      /* webhooks that would receive this type; NULL = any */
+    const char *name;       /* case-insensitive substring; NULL = any */
+    int active;             /* -1 any, 0 inactive, 1 active */
+};
+
+/* The document of webhook 'id' of 'tenant' (new reference), locked FOR
+ * UPDATE when 'lock' (inside the caller's transaction), or NULL with
+ * HL_ENOTFOUND ("Webhook not found.") or HL_EDB. */
+json_t *webhook_store_get(PGconn *pg, const char *tenant, const char *id, bool lock, struct hl_error *err);
+
+/* Insert 'doc' (borrowed) and its webhook.created event in one transaction.
+ * Returns the stored document (new reference) or NULL with HL_EDUP (name
+ * taken) or HL_EDB. */
+json_t *webhook_store_insert(PGconn *pg, const json_t *doc, struct hl_error *err);
+
+/* Write 'doc' (borrowed) over the stored webhook, bump its version and
+ * append lifecycle event 'kind'. Runs inside the caller's transaction.
+ * Returns the stored document (new reference) or NULL with HL_EDUP,
+ * HL_ENOTFOUND or HL_EDB. */
+json_t *webhook_store_update(PGconn *pg, const json_t *doc, const char *kind, struct hl_error *err);
+
+/* Delete webhook 'id' of 'tenant' and append webhook.deleted, atomically.
+ * Returns 0, HL_ENOTFOUND or HL_EDB. */
+int webhook_store_delete(PGconn *pg, const char *tenant, const char *id, struct hl_error *err) HL_MUST_CHECK;
+
+/* One page of the tenant's webhooks in the list envelope
+ * {"entities","count","per_page","pages":{"current","max"},"elements"}
+ * with public (redacted) elements. New reference, or NULL with HL_EDB. */
+json_t *webhook_store_list(PGconn *pg, const char *tenant, const struct webhook_list_query *q, struct hl_error *err);
+
+/* Every event type and group name, as an object name -> true (new
+ * reference), or NULL with HL_EDB. */
+json_t *catalog_names_load(PGconn *pg, struct hl_error *err);
+
+/* The catalog for GET /v1/webhook-types (new reference), or NULL. */
+json_t *catalog_list_load(PGconn *pg, struct hl_error *err);
+
+#endif

@@ -1,0 +1,242 @@
+/* deliver.c: signed webhook POSTs over one libcurl multi handle.
+ *
+ * The multi handle keeps connections per host alive and multiplexes
+ * HTTP/2 where the endpoint offers it. Every transfer carries the
+ * Standard Webhooks headers, the webhook's own headers, strict timeouts,
+ * no redirects, and (unless private targets are allowed) a check of the
+ * address it is about to connect to, made after DNS resolution so a name
+ * that rebinds to a private address is refused too. The response body is
+ * kept only up to the configured excerpt size.
+ */
+#include "dispatcher.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "sign.h"
+
+#define RETRY_AFTER_MAX_S 86400
+
+struct transfer {
+    struct delivery *d;
+    struct deliver *dv;
+    CURL *easy;
+    struct curl_slist *headers;
+    char errbuf[CURL_ERROR_SIZE];
+    bool forbidden;             /* the connect address broke the policy */
+};
+
+struct deliver {
+    CURLM *multi;
+    const struct hl_config *cfg;
+    struct dest_policy policy;
+    size_t active;
+    char user_agent[64];
+};
+
+struct deliver *deliver_new(const struct hl_config *cfg, const struct dest_policy *policy, struct hl_error *err)
+{
+    struct deliver *dv = calloc(1, sizeof(*dv));
+    if (dv == NULL || (dv->multi = curl_multi_init()) == NULL) {
+        free(dv);
+        hl_error_set(err, HL_ENOMEM, "libcurl multi: out of memory");
+        return NULL;
+    }
+    dv->cfg = cfg;
+    dv->policy = *policy;
+    snprintf(dv->user_agent, sizeof(dv->user_agent), "User-Agent: hookline/%s", HOOKLINE_VERSION);
+    curl_multi_setopt(dv->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(dv->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_in_flight_per_endpoint);
+    curl_multi_setopt(dv->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_in_flight);
+    return dv;
+}
+
+void deliver_free(struct deliver *dv)
+{
+    if (dv == NULL)
+        return;
+    curl_multi_cleanup(dv->multi);
+    free(dv);
+}
+
+size_t deliver_active(const struct deliver *dv)
+{
+    return dv->active;
+}
+
+static size_t deliver_on_body(char *ptr, size_t size, size_t n, void *arg)
+{
+    struct transfer *t = arg;
+    struct delivery *d = t->d;
+    size_t len = size * n;
+    size_t cap = (size_t)t->dv->cfg->response_excerpt_bytes;
+    if (d->response_len < cap) {
+        size_t take = len < cap - d->response_len ? len : cap - d->response_len;
+        if (d->response == NULL)
+            d->response = malloc(cap + 1);
+        if (d->response != NULL) {
+            memcpy(d->response + d->response_len, ptr, take);
+            d->response_len += take;
+            d->response[d->response_len] = '\0';
+        }
+    }
+    return len;     /* read the rest and drop it: the connection stays reusable */
+}
+
+static size_t deliver_on_header(char *buf, size_t size, size_t n, void *arg)
+{
+    struct transfer *t = arg;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
+        char value[128];
+        size_t vlen = len - 12 < sizeof(value) - 1 ? len - 12 : sizeof(value) - 1;
+        memcpy(value, buf + 12, vlen);
+        value[vlen] = '\0';
+        char *end;
+        long secs = strtol(value, &end, 10);
+        if (end == value) {
+            time_t when = curl_getdate(value, NULL);
+            secs = when > 0 ? (long)(when - time(NULL)) : -1;
+        }
+        if (secs >= 0)
+            t->d->retry_after_s = secs > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : secs;
+    }
+    return len;
+}
+
+/* Refuse to connect to an address the policy forbids (after DNS). */
+static curl_socket_t deliver_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    struct transfer *t = arg;
+    (void)purpose;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (addr->family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&addr->addr)->sin_addr, ip, sizeof(ip));
+    else if (addr->family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr->addr)->sin6_addr, ip, sizeof(ip));
+    if (dest_policy_ip_forbidden(ip)) {
+        t->forbidden = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+int deliver_start(struct deliver *dv, struct delivery *d)
+{
+    struct transfer *t = calloc(1, sizeof(*t));
+    CURL *easy = curl_easy_init();
+    if (t == NULL || easy == NULL) {
+        free(t);
+        curl_easy_cleanup(easy);
+        return HL_ENOMEM;
+    }
+    t->d = d;
+    t->dv = dv;
+    t->easy = easy;
+    struct sub *s = d->sub;
+    const struct sub_endpoint *ep = &s->eps[d->ep];
+    d->sent_ms = hl_time_now_ms();
+    d->retry_after_s = -1;
+
+    char line[512], sig[3 * SIGN_V1_MAX];
+    const char *secrets[2] = { s->secret, s->prev_secret };
+    size_t nsecrets = s->prev_secret[0] && s->prev_expires_ms > d->sent_ms ? 2 : 1;
+    long long ts = d->sent_ms / 1000;
+    if (sign_header(secrets, nsecrets, d->payload->event_id, ts, d->payload->data, d->payload->len,
+                    sig, sizeof(sig)) < 0) {
+        log_error("webhook %s: its secret cannot sign", s->id);
+        sig[0] = '\0';
+    }
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    h = curl_slist_append(h, dv->user_agent);
+    h = curl_slist_append(h, "Expect:");
+    snprintf(line, sizeof(line), "webhook-id: %s", d->payload->event_id);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "webhook-timestamp: %lld", ts);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "webhook-signature: %s", sig);
+    h = curl_slist_append(h, line);
+    for (const struct curl_slist *c = ep->headers; c; c = c->next)
+        h = curl_slist_append(h, c->data);
+    t->headers = h;
+
+    curl_easy_setopt(easy, CURLOPT_URL, ep->url);
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, (const char *)d->payload->data);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)d->payload->len);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, dv->cfg->delivery_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, dv->cfg->connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, dv->policy.allow_http ? "http,https" : "https");
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, deliver_on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, deliver_on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+    if (dv->cfg->ca_file[0])
+        curl_easy_setopt(easy, CURLOPT_CAINFO, dv->cfg->ca_file);
+    if (!dv->policy.allow_private) {
+        curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, deliver_open_socket);
+        curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
+    }
+    if (curl_multi_add_handle(dv->multi, easy) != CURLM_OK) {
+        curl_slist_free_all(h);
+        curl_easy_cleanup(easy);
+        free(t);
+        return HL_ENOMEM;
+    }
+    dv->active++;
+    return 0;
+}
+
+/* Fill the delivery's result from the finished transfer. */
+static void deliver_result(struct transfer *t, CURLcode rc)
+{
+    struct delivery *d = t->d;
+    curl_off_t us = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &d->status);
+    curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
+    d->duration_ms = (long)(us / 1000);
+    if (t->forbidden) {
+        d->status = 0;
+        snprintf(d->error, sizeof(d->error), "endpoint resolves to a forbidden address (private, loopback or metadata)");
+    } else if (rc != CURLE_OK) {
+        snprintf(d->error, sizeof(d->error), "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    } else if (d->status < 200 || d->status > 299) {
+        snprintf(d->error, sizeof(d->error), "HTTP %ld", d->status);
+    } else {
+        d->error[0] = '\0';
+    }
+}
+
+void deliver_run(struct deliver *dv, int timeout_ms, void (*done)(struct delivery *d, void *arg), void *arg)
+{
+    int running = 0, left = 0;
+    curl_multi_poll(dv->multi, NULL, 0, timeout_ms, NULL);
+    curl_multi_perform(dv->multi, &running);
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(dv->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct transfer *t = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        deliver_result(t, msg->data.result);
+        curl_multi_remove_handle(dv->multi, t->easy);
+        curl_easy_cleanup(t->easy);
+        curl_slist_free_all(t->headers);
+        dv->active--;
+        struct delivery *d = t->d;
+        free(t);
+        done(d, arg);
+    }
+}

@@ -1,0 +1,472 @@
+/* dispatch.c: the dispatcher's event loop.
+ *
+ * Each turn: apply lifecycle events; read a bounded number of events from
+ * Kafka (unless too many deliveries wait); claim due retries; start what
+ * the queues allow; let libcurl make progress; record finished attempts in
+ * one batch; commit the offsets whose events are fully recorded.
+ */
+#include "dispatch.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "envelope.h"
+#include "kafka.h"
+#include "log.h"
+
+#define POLL_BATCH 1000
+#define FLUSH_ROWS 1000
+#define FLUSH_EVERY_MS 10
+#define CLAIM_EVERY_MS 200
+#define CLAIM_MAX 200
+#define COMMIT_EVERY_MS 100
+#define STATS_EVERY_MS 30000
+
+struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
+{
+    struct payload *p = malloc(sizeof(*p) + len + 1);
+    if (p == NULL)
+        return NULL;
+    p->refs = 1;
+    p->len = len;
+    snprintf(p->event_id, sizeof(p->event_id), "%s", event_id);
+    snprintf(p->event_type, sizeof(p->event_type), "%s", type);
+    memcpy(p->data, body, len);
+    p->data[len] = '\0';
+    return p;
+}
+
+void payload_unref(struct payload *p)
+{
+    if (p != NULL && --p->refs == 0)
+        free(p);
+}
+
+static struct delivery *delivery_new(struct sub *s, size_t ep, struct payload *p, int attempt)
+{
+    struct delivery *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        abort();
+    sub_ref(s);
+    p->refs++;
+    d->sub = s;
+    d->ep = ep;
+    d->payload = p;
+    d->attempt = attempt;
+    d->retry_after_s = -1;
+    return d;
+}
+
+static void delivery_free(struct delivery *d)
+{
+    sub_unref(d->sub);
+    payload_unref(d->payload);
+    free(d->response);
+    free(d);
+}
+
+/* ---- consuming events ---- */
+
+struct fanout {
+    struct dispatcher *dsp;
+    struct payload *payload;
+    struct msg_track *track;
+};
+
+static void fanout_sub(struct sub *s, void *arg)
+{
+    struct fanout *f = arg;
+    for (size_t i = 0; i < s->neps; i++) {
+        struct delivery *d = delivery_new(s, i, f->payload, 1);
+        d->track = f->track;
+        if (f->track)
+            f->track->pending++;
+        queue_push(f->dsp->q, d);
+    }
+}
+
+static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm)
+{
+    struct msg_track *track = tracker_add(dsp->tr, rkm->partition, rkm->offset);
+    struct hl_error err = { 0 };
+    dsp->stats.events++;
+    json_t *env = envelope_parse(rkm->payload, rkm->len, &err);
+    if (env == NULL) {
+        dsp->stats.malformed++;
+        log_warn("skipped malformed event at %s[%d] offset %lld: %s", HL_TOPIC_EVENTS, rkm->partition,
+                 (long long)rkm->offset, err.msg);
+        goto out;
+    }
+    const char *tenant = json_string_value(json_object_get(env, "tenant"));
+    const char *type = json_string_value(json_object_get(env, "type"));
+    const char *id = json_string_value(json_object_get(env, "id"));
+    if (!sub_index_knows_tenant(dsp->idx, tenant)) {
+        dsp->stats.unknown_tenant++;
+        log_warn("skipped event %s at %s[%d] offset %lld: unknown tenant", id, HL_TOPIC_EVENTS, rkm->partition,
+                 (long long)rkm->offset);
+        goto out;
+    }
+    struct fanout f = { .dsp = dsp, .track = track };
+    f.payload = payload_new(id, type, rkm->payload, rkm->len);
+    if (f.payload == NULL)
+        abort();
+    const char *target = json_string_value(json_object_get(env, "webhook_id"));
+    if (target != NULL) {
+        /* a test event (POST /v1/webhooks/{id}/test) goes to that webhook only */
+        struct sub *s = sub_index_get(dsp->idx, target);
+        if (s && s->active && strcmp(s->tenant, tenant) == 0)
+            fanout_sub(s, &f);
+    } else {
+        sub_index_match(dsp->idx, tenant, type, env, fanout_sub, &f);
+    }
+    payload_unref(f.payload);
+out:
+    json_decref(env);
+    if (track)
+        tracker_done(dsp->tr, track);
+}
+
+static void dispatch_set_paused(struct dispatcher *dsp, bool pause)
+{
+    if (dsp->paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(dsp->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+        if (pause)
+            rd_kafka_pause_partitions(dsp->rk, parts);
+        else
+            rd_kafka_resume_partitions(dsp->rk, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    dsp->paused = pause;
+    log_debug("%s reading events: %zu deliveries waiting", pause ? "paused" : "resumed", queue_waiting(dsp->q));
+}
+
+static void dispatch_consume(struct dispatcher *dsp, int max)
+{
+    size_t waiting = queue_waiting(dsp->q);
+    if (waiting >= dsp->max_waiting)
+        dispatch_set_paused(dsp, true);
+    else if (waiting < dsp->max_waiting / 2)
+        dispatch_set_paused(dsp, false);
+    /* poll even while paused: it serves rebalances and heartbeats */
+    for (int i = 0; i < max; i++) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(dsp->rk, 0);
+        if (rkm == NULL)
+            break;
+        if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            dispatch_event(dsp, rkm);
+        else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("event consumer: %s", rd_kafka_message_errstr(rkm));
+        rd_kafka_message_destroy(rkm);
+        if (dsp->paused)
+            break;
+    }
+}
+
+/* ---- retries ---- */
+
+static void dispatch_claimed(int64_t retry_id, const char *webhook_id, const char *endpoint_id,
+                             const char *event_id, const char *event_type, const char *body, int attempt, void *arg)
+{
+    struct dispatcher *dsp = arg;
+    struct sub *s = sub_index_get(dsp->idx, webhook_id);
+    size_t ep = 0;
+    while (s && ep < s->neps && strcmp(s->eps[ep].id, endpoint_id) != 0)
+        ep++;
+    if (s == NULL || !s->active || ep == s->neps) {
+        /* the webhook, or this endpoint of it, is gone or disabled */
+        attempts_forget_retry(dsp->at, retry_id);
+        return;
+    }
+    struct payload *p = payload_new(event_id, event_type, body, strlen(body));
+    if (p == NULL)
+        abort();
+    struct delivery *d = delivery_new(s, ep, p, attempt);
+    d->retry_id = retry_id;
+    payload_unref(p);
+    queue_push(dsp->q, d);
+}
+
+/* ---- delivering and recording ---- */
+
+static void dispatch_start(struct delivery *d, void *arg)
+{
+    struct dispatcher *dsp = arg;
+    if (deliver_start(dsp->dv, d) < 0) {
+        snprintf(d->error, sizeof(d->error), "could not start the request (out of memory)");
+        d->sent_ms = hl_time_now_ms();
+        queue_done(dsp->q, d->sub->eps[d->ep].id);
+        d->outcome = DELIVERY_RETRY;
+        d->next_ms = d->sent_ms + 1000;
+        if (hl_id_new("dlv_", d->dlv_id, sizeof(d->dlv_id)) < 0)
+            abort();
+        attempts_add(dsp->at, d);
+    }
+}
+
+/* Decide what follows a finished attempt. */
+static void dispatch_classify(struct dispatcher *dsp, struct delivery *d)
+{
+    const struct hl_config *cfg = &dsp->cfg;
+    if (d->status >= 200 && d->status <= 299) {
+        d->outcome = DELIVERY_SUCCESS;
+        dsp->stats.delivered++;
+    } else if (d->status == 410) {
+        d->outcome = DELIVERY_FAILED;
+        d->gone = true;
+        dsp->stats.failed++;
+    } else if (d->attempt <= d->sub->max_retries && d->attempt <= cfg->retry_steps) {
+        long delay = cfg->retry_schedule_ms[d->attempt - 1];
+        delay = (long)(delay * (0.8 + 0.4 * ((double)random() / RAND_MAX)));
+        if ((d->status == 429 || d->status == 503) && d->retry_after_s >= 0 && d->retry_after_s * 1000 > delay)
+            delay = d->retry_after_s * 1000;
+        d->outcome = DELIVERY_RETRY;
+        d->next_ms = d->sent_ms + d->duration_ms + delay;
+        dsp->stats.retried++;
+    } else {
+        d->outcome = DELIVERY_FAILED;
+        dsp->stats.failed++;
+    }
+}
+
+static void dispatch_finished(struct delivery *d, void *arg)
+{
+    struct dispatcher *dsp = arg;
+    queue_done(dsp->q, d->sub->eps[d->ep].id);
+    dispatch_classify(dsp, d);
+    if (hl_id_new("dlv_", d->dlv_id, sizeof(d->dlv_id)) < 0)
+        abort();
+    attempts_add(dsp->at, d);
+}
+
+static void dispatch_recorded(struct delivery *d, void *arg)
+{
+    struct dispatcher *dsp = arg;
+    dsp->stats.recorded++;
+    if (d->track)
+        tracker_done(dsp->tr, d->track);
+    delivery_free(d);
+}
+
+static void dispatch_flush(struct dispatcher *dsp, long long now)
+{
+    size_t n = attempts_batched(dsp->at);
+    if (n == 0 || (n < FLUSH_ROWS && now - dsp->last_flush_ms < FLUSH_EVERY_MS))
+        return;
+    if (attempts_flush(dsp->at, dispatch_recorded, dsp) == 0)
+        dsp->last_flush_ms = now;
+    else
+        dsp->last_flush_ms = now + 500;    /* PostgreSQL trouble: back off, keep the batch */
+}
+
+/* Finish every in-flight delivery and record it, starting nothing new.
+ * Bounded by the delivery timeout; then retries flushing for a while. */
+static void dispatch_drain(struct dispatcher *dsp)
+{
+    while (deliver_active(dsp->dv) > 0)
+        deliver_run(dsp->dv, 50, dispatch_finished, dsp);
+    for (int i = 0; i < 100 && attempts_batched(dsp->at) > 0; i++) {
+        if (attempts_flush(dsp->at, dispatch_recorded, dsp) < 0)
+            usleep(100 * 1000);
+    }
+}
+
+/* Drop waiting deliveries that came from Kafka on the given partitions
+ * (all partitions when 'parts' is NULL): the next owner reads them again. */
+struct drop_ctx {
+    struct dispatcher *dsp;
+    const rd_kafka_topic_partition_list_t *parts;
+};
+
+static bool drop_pred(const struct delivery *d, void *arg)
+{
+    struct drop_ctx *c = arg;
+    if (d->track == NULL)
+        return c->parts == NULL;    /* retries: only at stop */
+    if (c->parts == NULL)
+        return true;
+    for (int i = 0; i < c->parts->cnt; i++)
+        if (c->parts->elems[i].partition == d->track->partition)
+            return true;
+    return false;
+}
+
+static void drop_one(struct delivery *d, void *arg)
+{
+    struct drop_ctx *c = arg;
+    if (d->track)
+        tracker_abandon(c->dsp->tr, d->track);
+    else if (d->retry_id)
+        attempts_release_retry(c->dsp->at, d->retry_id);
+    delivery_free(d);
+}
+
+static void dispatch_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
+                               void *opaque)
+{
+    struct dispatcher *dsp = opaque;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_info("assigned %d partitions of %s", parts->cnt, HL_TOPIC_EVENTS);
+        tracker_assign(dsp->tr, parts);
+        rd_kafka_assign(rk, parts);
+        dsp->paused = false;
+        return;
+    }
+    /* revoked: record what is in flight for them, commit, then let go */
+    log_info("revoking %d partitions of %s", parts->cnt, HL_TOPIC_EVENTS);
+    struct drop_ctx c = { .dsp = dsp, .parts = parts };
+    queue_drop_if(dsp->q, drop_pred, drop_one, &c);
+    dispatch_drain(dsp);
+    tracker_commit(dsp->tr, rk, true);
+    tracker_revoke(dsp->tr, parts);
+    rd_kafka_assign(rk, NULL);
+}
+
+/* ---- set-up and the loop ---- */
+
+static rd_kafka_t *dispatch_consumer_new(struct dispatcher *dsp, struct hl_error *err)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = kafka_conf_new(dsp->cfg.kafka_brokers, err);
+    if (conf == NULL)
+        return NULL;
+    if (kafka_conf_set(conf, "group.id", HL_GROUP_DISPATCHERS, err) < 0 ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", err) < 0 ||
+        kafka_conf_set(conf, "enable.auto.offset.store", "false", err) < 0 ||
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", err) < 0 ||
+        kafka_conf_set(conf, "session.timeout.ms", "10000", err) < 0 ||
+        kafka_conf_set(conf, "heartbeat.interval.ms", "1000", err) < 0 ||
+        kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err) < 0 ||
+        kafka_conf_set(conf, "client.id", dsp->name, err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, dispatch_rebalance);
+    rd_kafka_conf_set_opaque(conf, dsp);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        hl_error_set(err, HL_EKAFKA, "Kafka consumer: %s", errstr);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, HL_TOPIC_EVENTS, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        hl_error_set(err, HL_EKAFKA, "Kafka: subscribe %s: %s", HL_TOPIC_EVENTS, rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+struct dispatcher *dispatch_new(const struct hl_config *cfg, volatile sig_atomic_t *stop, struct hl_error *err)
+{
+    struct dispatcher *dsp = calloc(1, sizeof(*dsp));
+    if (dsp == NULL)
+        return NULL;
+    dsp->cfg = *cfg;
+    dsp->stop = stop;
+    dsp->policy.allow_http = cfg->allow_http;
+    dsp->policy.allow_private = cfg->allow_private_targets;
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(dsp->name, sizeof(dsp->name), "dispatcher-%s-%d", host, (int)getpid());
+    dsp->max_waiting = cfg->max_in_flight * 4 > 1000 ? (size_t)cfg->max_in_flight * 4 : 1000;
+    srandom((unsigned)getpid() ^ (unsigned)hl_time_now_ms());
+
+    dsp->idx = sub_index_new();
+    dsp->tr = tracker_new();
+    dsp->q = queue_new(&dsp->cfg);
+    if (!dsp->idx || !dsp->tr || !dsp->q) {
+        hl_error_set(err, HL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((dsp->at = attempts_new(&dsp->cfg, dsp->name, err)) == NULL ||
+        (dsp->dv = deliver_new(&dsp->cfg, &dsp->policy, err)) == NULL ||
+        (dsp->lc = lifecycle_start(&dsp->cfg, dsp->idx, attempts_pg(dsp->at), err)) == NULL ||
+        (dsp->rk = dispatch_consumer_new(dsp, err)) == NULL)
+        goto fail;
+    long long now = hl_time_now_ms();
+    dsp->next_resync_ms = now + cfg->resync_interval_ms;
+    dsp->next_stats_ms = now + STATS_EVERY_MS;
+    return dsp;
+fail:
+    dispatch_free(dsp);
+    return NULL;
+}
+
+static void dispatch_log_stats(struct dispatcher *dsp)
+{
+    struct dispatch_stats *s = &dsp->stats;
+    log_info("events %ld (malformed %ld, unknown tenant %ld), delivered %ld, retried %ld, failed %ld, "
+             "recorded %ld, waiting %zu, in flight %zu, webhooks %zu",
+             s->events, s->malformed, s->unknown_tenant, s->delivered, s->retried, s->failed, s->recorded,
+             queue_waiting(dsp->q), queue_in_flight(dsp->q), sub_index_size(dsp->idx));
+}
+
+int dispatch_run(struct dispatcher *dsp)
+{
+    struct hl_error err = { 0 };
+    log_info("%s running: %zu webhooks indexed", dsp->name, sub_index_size(dsp->idx));
+    while (!*dsp->stop) {
+        long long now = hl_time_now_ms();
+        lifecycle_poll(dsp->lc, POLL_BATCH);
+        if (now >= dsp->next_resync_ms) {
+            if (sub_index_load(dsp->idx, attempts_pg(dsp->at), &err) < 0)
+                log_error("resync failed (kept the current index): %s", err.msg);
+            hl_error_clear(&err);
+            dsp->next_resync_ms = now + dsp->cfg.resync_interval_ms;
+        }
+        dispatch_consume(dsp, POLL_BATCH);
+        if (now >= dsp->next_claim_ms && queue_waiting(dsp->q) < dsp->max_waiting / 2) {
+            attempts_claim_retries(dsp->at, CLAIM_MAX, dispatch_claimed, dsp);
+            dsp->next_claim_ms = now + CLAIM_EVERY_MS;
+        }
+        queue_run(dsp->q, now, dispatch_start, dsp);
+        /* wait on the network only when nothing else is ready to be done */
+        int wait = queue_waiting(dsp->q) > 0 && queue_in_flight(dsp->q) < (size_t)dsp->cfg.max_in_flight ? 1 : 5;
+        deliver_run(dsp->dv, attempts_batched(dsp->at) ? 1 : wait, dispatch_finished, dsp);
+        now = hl_time_now_ms();
+        dispatch_flush(dsp, now);
+        if (now >= dsp->next_commit_ms) {
+            tracker_commit(dsp->tr, dsp->rk, false);
+            dsp->next_commit_ms = now + COMMIT_EVERY_MS;
+        }
+        if (now >= dsp->next_stats_ms) {
+            dispatch_log_stats(dsp);
+            dsp->next_stats_ms = now + STATS_EVERY_MS;
+        }
+    }
+
+    /* graceful stop: nothing new starts; what is in flight finishes and is recorded */
+    log_info("stopping: %zu in flight, %zu waiting", queue_in_flight(dsp->q), queue_waiting(dsp->q));
+    struct drop_ctx c = { .dsp = dsp, .parts = NULL };
+    queue_drop_if(dsp->q, drop_pred, drop_one, &c);
+    dispatch_drain(dsp);
+    int rc = attempts_batched(dsp->at) == 0 ? 0 : 1;
+    tracker_commit(dsp->tr, dsp->rk, true);
+    rd_kafka_consumer_close(dsp->rk);
+    dispatch_log_stats(dsp);
+    return rc;
+}
+
+void dispatch_free(struct dispatcher *dsp)
+{
+    if (dsp == NULL)
+        return;
+    if (dsp->rk)
+        rd_kafka_destroy(dsp->rk);
+    lifecycle_free(dsp->lc);
+    deliver_free(dsp->dv);
+    attempts_free(dsp->at);
+    queue_free(dsp->q);
+    tracker_free(dsp->tr);
+    sub_index_free(dsp->idx);
+    free(dsp);
+}

@@ -1,0 +1,48 @@
+/* dispatch.h: the dispatcher's state and its event loop. */
+#ifndef HL_DISPATCH_H
+#define HL_DISPATCH_H
+
+#include <signal.h>
+
+#include "dispatcher.h"
+#include "lifecycle.h"
+#include "tracker.h"
+
+struct dispatch_stats {
+    long events;            /* messages consumed from hookline.events */
+    long malformed;         /* skipped: not an envelope */
+    long unknown_tenant;    /* skipped: no such tenant */
+    long delivered;         /* attempts that succeeded */
+    long retried;           /* failed attempts with a retry scheduled */
+    long failed;            /* failed for good */
+    long recorded;          /* attempts written to PostgreSQL */
+};
+
+struct dispatcher {
+    struct hl_config cfg;
+    struct dest_policy policy;
+    char name[128];
+    struct sub_index *idx;
+    struct lifecycle *lc;
+    struct tracker *tr;
+    rd_kafka_t *rk;             /* hookline.events, group hookline-dispatchers */
+    struct queue *q;
+    struct deliver *dv;
+    struct attempts *at;
+    size_t max_waiting;         /* stop reading Kafka above this many queued deliveries */
+    bool paused;
+    volatile sig_atomic_t *stop;
+    long long next_resync_ms, next_claim_ms, last_flush_ms, next_commit_ms, next_stats_ms;
+    struct dispatch_stats stats;
+};
+
+/* Set up everything ('cfg' copied); NULL with the reason in 'err'. */
+struct dispatcher *dispatch_new(const struct hl_config *cfg, volatile sig_atomic_t *stop, struct hl_error *err);
+
+/* Run until *stop is set, then finish in-flight work, record it, commit
+ * and leave the group. Returns 0 on a clean stop. */
+int dispatch_run(struct dispatcher *dsp);
+
+void dispatch_free(struct dispatcher *dsp);
+
+#endif

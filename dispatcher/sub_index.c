@@ -1,0 +1,433 @@
+/* sub_index.c: the in-memory index of webhook subscriptions.
+ *
+ * by_id holds every known webhook; by_key maps "tenant\x1f<type or group>"
+ * to the active webhooks subscribed to it, so matching one event costs two
+ * hash lookups whatever other tenants or types hold. Entries are applied
+ * by version: a replayed or reordered lifecycle event never undoes a newer
+ * one, and deleted webhooks leave a tombstone with their last version.
+ */
+#include "dispatcher.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "db.h"
+#include "filter.h"
+#include "log.h"
+
+#define LOAD_BATCH 2000
+
+struct sub_list {
+    size_t n, cap;
+    struct sub **v;
+};
+
+struct tombstone {
+    long long version;
+    unsigned gen;
+};
+
+struct sub_index {
+    struct strmap *by_id;       /* id -> struct sub */
+    struct strmap *by_key;      /* tenant\x1fname -> struct sub_list */
+    struct strmap *tombstones;  /* id -> struct tombstone */
+    struct strmap *tenants;     /* id -> (void *)1 */
+    unsigned stamp;
+    unsigned gen;
+};
+
+void sub_ref(struct sub *s)
+{
+    s->refs++;
+}
+
+void sub_unref(struct sub *s)
+{
+    if (s == NULL || --s->refs > 0)
+        return;
+    for (size_t i = 0; i < s->nevents; i++)
+        free(s->events[i]);
+    free(s->events);
+    for (size_t i = 0; i < s->neps; i++) {
+        free(s->eps[i].url);
+        curl_slist_free_all(s->eps[i].headers);
+    }
+    free(s->eps);
+    json_decref(s->filter);
+    free(s);
+}
+
+static void sub_unref_cb(void *val)
+{
+    sub_unref(val);
+}
+
+static void sub_list_free(void *val)
+{
+    struct sub_list *l = val;
+    free(l->v);
+    free(l);
+}
+
+struct sub_index *sub_index_new(void)
+{
+    struct sub_index *idx = calloc(1, sizeof(*idx));
+    if (idx == NULL)
+        return NULL;
+    idx->by_id = strmap_new();
+    idx->by_key = strmap_new();
+    idx->tombstones = strmap_new();
+    idx->tenants = strmap_new();
+    if (!idx->by_id || !idx->by_key || !idx->tombstones || !idx->tenants) {
+        sub_index_free(idx);
+        return NULL;
+    }
+    return idx;
+}
+
+void sub_index_free(struct sub_index *idx)
+{
+    if (idx == NULL)
+        return;
+    strmap_free(idx->by_key, sub_list_free);
+    strmap_free(idx->by_id, sub_unref_cb);
+    strmap_free(idx->tombstones, free);
+    strmap_free(idx->tenants, NULL);
+    free(idx);
+}
+
+static void index_key(char *out, size_t cap, const char *tenant, const char *name)
+{
+    snprintf(out, cap, "%s\x1f%s", tenant, name);
+}
+
+static void index_link(struct sub_index *idx, struct sub *s)
+{
+    char key[256];
+    for (size_t i = 0; i < s->nevents; i++) {
+        index_key(key, sizeof(key), s->tenant, s->events[i]);
+        struct sub_list *l = strmap_get(idx->by_key, key);
+        if (l == NULL) {
+            l = calloc(1, sizeof(*l));
+            if (l == NULL || strmap_put(idx->by_key, key, l, NULL) < 0) {
+                free(l);
+                log_error("subscription index: out of memory");
+                continue;
+            }
+        }
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 4;
+            struct sub **v = realloc(l->v, cap * sizeof(*v));
+            if (v == NULL)
+                continue;
+            l->v = v;
+            l->cap = cap;
+        }
+        l->v[l->n++] = s;
+    }
+}
+
+static void index_unlink(struct sub_index *idx, struct sub *s)
+{
+    char key[256];
+    for (size_t i = 0; i < s->nevents; i++) {
+        index_key(key, sizeof(key), s->tenant, s->events[i]);
+        struct sub_list *l = strmap_get(idx->by_key, key);
+        if (l == NULL)
+            continue;
+        for (size_t j = 0; j < l->n; j++) {
+            if (l->v[j] == s) {
+                l->v[j] = l->v[--l->n];
+                break;
+            }
+        }
+        if (l->n == 0)
+            sub_list_free(strmap_del(idx->by_key, key));
+    }
+}
+
+/* "2026-11-25T10:00:00.123Z" -> ms since the epoch; 0 if unparsable. */
+static long long parse_iso_ms(const char *s)
+{
+    struct tm tm = { 0 };
+    int ms = 0;
+    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000 + ms;
+}
+
+/* Header lines for one endpoint: the webhook's, overridden by the endpoint's. */
+static struct curl_slist *sub_headers(const json_t *wh_headers, const json_t *ep_headers)
+{
+    json_t *merged = json_object();
+    if (json_is_object(wh_headers))
+        json_object_update(merged, (json_t *)wh_headers);
+    if (json_is_object(ep_headers))
+        json_object_update(merged, (json_t *)ep_headers);
+    struct curl_slist *list = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(merged, k, v) {
+        char line[2300];
+        snprintf(line, sizeof(line), "%s: %s", k, json_string_value(v) ? json_string_value(v) : "");
+        list = curl_slist_append(list, line);
+    }
+    json_decref(merged);
+    return list;
+}
+
+static struct sub *sub_from_doc(const json_t *doc, long long version)
+{
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *tenant = json_string_value(json_object_get(doc, "tenant"));
+    const char *secret = json_string_value(json_object_get(doc, "secret"));
+    json_t *events = json_object_get(doc, "events"), *eps = json_object_get(doc, "endpoints");
+    if (!id || !tenant || !secret || !json_is_array(events) || !json_is_array(eps) ||
+        strlen(id) >= HL_ID_MAX || strlen(tenant) >= 64 || strlen(secret) >= HL_SECRET_MAX)
+        return NULL;
+    struct sub *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->refs = 1;
+    strcpy(s->id, id);
+    strcpy(s->tenant, tenant);
+    strcpy(s->secret, secret);
+    s->version = version;
+    s->active = json_is_true(json_object_get(doc, "is_active"));
+    s->max_retries = (int)json_integer_value(json_object_get(doc, "max_retries"));
+    s->rate_limit = (int)json_integer_value(json_object_get(doc, "rate_limit"));
+    const char *prev = json_string_value(json_object_get(doc, "previous_secret"));
+    if (prev && strlen(prev) < HL_SECRET_MAX) {
+        strcpy(s->prev_secret, prev);
+        s->prev_expires_ms = parse_iso_ms(json_string_value(json_object_get(doc, "previous_secret_expires_at")));
+    }
+    json_t *filter = json_object_get(doc, "filter");
+    if (json_is_object(filter) && json_object_size(filter) > 0)
+        s->filter = json_incref(filter);
+    s->events = calloc(json_array_size(events) + 1, sizeof(char *));
+    s->eps = calloc(json_array_size(eps) + 1, sizeof(*s->eps));
+    if (s->events == NULL || s->eps == NULL)
+        goto fail;
+    size_t i;
+    json_t *v;
+    json_array_foreach(events, i, v) {
+        if (json_is_string(v))
+            s->events[s->nevents++] = strdup(json_string_value(v));
+    }
+    json_array_foreach(eps, i, v) {
+        const char *eid = json_string_value(json_object_get(v, "id"));
+        const char *url = json_string_value(json_object_get(v, "url"));
+        if (!eid || !url || strlen(eid) >= HL_ID_MAX)
+            goto fail;
+        struct sub_endpoint *ep = &s->eps[s->neps++];
+        strcpy(ep->id, eid);
+        ep->url = strdup(url);
+        ep->headers = sub_headers(json_object_get(doc, "headers"), json_object_get(v, "headers"));
+    }
+    return s;
+fail:
+    sub_unref(s);
+    return NULL;
+}
+
+static void index_remove(struct sub_index *idx, struct sub *s)
+{
+    index_unlink(idx, s);
+    strmap_del(idx->by_id, s->id);
+    sub_unref(s);
+}
+
+static void index_tombstone(struct sub_index *idx, const char *id, long long version)
+{
+    struct tombstone *t = strmap_get(idx->tombstones, id);
+    if (t == NULL) {
+        t = calloc(1, sizeof(*t));
+        if (t == NULL || strmap_put(idx->tombstones, id, t, NULL) < 0) {
+            free(t);
+            return;
+        }
+    }
+    if (version > t->version)
+        t->version = version;
+    t->gen = idx->gen;
+}
+
+int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version, bool deleted)
+{
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *tenant = json_string_value(json_object_get(doc, "tenant"));
+    if (id == NULL || tenant == NULL)
+        return -1;
+    struct sub *old = strmap_get(idx->by_id, id);
+    struct tombstone *t = strmap_get(idx->tombstones, id);
+    if ((old && version <= old->version) || (t && version <= t->version)) {
+        if (old && version == old->version)
+            old->gen = idx->gen;
+        return 0;
+    }
+    if (!strmap_get(idx->tenants, tenant))
+        strmap_put(idx->tenants, tenant, (void *)1, NULL);
+    struct sub *s = NULL;
+    if (!deleted) {
+        s = sub_from_doc(doc, version);
+        if (s == NULL)
+            return -1;
+        s->gen = idx->gen;
+    }
+    if (old)
+        index_remove(idx, old);
+    if (deleted) {
+        index_tombstone(idx, id, version);
+        return 1;
+    }
+    if (strmap_put(idx->by_id, id, s, NULL) < 0) {
+        sub_unref(s);
+        return -1;
+    }
+    if (s->active)
+        index_link(idx, s);
+    return 1;
+}
+
+struct sweep {
+    struct sub_index *idx;
+    struct sub **gone;
+    size_t n, cap;
+    char **stale;
+    size_t nstale, capstale;
+};
+
+static void sweep_subs(const char *key, void *val, void *arg)
+{
+    (void)key;
+    struct sweep *sw = arg;
+    struct sub *s = val;
+    if (s->gen == sw->idx->gen)
+        return;
+    if (sw->n == sw->cap) {
+        sw->cap = sw->cap ? sw->cap * 2 : 64;
+        sw->gone = realloc(sw->gone, sw->cap * sizeof(*sw->gone));
+    }
+    if (sw->gone)
+        sw->gone[sw->n++] = s;
+}
+
+static void sweep_tombstones(const char *key, void *val, void *arg)
+{
+    struct sweep *sw = arg;
+    struct tombstone *t = val;
+    /* a tombstone only has to outlive lifecycle events still in flight */
+    if (sw->idx->gen - t->gen < 2)
+        return;
+    if (sw->nstale == sw->capstale) {
+        sw->capstale = sw->capstale ? sw->capstale * 2 : 64;
+        sw->stale = realloc(sw->stale, sw->capstale * sizeof(*sw->stale));
+    }
+    if (sw->stale)
+        sw->stale[sw->nstale++] = strdup(key);
+}
+
+int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
+{
+    idx->gen++;
+    long applied = 0;
+    if (db_begin(pg, err) < 0)
+        return HL_EDB;
+    PGresult *res = db_query(pg, err, "SELECT id FROM tenants", 0, NULL);
+    if (res == NULL)
+        goto fail;
+    for (int i = 0; i < PQntuples(res); i++)
+        if (!strmap_get(idx->tenants, PQgetvalue(res, i, 0)))
+            strmap_put(idx->tenants, PQgetvalue(res, i, 0), (void *)1, NULL);
+    PQclear(res);
+    if (db_exec(pg, err, "DECLARE hl_load NO SCROLL CURSOR FOR "
+                         "SELECT doc::text, (doc->>'version')::bigint FROM webhook_docs", 0, NULL) < 0)
+        goto fail;
+    for (;;) {
+        res = db_query(pg, err, "FETCH 2000 FROM hl_load", 0, NULL);
+        if (res == NULL)
+            goto fail;
+        int n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+            if (doc && sub_index_apply(idx, doc, atoll(PQgetvalue(res, i, 1)), false) >= 0)
+                applied++;
+            json_decref(doc);
+        }
+        PQclear(res);
+        if (n < LOAD_BATCH)
+            break;
+    }
+    if (db_commit(pg, err) < 0)
+        goto fail;
+
+    /* whatever the database no longer has was deleted */
+    struct sweep sw = { .idx = idx };
+    strmap_foreach(idx->by_id, sweep_subs, &sw);
+    for (size_t i = 0; i < sw.n; i++) {
+        index_tombstone(idx, sw.gone[i]->id, sw.gone[i]->version);
+        index_remove(idx, sw.gone[i]);
+    }
+    strmap_foreach(idx->tombstones, sweep_tombstones, &sw);
+    for (size_t i = 0; i < sw.nstale; i++) {
+        free(strmap_del(idx->tombstones, sw.stale[i]));
+        free(sw.stale[i]);
+    }
+    log_info("subscription index loaded: %zu webhooks (%ld read, %zu removed)", strmap_size(idx->by_id), applied, sw.n);
+    free(sw.gone);
+    free(sw.stale);
+    return 0;
+fail:
+    db_rollback(pg);
+    return HL_EDB;
+}
+
+struct sub *sub_index_get(struct sub_index *idx, const char *id)
+{
+    return strmap_get(idx->by_id, id);
+}
+
+bool sub_index_knows_tenant(struct sub_index *idx, const char *tenant)
+{
+    return strmap_get(idx->tenants, tenant) != NULL;
+}
+
+size_t sub_index_size(const struct sub_index *idx)
+{
+    return strmap_size(idx->by_id);
+}
+
+static void match_list(struct sub_index *idx, const char *key, const json_t *envelope,
+                       void (*fn)(struct sub *s, void *arg), void *arg)
+{
+    struct sub_list *l = strmap_get(idx->by_key, key);
+    for (size_t i = 0; l && i < l->n; i++) {
+        struct sub *s = l->v[i];
+        if (s->stamp == idx->stamp)
+            continue;   /* subscribed to both the type and its group */
+        s->stamp = idx->stamp;
+        if (s->filter == NULL || filter_match(s->filter, envelope))
+            fn(s, arg);
+    }
+}
+
+void sub_index_match(struct sub_index *idx, const char *tenant, const char *type, const json_t *envelope,
+                     void (*fn)(struct sub *s, void *arg), void *arg)
+{
+    char key[256], group[128];
+    idx->stamp++;
+    index_key(key, sizeof(key), tenant, type);
+    match_list(idx, key, envelope, fn, arg);
+    size_t glen = catalog_group_len(type);
+    if (glen < strlen(type) && glen < sizeof(group)) {
+        memcpy(group, type, glen);
+        group[glen] = '\0';
+        index_key(key, sizeof(key), tenant, group);
+        match_list(idx, key, envelope, fn, arg);
+    }
+}

@@ -1,0 +1,146 @@
+/* tracker.c: per-partition lists of consumed messages and their commit
+ * positions (see tracker.h). */
+#include "tracker.h"
+
+#include <stdlib.h>
+
+#include "kafka.h"
+#include "log.h"
+
+#define TRACKER_MAX_PARTITIONS 4096
+
+struct part {
+    bool assigned;
+    struct msg_track *head, *tail;
+    int64_t next;           /* offset after the last message seen */
+    int64_t committed;      /* last committed position; -1 none */
+};
+
+struct tracker {
+    struct part parts[TRACKER_MAX_PARTITIONS];
+    long pending;
+};
+
+struct tracker *tracker_new(void)
+{
+    return calloc(1, sizeof(struct tracker));
+}
+
+static void tracker_clear(struct tracker *tr, struct part *p)
+{
+    while (p->head) {
+        struct msg_track *t = p->head;
+        p->head = t->next;
+        tr->pending--;
+        free(t);
+    }
+    p->tail = NULL;
+}
+
+void tracker_free(struct tracker *tr)
+{
+    if (tr == NULL)
+        return;
+    for (int i = 0; i < TRACKER_MAX_PARTITIONS; i++)
+        tracker_clear(tr, &tr->parts[i]);
+    free(tr);
+}
+
+void tracker_assign(struct tracker *tr, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t n = parts->elems[i].partition;
+        if (n < 0 || n >= TRACKER_MAX_PARTITIONS)
+            continue;
+        struct part *p = &tr->parts[n];
+        tracker_clear(tr, p);
+        *p = (struct part){ .assigned = true, .next = -1, .committed = -1 };
+    }
+}
+
+void tracker_revoke(struct tracker *tr, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t n = parts->elems[i].partition;
+        if (n < 0 || n >= TRACKER_MAX_PARTITIONS)
+            continue;
+        tracker_clear(tr, &tr->parts[n]);
+        tr->parts[n].assigned = false;
+    }
+}
+
+struct msg_track *tracker_add(struct tracker *tr, int32_t partition, int64_t offset)
+{
+    if (partition < 0 || partition >= TRACKER_MAX_PARTITIONS || !tr->parts[partition].assigned)
+        return NULL;
+    struct part *p = &tr->parts[partition];
+    struct msg_track *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        abort();
+    t->partition = partition;
+    t->offset = offset;
+    t->pending = 1;
+    if (p->tail)
+        p->tail->next = t;
+    else
+        p->head = t;
+    p->tail = t;
+    p->next = offset + 1;
+    tr->pending++;
+    return t;
+}
+
+void tracker_done(struct tracker *tr, struct msg_track *track)
+{
+    (void)tr;
+    track->pending--;
+}
+
+void tracker_abandon(struct tracker *tr, struct msg_track *track)
+{
+    (void)tr;
+    track->pending = -1000000;  /* never counts as finished: the commit stops before it */
+}
+
+/* Drop finished messages from the head; returns the commit position. */
+static int64_t tracker_advance(struct tracker *tr, struct part *p)
+{
+    while (p->head && p->head->pending == 0) {
+        struct msg_track *t = p->head;
+        p->head = t->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        tr->pending--;
+        free(t);
+    }
+    return p->head ? p->head->offset : p->next;
+}
+
+int tracker_commit(struct tracker *tr, rd_kafka_t *rk, bool sync)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+    for (int i = 0; i < TRACKER_MAX_PARTITIONS; i++) {
+        struct part *p = &tr->parts[i];
+        if (!p->assigned || p->next < 0)
+            continue;
+        int64_t pos = tracker_advance(tr, p);
+        /* a synchronous commit (revoke, stop) re-sends positions an async one may have lost */
+        if (pos > p->committed || (sync && pos >= 0)) {
+            rd_kafka_topic_partition_list_add(list, HL_TOPIC_EVENTS, i)->offset = pos;
+            p->committed = pos;
+        }
+    }
+    int n = list->cnt;
+    if (n > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(rk, list, sync ? 0 : 1);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log_warn("offset commit failed: %s (the next commit covers it)", rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return n;
+}
+
+long tracker_pending(const struct tracker *tr)
+{
+    return tr->pending;
+}

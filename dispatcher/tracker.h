@@ -1,0 +1,43 @@
+/* tracker.h: which consumed offsets of hookline.events are fully recorded.
+ *
+ * Every consumed message gets a msg_track with a count of deliveries not
+ * yet recorded. A partition's commit position is the offset of its first
+ * unfinished message, so an offset is committed only once everything
+ * before it is recorded in PostgreSQL.
+ */
+#ifndef HL_TRACKER_H
+#define HL_TRACKER_H
+
+#include "dispatcher.h"
+
+struct tracker;
+
+struct tracker *tracker_new(void);
+void tracker_free(struct tracker *tr);
+
+/* Start tracking partitions (after an assignment). */
+void tracker_assign(struct tracker *tr, const rd_kafka_topic_partition_list_t *parts);
+
+/* Forget partitions (after revocation); their tracks are freed, so no
+ * delivery may still point at them. */
+void tracker_revoke(struct tracker *tr, const rd_kafka_topic_partition_list_t *parts);
+
+/* Track message (partition, offset) with one pending unit (the matching
+ * itself); NULL if the partition is not assigned. */
+struct msg_track *tracker_add(struct tracker *tr, int32_t partition, int64_t offset);
+
+/* One pending unit of 'track' is recorded. */
+void tracker_done(struct tracker *tr, struct msg_track *track);
+
+/* A unit of 'track' will never be recorded here (dropped on revoke or
+ * stop): its message must be consumed again by whoever owns it next. */
+void tracker_abandon(struct tracker *tr, struct msg_track *track);
+
+/* Commit every partition whose position advanced ('sync': wait for it).
+ * Returns the number of partitions committed. */
+int tracker_commit(struct tracker *tr, rd_kafka_t *rk, bool sync);
+
+/* Messages tracked and not yet finished, for metrics. */
+long tracker_pending(const struct tracker *tr);
+
+#endif
