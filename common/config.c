@@ -63,12 +63,8 @@ static const struct cfg_var cfg_vars[] = {
       "disable an endpoint whose deliveries have all failed for this long" },
     { "HOOKLINE_RESYNC_INTERVAL", CFG_DURATION, F(resync_interval_ms), "5m", 1000, 86400000,
       "dispatcher: full reload of the subscription index" },
-    { "HOOKLINE_METRICS_PORT", CFG_INT, F(metrics_port), "0", 0, 65535,
-      "dispatcher: port of /metrics, /healthz, /readyz (0 = off)" },
     { "HOOKLINE_RESPONSE_EXCERPT_BYTES", CFG_LONG, F(response_excerpt_bytes), "4096", 0, 65536,
       "bytes of an endpoint's response body kept in the attempt record" },
-    { "HOOKLINE_RETENTION", CFG_DURATION, F(retention_ms), "30d", 60000, 3650L * 86400000,
-      "age after which attempt records and sent outbox rows are deleted" },
 };
 
 #undef F

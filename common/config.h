@@ -37,9 +37,7 @@ struct hl_config {
     int retry_steps;
     long disable_after_ms;    /* disable an endpoint failing this long */
     long resync_interval_ms;
-    int metrics_port;         /* dispatcher's /metrics, /healthz; 0 = off */
     long response_excerpt_bytes;
-    long retention_ms;        /* attempt records and sent outbox rows */
 };
 
 /* Fill 'cfg' from the environment (defaults for unset variables).

@@ -23,6 +23,7 @@
 #define CLAIM_MAX 200
 #define COMMIT_EVERY_MS 100
 #define STATS_EVERY_MS 30000
+#define REVOKE_FINISH_MS 8000   /* well inside the group's session timeout */
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
 {
@@ -146,7 +147,8 @@ static void dispatch_set_paused(struct dispatcher *dsp, bool pause)
 
 static void dispatch_consume(struct dispatcher *dsp, int max)
 {
-    size_t waiting = queue_waiting(dsp->q);
+    /* unrecorded attempts count too: while PostgreSQL is away they pile up */
+    size_t waiting = queue_waiting(dsp->q) + attempts_batched(dsp->at);
     if (waiting >= dsp->max_waiting)
         dispatch_set_paused(dsp, true);
     else if (waiting < dsp->max_waiting / 2)
@@ -315,8 +317,16 @@ static void dispatch_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_t
         dsp->paused = false;
         return;
     }
-    /* revoked: record what is in flight for them, commit, then let go */
+    /* revoked: deliver and record what was read from them, for a while; what
+     * is still waiting after that is left to the next owner to read again */
     log_info("revoking %d partitions of %s", parts->cnt, HL_TOPIC_EVENTS);
+    long long deadline = hl_time_now_ms() + REVOKE_FINISH_MS;
+    while (tracker_unrecorded(dsp->tr, parts) > 0 && hl_time_now_ms() < deadline && !*dsp->stop) {
+        long long now = hl_time_now_ms();
+        queue_run(dsp->q, now, dispatch_start, dsp);
+        deliver_run(dsp->dv, 5, dispatch_finished, dsp);
+        dispatch_flush(dsp, hl_time_now_ms());
+    }
     struct drop_ctx c = { .dsp = dsp, .parts = parts };
     queue_drop_if(dsp->q, drop_pred, drop_one, &c);
     dispatch_drain(dsp);
@@ -428,7 +438,9 @@ int dispatch_run(struct dispatcher *dsp)
             attempts_claim_retries(dsp->at, CLAIM_MAX, dispatch_claimed, dsp);
             dsp->next_claim_ms = now + CLAIM_EVERY_MS;
         }
-        queue_run(dsp->q, now, dispatch_start, dsp);
+        /* start nothing while the batch of unrecorded attempts is full */
+        if (attempts_batched(dsp->at) < dsp->max_waiting)
+            queue_run(dsp->q, now, dispatch_start, dsp);
         /* wait on the network only when nothing else is ready to be done */
         int wait = queue_waiting(dsp->q) > 0 && queue_in_flight(dsp->q) < (size_t)dsp->cfg.max_in_flight ? 1 : 5;
         deliver_run(dsp->dv, attempts_batched(dsp->at) ? 1 : wait, dispatch_finished, dsp);

@@ -140,6 +140,20 @@ int tracker_commit(struct tracker *tr, rd_kafka_t *rk, bool sync)
     return n;
 }
 
+long tracker_unrecorded(const struct tracker *tr, const rd_kafka_topic_partition_list_t *parts)
+{
+    long n = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= TRACKER_MAX_PARTITIONS)
+            continue;
+        for (const struct msg_track *t = tr->parts[p].head; t; t = t->next)
+            if (t->pending > 0)
+                n += t->pending;
+    }
+    return n;
+}
+
 long tracker_pending(const struct tracker *tr)
 {
     return tr->pending;

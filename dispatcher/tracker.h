@@ -37,6 +37,9 @@ void tracker_abandon(struct tracker *tr, struct msg_track *track);
  * Returns the number of partitions committed. */
 int tracker_commit(struct tracker *tr, rd_kafka_t *rk, bool sync);
 
+/* Deliveries not yet recorded for messages of 'parts'. */
+long tracker_unrecorded(const struct tracker *tr, const rd_kafka_topic_partition_list_t *parts);
+
 /* Messages tracked and not yet finished, for metrics. */
 long tracker_pending(const struct tracker *tr);
 

@@ -53,7 +53,6 @@ static void test_defaults(void)
     CHECK_EQ_INT(cfg.delivery_timeout_ms, 15000);
     CHECK_EQ_INT(cfg.connect_timeout_ms, 5000);
     CHECK_EQ_INT(cfg.disable_after_ms, 5LL * 86400000);
-    CHECK_EQ_INT(cfg.metrics_port, 0);
     /* the Standard Webhooks schedule from the design */
     static const long sched[] = { 5000, 300000, 1800000, 7200000, 18000000, 36000000, 50400000, 72000000, 86400000 };
     CHECK_EQ_INT(cfg.retry_steps, 9);
