@@ -76,6 +76,7 @@ extern const struct api_route routes_webhooks[];
 extern const struct api_route routes_deliveries[];
 extern const struct api_route routes_events[];
 extern const struct api_route routes_health[];
+extern const struct api_route routes_console[];
 
 /* server.c */
 

@@ -301,8 +301,8 @@ static int delivery_list(struct api_call *call)
     long count = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    snprintf(sql, sizeof(sql), "SELECT " ATTEMPT_COLUMNS "%s ORDER BY sent_at DESC, id DESC LIMIT $7::int OFFSET $8::bigint",
-             where);
+    snprintf(sql, sizeof(sql),
+             "SELECT " ATTEMPT_COLUMNS "%s ORDER BY sent_at DESC, id DESC LIMIT $7::int OFFSET $8::bigint", where);
     res = db_query(call->pg, &call->err, sql, 8, params);
     if (res == NULL)
         return HL_EDB;

@@ -28,6 +28,32 @@ static bool event_id_valid(const char *s, size_t n)
     return true;
 }
 
+/* RFC 3339 date-time: "2026-11-25T10:00:00Z", optional fraction, "Z" or
+ * a "+hh:mm" / "-hh:mm" offset. Receivers parse it: refuse anything else. */
+static bool event_time_valid(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    for (size_t i = 0; shape[i]; i++) {
+        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i] && !(shape[i] == 'T' && s[i] == 't'))
+            return false;
+    }
+    int mon = atoi(s + 5), day = atoi(s + 8), hour = atoi(s + 11), min = atoi(s + 14), sec = atoi(s + 17);
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return false;
+    s += sizeof(shape) - 1;
+    if (*s == '.') {
+        if (!isdigit((unsigned char)*++s))
+            return false;
+        while (isdigit((unsigned char)*s))
+            s++;
+    }
+    if (*s == 'Z' || *s == 'z')
+        return s[1] == '\0';
+    return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) && s[3] == ':' &&
+           isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) && s[6] == '\0' && atoi(s + 1) <= 23 &&
+           atoi(s + 4) <= 59;
+}
+
 /* Is 'type' a known event type (not a group: events have one type)? */
 static int event_type_check(struct api_call *call, const char *type)
 {
@@ -129,7 +155,7 @@ static int event_publish(struct api_call *call)
         hl_error_set(&call->err, rc, "\"id\" must be 1 to %d letters, digits or _-.: characters.", ENVELOPE_ID_MAX);
         goto out;
     }
-    if (at != NULL && (!json_is_string(at) || json_string_length(at) < 10 || json_string_length(at) > 40)) {
+    if (at != NULL && (!json_is_string(at) || json_string_length(at) > 40 || !event_time_valid(json_string_value(at)))) {
         hl_error_set(&call->err, rc, "\"occurred_at\" must be an RFC 3339 timestamp string.");
         goto out;
     }

@@ -10,7 +10,8 @@ runtime="libcurl3-gnutls libjansson4 libpq5 librdkafka1 libulfius2.7 \
 build="build-essential cmake pkg-config git \
   libcurl4-gnutls-dev libjansson-dev libpq-dev librdkafka-dev \
   libulfius-dev libmicrohttpd-dev libgnutls28-dev \
-  postgresql postgresql-common curl openssl wrk procps"
+  postgresql postgresql-common curl openssl wrk procps \
+  chromium nodejs npm"
 
 if [ "${1:-}" = "--runtime" ]; then
     pkgs="$runtime"
@@ -25,6 +26,12 @@ fi
 
 missing=""
 for p in $pkgs; do
+    # a Node.js from elsewhere (NodeSource's bundles npm and conflicts with
+    # Debian's npm package) is kept: the command is what the tests need
+    case $p in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+    esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

@@ -80,6 +80,33 @@ static bool attempts_connected(struct attempts *at)
     return PQstatus(at->pg) == CONNECTION_OK;
 }
 
+/* Make an endpoint's response text storable: PostgreSQL text takes neither
+ * NUL nor invalid UTF-8 (an excerpt may also end inside a sequence), so each
+ * offending byte becomes '?'. In place; the length is unchanged. */
+static void attempts_text_clean(char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool ok = n > 0 && c != 0 && i + n <= len && c != 0xc0 && c != 0xc1 && c < 0xf5;
+        for (size_t k = 1; ok && k < n; k++)
+            ok = ((unsigned char)s[i + k] >> 6) == 0x2;
+        if (ok && n == 3) {
+            unsigned cp = ((c & 0x0fu) << 12) | (((unsigned char)s[i + 1] & 0x3fu) << 6);
+            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);   /* no overlongs, no surrogates */
+        } else if (ok && n == 4) {
+            unsigned cp = ((c & 0x07u) << 18) | (((unsigned char)s[i + 1] & 0x3fu) << 12);
+            ok = cp >= 0x10000 && cp <= 0x10ffff;
+        }
+        if (!ok) {
+            s[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+}
+
 static json_t *attempts_rows(struct attempts *at)
 {
     json_t *rows = json_array();
@@ -95,13 +122,9 @@ static json_t *attempts_rows(struct attempts *at)
             "duration_ms", (int)d->duration_ms);
         json_object_set_new(row, "status_code", d->status > 0 ? json_integer(d->status) : json_null());
         json_object_set_new(row, "error", d->error[0] ? json_string(d->error) : json_null());
-        /* an excerpt cut inside a UTF-8 sequence is not valid JSON text: keep what is */
-        json_t *resp = d->response ? json_stringn_nocheck(d->response, d->response_len) : json_null();
-        if (d->response && !json_string_value(resp)) {
-            json_decref(resp);
-            resp = json_null();
-        }
-        json_object_set_new(row, "response", resp);
+        if (d->response)
+            attempts_text_clean(d->response, d->response_len);
+        json_object_set_new(row, "response", d->response ? json_stringn(d->response, d->response_len) : json_null());
         json_object_set_new(row, "next_ms", d->outcome == DELIVERY_RETRY ? json_integer(d->next_ms) : json_null());
         json_object_set_new(row, "retry_id", d->retry_id ? json_integer(d->retry_id) : json_null());
         json_object_set_new(row, "final", json_boolean(d->outcome != DELIVERY_RETRY));

@@ -103,7 +103,8 @@ static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm
     const char *tenant = json_string_value(json_object_get(env, "tenant"));
     const char *type = json_string_value(json_object_get(env, "type"));
     const char *id = json_string_value(json_object_get(env, "id"));
-    if (!sub_index_knows_tenant(dsp->idx, tenant)) {
+    const char *target = json_string_value(json_object_get(env, "webhook_id"));
+    if (target == NULL && !sub_index_knows_tenant(dsp->idx, tenant)) {
         dsp->stats.unknown_tenant++;
         log_warn("skipped event %s at %s[%d] offset %lld: unknown tenant", id, HL_TOPIC_EVENTS, rkm->partition,
                  (long long)rkm->offset);
@@ -113,10 +114,11 @@ static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm
     f.payload = payload_new(id, type, rkm->payload, rkm->len);
     if (f.payload == NULL)
         abort();
-    const char *target = json_string_value(json_object_get(env, "webhook_id"));
     if (target != NULL) {
         /* a test event (POST /v1/webhooks/{id}/test) goes to that webhook only */
         struct sub *s = sub_index_get(dsp->idx, target);
+        if (s == NULL)  /* created a moment ago: its lifecycle event may still be on the way */
+            s = sub_index_fetch(dsp->idx, attempts_pg(dsp->at), target);
         if (s && s->active && strcmp(s->tenant, tenant) == 0)
             fanout_sub(s, &f);
     } else {

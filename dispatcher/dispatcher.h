@@ -72,6 +72,11 @@ int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version,
  * database no longer has are removed. Returns 0 or HL_EDB. */
 int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err) HL_MUST_CHECK;
 
+/* Read webhook 'id' from PostgreSQL into the index now (for an event that
+ * names a webhook the lifecycle stream has not brought yet). Returns it
+ * (borrowed) or NULL if it does not exist or cannot be read. */
+struct sub *sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id);
+
 /* Call 'fn' once for every active webhook of 'tenant' subscribed to 'type'
  * (directly or through its group) whose filter matches 'envelope'. */
 void sub_index_match(struct sub_index *idx, const char *tenant, const char *type, const json_t *envelope,

@@ -37,18 +37,19 @@ int main(int argc, char **argv)
                 "configured by HOOKLINE_* variables (hookline-api --print-config).\n");
         return strcmp(argv[1], "--help") ? 2 : 0;
     }
+    /* first of all: a stop requested during start-up is a graceful one too */
+    struct sigaction sa = { .sa_handler = dispatcher_on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     if (config_load(&cfg, &err) < 0) {
         fprintf(stderr, "hookline-dispatcher: %s\n", err.msg);
         return 1;
     }
     log_level_parse(cfg.log_level, &level);
     log_init("dispatcher", level);
-
-    struct sigaction sa = { .sa_handler = dispatcher_on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     int rc = 1;

@@ -387,6 +387,26 @@ fail:
     return HL_EDB;
 }
 
+struct sub *sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id)
+{
+    struct hl_error err = { 0 };
+    const char *params[1] = { id };
+    PGresult *res = db_query(pg, &err, "SELECT doc::text, (doc->>'version')::bigint FROM webhook_docs WHERE id = $1",
+                             1, params);
+    if (res == NULL) {
+        log_warn("webhook %s: %s", id, err.msg);
+        return NULL;
+    }
+    if (PQntuples(res) == 1) {
+        json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+        if (doc)
+            sub_index_apply(idx, doc, atoll(PQgetvalue(res, 0, 1)), false);
+        json_decref(doc);
+    }
+    PQclear(res);
+    return strmap_get(idx->by_id, id);
+}
+
 struct sub *sub_index_get(struct sub_index *idx, const char *id)
 {
     return strmap_get(idx->by_id, id);

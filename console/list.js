@@ -1,0 +1,126 @@
+// list.js: the webhooks list, a page at a time with the API's page and
+// size, with an empty state that says what to do, and delete with a
+// confirmation dialog.
+
+import { webhooks } from './api.js';
+import { confirmDialog, flash, h, link, path, time } from './dom.js';
+
+export const PAGE_SIZES = [10, 20, 50, 100];
+
+function intParam(params, name, def, min, max) {
+  const v = Number.parseInt(params.get(name) || '', 10);
+  return Number.isInteger(v) && v >= min && v <= max ? v : def;
+}
+
+function listRoute(page, size) {
+  return `/?page=${page}&size=${size}`;
+}
+
+export async function renderList(ctx) {
+  document.title = 'Webhooks · hookline';
+  const page = intParam(ctx.params, 'page', 1, 1, 1000000);
+  const size = intParam(ctx.params, 'size', 20, 1, 100);
+  const head = h('div', { class: 'page-head' },
+    h('h1', { text: 'Webhooks' }),
+    link('/new', 'Create webhook', { class: 'button primary', id: 'create-webhook' }));
+  const body = h('div', { class: 'loading', text: 'Loading webhooks…', attrs: { 'aria-busy': 'true' } });
+  ctx.view.append(head, body);
+  ctx.focus();
+
+  const list = await webhooks.list(page, size);
+  body.className = '';
+  body.removeAttribute('aria-busy');
+  body.textContent = '';
+  if (list.count === 0) {
+    body.append(emptyState());
+    return;
+  }
+  if (list.elements.length === 0) {
+    body.append(h('div', { class: 'empty' },
+      h('p', { text: `There is no page ${page}: you have ${list.count} webhook${list.count === 1 ? '' : 's'}.` }),
+      link(listRoute(1, size), 'Go to the first page', { class: 'button' })));
+    return;
+  }
+  body.append(table(list.elements), pager(list, page, size));
+}
+
+function emptyState() {
+  return h('div', { class: 'empty', id: 'empty-state' },
+    h('h2', { text: 'No webhooks yet' }),
+    h('p', { text: 'A webhook sends a signed HTTPS POST to your endpoint each time an event you choose happens, such as a booking being scheduled or a conversation starting.' }),
+    h('p', { text: 'Create one: give it a name, the https:// URL that should receive the events, and pick the events.' }),
+    link('/new', 'Create your first webhook', { class: 'button primary' }));
+}
+
+function table(elements) {
+  const rows = elements.map((wh) => {
+    const urls = (wh.endpoints || []).map((ep) => ep.url);
+    // one wrapper per cell: on narrow screens the cell is a label/value grid
+    const cell = (label, ...content) => h('td', { attrs: { 'data-label': label } }, h('div', { class: 'cell' }, ...content));
+    const del = h('button', {
+      type: 'button', class: 'danger small', text: 'Delete',
+      attrs: { 'aria-label': `Delete webhook ${wh.name}` },
+      onclick: () => deleteWebhook(wh, del),
+    });
+    return h('tr', { dataset: { id: wh.id } },
+      cell('Name', link(path('webhooks', wh.id), wh.name, { class: 'wh-name' })),
+      cell('Description', wh.description ? wh.description : h('span', { class: 'muted', text: '—' })),
+      cell('URL(s)', h('ul', { class: 'plain urls' }, urls.map((u) => h('li', { class: 'mono', text: u })))),
+      cell('Events', h('ul', { class: 'plain chips' }, (wh.events || []).map((e) => h('li', { class: 'chip', text: e })))),
+      cell('Active', statusBadge(wh)),
+      cell('Created', time(wh.created_at)),
+      cell('Actions', del));
+  });
+  return h('div', { class: 'table-wrap' },
+    h('table', { class: 'data', id: 'webhooks-table' },
+      h('caption', { class: 'sr-only', text: 'Your webhooks' }),
+      h('thead', {}, h('tr', {}, ['Name', 'Description', 'URL(s)', 'Events', 'Active', 'Created', 'Actions']
+        .map((t) => h('th', { attrs: { scope: 'col' }, text: t })))),
+      h('tbody', {}, rows)));
+}
+
+export function statusBadge(wh) {
+  return wh.is_active
+    ? h('span', { class: 'badge ok', text: 'Active' })
+    : h('span', { class: 'badge off', text: 'Disabled', title: wh.disabled_reason || undefined });
+}
+
+async function deleteWebhook(wh, button) {
+  const ok = await confirmDialog({
+    title: 'Delete this webhook?',
+    message: `“${wh.name}” will stop receiving events at once, and its delivery log goes with it. This cannot be undone.`,
+    confirmLabel: 'Delete webhook',
+    danger: true,
+  });
+  if (!ok) {
+    button.focus();
+    return;
+  }
+  button.disabled = true;
+  try {
+    await webhooks.remove(wh.id);
+    flash(`Webhook “${wh.name}” was deleted.`, 'info', true);
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  } catch (e) {
+    button.disabled = false;
+    if (e.status !== 401) flash(`Could not delete “${wh.name}”: ${e.message}`, 'error');
+  }
+}
+
+function pager(list, page, size) {
+  const max = list.pages ? list.pages.max : 1;
+  const prev = page > 1 ? link(listRoute(page - 1, size), 'Previous', { class: 'button', attrs: { rel: 'prev' } })
+    : h('span', { class: 'button disabled', attrs: { 'aria-disabled': 'true' }, text: 'Previous' });
+  const next = page < max ? link(listRoute(page + 1, size), 'Next', { class: 'button', attrs: { rel: 'next' } })
+    : h('span', { class: 'button disabled', attrs: { 'aria-disabled': 'true' }, text: 'Next' });
+  const select = h('select', { id: 'page-size', name: 'size' },
+    PAGE_SIZES.map((n) => h('option', { value: String(n), text: String(n), selected: n === size })));
+  select.addEventListener('change', () => {
+    location.hash = '#' + listRoute(1, select.value);
+  });
+  return h('nav', { class: 'pager', attrs: { 'aria-label': 'Pages' } },
+    prev,
+    h('span', { class: 'pager-status', text: `Page ${page} of ${max} · ${list.count} webhook${list.count === 1 ? '' : 's'}` }),
+    next,
+    h('label', { class: 'pager-size', htmlFor: 'page-size' }, 'Per page ', select));
+}
