@@ -42,7 +42,6 @@ json_t *tenant_create(PGconn *pg, const char *id, const char *name, bool exist_o
         2, params);
     if (res == NULL) {
         if (err && err->code == HL_EDUP) {
-            err->code = 0;
             hl_error_clear(err);
             hl_error_set(err, HL_EDUP, "A tenant with this id already exists.");
         }

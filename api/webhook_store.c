@@ -13,29 +13,31 @@
     "d->'headers', (d->>'max_retries')::int, (d->>'rate_limit')::int, (d->>'is_active')::boolean, " \
     "CASE WHEN jsonb_typeof(d->'filter') = 'object' THEN d->'filter' END, d->>'secret'"
 
-/* Parse the first column of row 0 as a JSON document. */
-static json_t *store_doc_from(PGresult *res, struct hl_error *err)
+/* Run 'sql' (params: id, then optionally tenant) and parse the one
+ * document it returns; HL_ENOTFOUND when there is none. */
+static json_t *store_doc_query(PGconn *pg, const char *sql, int nparams, const char *const *params,
+                               struct hl_error *err)
 {
-    json_error_t jerr;
-    json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-    if (doc == NULL)
-        hl_error_set(err, HL_EDB, "webhook document is not JSON: %s", jerr.text);
+    PGresult *res = db_query(pg, err, sql, nparams, params);
+    if (res == NULL)
+        return NULL;
+    json_t *doc = NULL;
+    if (PQntuples(res) == 1) {
+        json_error_t jerr;
+        doc = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+        if (doc == NULL)
+            hl_error_set(err, HL_EDB, "webhook document is not JSON: %s", jerr.text);
+    } else {
+        hl_error_set(err, HL_ENOTFOUND, "Webhook not found.");
+    }
+    PQclear(res);
     return doc;
 }
 
 static json_t *store_doc_by_id(PGconn *pg, const char *id, struct hl_error *err)
 {
     const char *params[1] = { id };
-    PGresult *res = db_query(pg, err, "SELECT doc::text FROM webhook_docs WHERE id = $1", 1, params);
-    if (res == NULL)
-        return NULL;
-    json_t *doc = NULL;
-    if (PQntuples(res) == 1)
-        doc = store_doc_from(res, err);
-    else
-        hl_error_set(err, HL_ENOTFOUND, "Webhook not found.");
-    PQclear(res);
-    return doc;
+    return store_doc_query(pg, "SELECT doc::text FROM webhook_docs WHERE id = $1", 1, params, err);
 }
 
 /* Replace a unique-violation message with the one clients should see. */
@@ -51,19 +53,10 @@ static void store_dup_name(struct hl_error *err, const json_t *doc)
 json_t *webhook_store_get(PGconn *pg, const char *tenant, const char *id, bool lock, struct hl_error *err)
 {
     const char *params[2] = { id, tenant };
-    PGresult *res = db_query(pg, err, lock
+    return store_doc_query(pg, lock
         ? "SELECT v.doc::text FROM webhooks w JOIN webhook_docs v ON v.id = w.id "
           "WHERE w.id = $1 AND w.tenant_id = $2 FOR UPDATE OF w"
-        : "SELECT doc::text FROM webhook_docs WHERE id = $1 AND tenant_id = $2", 2, params);
-    if (res == NULL)
-        return NULL;
-    json_t *doc = NULL;
-    if (PQntuples(res) == 1)
-        doc = store_doc_from(res, err);
-    else
-        hl_error_set(err, HL_ENOTFOUND, "Webhook not found.");
-    PQclear(res);
-    return doc;
+        : "SELECT doc::text FROM webhook_docs WHERE id = $1 AND tenant_id = $2", 2, params, err);
 }
 
 json_t *webhook_store_insert(PGconn *pg, const json_t *doc, struct hl_error *err)

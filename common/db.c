@@ -2,6 +2,7 @@
 #include "db.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -138,10 +139,23 @@ void db_pool_release(struct db_pool *pool, PGconn *pg)
 
 PGresult *db_query(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params)
 {
+    bool idle = PQtransactionStatus(pg) == PQTRANS_IDLE;
     PGresult *res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
+    /* an idle pooled session may have ended (server restart, idle reaper):
+     * outside a transaction nothing is lost by reconnecting and trying once more */
+    if (idle && PQstatus(pg) == CONNECTION_BAD) {
+        PQclear(res);
+        PQreset(pg);
+        if (PQstatus(pg) == CONNECTION_OK)
+            log_warn("PostgreSQL connection was lost; reconnected");
+        res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+            return res;
+    }
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char msg[200];
     snprintf(msg, sizeof(msg), "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(pg));

@@ -1,0 +1,498 @@
+// console.test.mjs: the web console end to end, in headless Debian Chromium
+// driven by playwright-core (never a downloaded browser).
+//
+// Run by tests/e2e/test_console.c, which starts the stack (api, broker, one
+// dispatcher), an HTTPS receiver and a tenant key, and passes:
+//   HOOKLINE_CONSOLE_URL        the api's base URL ("http://127.0.0.1:PORT")
+//   HOOKLINE_CONSOLE_KEY        a tenant key with every tenant scope
+//   HOOKLINE_RECEIVER_URL       "https://127.0.0.1:PORT" (trusted by the dispatcher)
+//   HOOKLINE_CONSOLE_ARTIFACTS  where screenshots go (default build/tests/artifacts/console)
+//   HOOKLINE_CHROMIUM           the browser (default /usr/bin/chromium)
+// Steps run in order and share one browser tab, as a person would use it.
+// Prints "ok - <step>" / "not ok - <step>" and last "N passed, N failed";
+// exits 1 if any step failed.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BASE = need('HOOKLINE_CONSOLE_URL');
+const KEY = need('HOOKLINE_CONSOLE_KEY');
+const RECEIVER = need('HOOKLINE_RECEIVER_URL');
+const ARTIFACTS = process.env.HOOKLINE_CONSOLE_ARTIFACTS || path.resolve(here, '../../build/tests/artifacts/console');
+const CHROMIUM = process.env.HOOKLINE_CHROMIUM || '/usr/bin/chromium';
+const STEP_TIMEOUT_MS = 60000;
+const XSS_NAME = '<img src=x onerror=alert(1)>';
+const XSS_DESCRIPTION = '<script>alert(2)</script>';
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`console.test.mjs: ${name} is not set (run it through tests/e2e/test_console.c)`);
+    process.exit(2);
+  }
+  return v;
+}
+
+/* ---- a tiny runner -------------------------------------------------------- */
+
+let passed = 0;
+let failed = 0;
+let page;
+
+async function step(name, fn) {
+  const started = Date.now();
+  let timer;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`step timed out after ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS); }),
+    ]);
+    passed++;
+    console.log(`ok - ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}\n  ${String(e && e.stack ? e.stack : e).split('\n').join('\n  ')}`);
+    await shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`).catch(() => {});
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+// Poll 'fn' (async, returns truthy when done) every 'every' ms until 'ms'.
+async function until(what, fn, ms = 30000, every = 500) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+// The REST API directly, to check what the console did.
+async function api(method, p, body) {
+  const res = await fetch(BASE + p, {
+    method,
+    headers: { 'x-api-key': KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+async function webhookNamed(name) {
+  const { json } = await api('GET', `/v1/webhooks?size=100&name=${encodeURIComponent(name)}`);
+  return json.elements.find((w) => w.name === name);
+}
+
+const bodyText = () => page.locator('body').innerText();
+
+/* ---- the browser ------------------------------------------------------------ */
+
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+for (const f of fs.readdirSync(ARTIFACTS)) {
+  if (f.endsWith('.png')) fs.rmSync(path.join(ARTIFACTS, f)); // screenshots of this run only
+}
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-console-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1280, height: 900 },
+  locale: 'en-US',
+  timezoneId: 'UTC',
+});
+await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+page = context.pages()[0] || await context.newPage();
+page.setDefaultTimeout(15000);
+
+const jsDialogs = [];      // alert/confirm/prompt: the console must never raise one
+const pageErrors = [];     // uncaught exceptions
+const cspViolations = [];  // anything the Content-Security-Policy blocked
+page.on('dialog', async (d) => {
+  jsDialogs.push(`${d.type()}: ${d.message()}`);
+  await d.dismiss().catch(() => {});
+});
+page.on('pageerror', (e) => pageErrors.push(String(e)));
+page.on('console', (m) => {
+  if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+});
+
+let firstSecret = null;
+let crm = null;
+
+try {
+  await step('sign in with an API key (kept in sessionStorage only)', async () => {
+    await page.goto(BASE + '/');
+    await page.waitForURL(/#\/signin$/);
+    await page.getByRole('heading', { name: 'Sign in to hookline' }).waitFor();
+    const keyInput = page.getByLabel('API key');
+    // a wrong key: the error shows beside the field, and nothing is kept
+    await keyInput.fill('not-a-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const err = page.locator('#api-key-error');
+    await err.waitFor({ state: 'visible' });
+    assert.match(await err.innerText(), /not valid/);
+    assert.equal(await keyInput.getAttribute('aria-invalid'), 'true');
+    // keyboard only: the field has focus; type and press Enter
+    await keyInput.fill('');
+    await keyInput.focus();
+    await page.keyboard.type(KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Webhooks', exact: true }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('hookline.apiKey')), KEY);
+    assert.equal(await page.evaluate(() => localStorage.length), 0);
+    assert.ok(!(await page.evaluate(() => document.cookie)), 'no cookie');
+  });
+
+  await step('an empty list says what to do', async () => {
+    const empty = page.locator('#empty-state');
+    await empty.waitFor();
+    assert.match(await empty.innerText(), /No webhooks yet/);
+    assert.match(await empty.innerText(), /Create one/);
+    await empty.getByRole('link', { name: 'Create your first webhook' }).waitFor();
+    await shot('01-list-empty');
+  });
+
+  await step('create a webhook in three steps: two endpoints (one with a header), the group "booking"', async () => {
+    await page.locator('#empty-state').getByRole('link', { name: 'Create your first webhook' }).click();
+    await page.getByRole('heading', { name: 'Create a webhook' }).waitFor();
+    // step 1: a name is required
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('#wh-name-error').waitFor({ state: 'visible' });
+    assert.equal(await page.getByRole('button', { name: 'Back' }).isVisible(), false, 'no Back on step 1');
+    await page.getByLabel('Name', { exact: true }).fill('Bookings to CRM');
+    assert.equal(await page.locator('#wh-name-error').isVisible(), false, 'typing clears the error');
+    await page.getByLabel('Description (optional)').fill('Sends every booking to the CRM and the audit log.');
+    await shot('02-create-step1');
+    await page.getByRole('button', { name: 'Next' }).click();
+    // step 2: endpoints
+    await page.getByRole('heading', { name: 'Step 2 of 3: Endpoints' }).waitFor();
+    const urls = page.locator('input.endpoint-url');
+    assert.equal(await page.getByRole('button', { name: /^Remove endpoint/ }).isVisible(), false, 'the only endpoint cannot be removed');
+    await urls.nth(0).fill(`${RECEIVER}/crm`);
+    await page.locator('fieldset.endpoint').nth(0).getByRole('button', { name: 'Add header' }).click();
+    await page.locator('fieldset.endpoint').nth(0).locator('input.header-name').fill('X-Team');
+    await page.locator('fieldset.endpoint').nth(0).locator('input.header-value').fill('ops');
+    await page.getByRole('button', { name: 'Add another endpoint' }).click();
+    await urls.nth(1).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.classList.contains('endpoint-url')), true, 'the new URL field has focus');
+    await urls.nth(1).fill(`${RECEIVER}/audit`);
+    await shot('03-create-step2');
+    await page.getByRole('button', { name: 'Next' }).click();
+    // step 3: events from the catalog, groups offered as a choice
+    await page.getByRole('heading', { name: 'Step 3 of 3: Events' }).waitFor();
+    const group = page.locator('#ev-group-booking');
+    await group.check();
+    assert.equal(await page.locator('input[value="booking.scheduled"]').isDisabled(), true, 'the group covers its types');
+    await page.getByLabel('Maximum retries (optional)').fill('3');
+    await shot('04-create-step3');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('heading', { name: 'Webhook created' }).waitFor();
+
+    crm = await webhookNamed('Bookings to CRM');
+    assert.ok(crm, 'the webhook exists');
+    assert.deepEqual(crm.events, ['booking']);
+    assert.equal(crm.max_retries, 3);
+    assert.equal(crm.description, 'Sends every booking to the CRM and the audit log.');
+    assert.deepEqual(crm.endpoints.map((e) => e.url), [`${RECEIVER}/crm`, `${RECEIVER}/audit`]);
+    assert.deepEqual(crm.endpoints[0].headers, { 'X-Team': 'ops' });
+    assert.deepEqual(crm.endpoints[1].headers, {});
+  });
+
+  await step('the secret is shown once, with Copy and a warning, and never again', async () => {
+    const secretInput = page.locator('#secret-value');
+    firstSecret = await secretInput.inputValue();
+    assert.match(firstSecret, /^whsec_[A-Za-z0-9+/=]{32,}$/);
+    assert.match(await page.locator('#secret-warning').innerText(), /will not be shown again/);
+    await shot('05-secret');
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    await until('the copy confirmation', async () => /Copied/.test(await page.locator('.copy-status').innerText()), 5000, 100);
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), firstSecret);
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await page.waitForURL(new RegExp(`#/webhooks/${crm.id}$`));
+    await page.locator('#settings dl').waitFor();
+    assert.ok(!(await bodyText()).includes(firstSecret), 'details page does not show the secret');
+    assert.ok(!(await page.content()).includes(firstSecret), 'nor holds it in the DOM');
+    // neither a reload nor the "created" address brings it back
+    await page.goto(`${BASE}/#/webhooks/${crm.id}/created`);
+    await page.waitForURL(new RegExp(`#/webhooks/${crm.id}$`));
+    await page.locator('#settings dl').waitFor();
+    assert.ok(!(await page.content()).includes(firstSecret));
+  });
+
+  await step('the details page shows every field', async () => {
+    const settings = await page.locator('#settings').innerText();
+    for (const want of [crm.id, 'Bookings to CRM', 'Sends every booking to the CRM', `${RECEIVER}/crm`, `${RECEIVER}/audit`,
+      'X-Team: ops', 'booking', 'Active', 'Hidden']) {
+      assert.ok(settings.includes(want), `settings show ${want}`);
+    }
+    assert.match(settings, /Maximum retries\s+3/);
+    assert.doesNotMatch(settings, /\bnull\b|\bundefined\b|\[object /, 'no raw values leak into the settings');
+    await shot('06-details');
+  });
+
+  await step('send a test event with a custom payload and see its deliveries in the log', async () => {
+    await page.getByLabel('Custom payload (optional)').fill('not json');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.locator('#test-payload-error').waitFor({ state: 'visible' });
+    await page.getByLabel('Custom payload (optional)').fill('{"hello": "console", "n": 7}');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await until('the test event id', async () => /Test event evt_\w+ sent/.test(await page.locator('#test-result').innerText()), 10000, 100);
+    const rows = page.locator('#deliveries-table tbody tr');
+    await until('two successful deliveries in the log', async () => {
+      await page.locator('#refresh-deliveries').click();
+      await page.waitForTimeout(300);
+      const texts = await rows.allInnerTexts();
+      return texts.length === 2 && texts.every((t) => /Succeeded/.test(t) && /webhook\.test/.test(t));
+    }, 45000, 1000);
+    assert.deepEqual(await rows.locator('td[data-label="Response"] .status-code').allInnerTexts(), ['200', '200']);
+    assert.deepEqual(await rows.locator('td[data-label="Attempt"]').allInnerTexts(), ['1', '1']);
+    const all = (await rows.allInnerTexts()).join('\n');
+    assert.doesNotMatch(await page.locator('#deliveries').innerText(), /\bnull\b|\bundefined\b|\[object /, 'no raw values leak into the log');
+    assert.ok(all.includes(`${RECEIVER}/crm`) && all.includes(`${RECEIVER}/audit`), 'one per endpoint');
+    await shot('07-delivery-log');
+  });
+
+  await step('retry and delete a delivery record', async () => {
+    const rows = page.locator('#deliveries-table tbody tr');
+    await rows.nth(0).getByRole('button', { name: /^Retry delivery/ }).click();
+    await until('the retried attempt', async () => {
+      await page.locator('#refresh-deliveries').click();
+      await page.waitForTimeout(300);
+      return (await rows.count()) === 3;
+    }, 30000, 1000);
+    const attempts = await rows.locator('td[data-label="Attempt"]').allInnerTexts();
+    assert.ok(attempts.includes('2'), `a second attempt is listed (${attempts})`);
+    const before = (await api('GET', `/v1/webhooks/${crm.id}/deliveries`)).json.count;
+    await rows.nth(0).getByRole('button', { name: /^Delete delivery record/ }).click();
+    const dlg = page.locator('dialog[open]');
+    await dlg.waitFor();
+    assert.match(await dlg.innerText(), /Delete this delivery record\?/);
+    await dlg.getByRole('button', { name: 'Delete record' }).click();
+    await until('the record gone', async () => (await rows.count()) === before - 1, 10000, 200);
+    assert.equal((await api('GET', `/v1/webhooks/${crm.id}/deliveries`)).json.count, before - 1);
+  });
+
+  await step('disable and enable the webhook (PATCH is_active)', async () => {
+    await page.getByRole('button', { name: 'Disable', exact: true }).click();
+    await until('the Disabled badge', async () => /Disabled/.test(await page.locator('#status-badge').innerText()), 10000, 100);
+    assert.equal((await api('GET', `/v1/webhooks/${crm.id}`)).json.is_active, false);
+    await shot('08-details-disabled');
+    await page.getByRole('button', { name: 'Enable', exact: true }).click();
+    await until('the Active badge', async () => /Active/.test(await page.locator('#status-badge').innerText()), 10000, 100);
+    assert.equal((await api('GET', `/v1/webhooks/${crm.id}`)).json.is_active, true);
+  });
+
+  await step('rotate the secret: confirmed in a dialog, the new one shown once and different', async () => {
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const dlg = page.locator('dialog[open]');
+    await dlg.waitFor();
+    // Escape cancels: nothing rotates
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    assert.equal(await page.locator('#secret-value').count(), 0);
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Rotate secret' }).click();
+    const input = page.locator('#secret-value');
+    await input.waitFor();
+    const second = await input.inputValue();
+    assert.match(second, /^whsec_/);
+    assert.notEqual(second, firstSecret);
+    assert.match(await page.locator('#secret-warning').innerText(), /will not be shown again/);
+    await shot('09-rotated-secret');
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await input.waitFor({ state: 'detached' });
+    assert.ok(!(await page.content()).includes(second));
+    await page.reload();
+    await page.locator('#settings dl').waitFor();
+    const html = await page.content();
+    assert.ok(!html.includes(second) && !html.includes(firstSecret), 'no secret after a reload');
+  });
+
+  await step('edit the webhook (PATCH) from the details page', async () => {
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByRole('heading', { name: /^Edit/ }).waitFor();
+    assert.equal(await page.locator('input.endpoint-url').count(), 2);
+    assert.equal(await page.locator('#ev-group-booking').isChecked(), true);
+    await page.getByLabel('Description (optional)').fill('Bookings for the CRM (edited).');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.waitForURL(new RegExp(`#/webhooks/${crm.id}$`));
+    await until('the new description', async () => (await page.locator('#settings').innerText()).includes('(edited)'), 10000, 100);
+    const now = (await api('GET', `/v1/webhooks/${crm.id}`)).json;
+    assert.equal(now.description, 'Bookings for the CRM (edited).');
+    assert.deepEqual(now.endpoints.map((e) => e.url), crm.endpoints.map((e) => e.url));
+    assert.deepEqual(now.endpoints[0].headers, { 'X-Team': 'ops' });
+  });
+
+  await step('API validation errors appear beside their field (http:// URL, max_retries)', async () => {
+    await page.goto(`${BASE}/#/new`);
+    await page.getByLabel('Name', { exact: true }).fill('Plain http');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('input.endpoint-url').nth(0).fill('http://127.0.0.1:9/hook');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('input[value="booking.scheduled"]').check();
+    await page.getByLabel('Maximum retries (optional)').fill('99');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    // the API refuses the URL: the wizard goes back to step 2, error under the URL
+    await page.getByRole('heading', { name: 'Step 2 of 3: Endpoints' }).waitFor();
+    const urlField = page.locator('fieldset.endpoint').nth(0).locator('.field').filter({ has: page.locator('input.endpoint-url') });
+    const urlError = urlField.locator('.field-error');
+    await urlError.waitFor({ state: 'visible' });
+    assert.match(await urlError.innerText(), /"url".*https:\/\//);
+    assert.equal(await page.locator('input.endpoint-url').nth(0).getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement.classList.contains('endpoint-url')), true, 'focus on the URL');
+    assert.equal(await page.locator('#form-error').isVisible(), false, 'not a general error');
+    await shot('10-validation-url');
+    // fix it: the next refusal is max_retries, under that field on step 3
+    await page.locator('input.endpoint-url').nth(0).fill(`${RECEIVER}/plain`);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    const retriesError = page.locator('#wh-max-retries-error');
+    await retriesError.waitFor({ state: 'visible' });
+    assert.match(await retriesError.innerText(), /max_retries/);
+    assert.equal(await urlError.isVisible(), false, 'the old URL error is gone');
+    await page.getByLabel('Maximum retries (optional)').fill('');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('heading', { name: 'Webhook created' }).waitFor();
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await page.locator('#settings dl').waitFor();
+  });
+
+  await step('a webhook named like HTML renders as text and runs nothing', async () => {
+    await page.goto(`${BASE}/#/new`);
+    await page.getByLabel('Name', { exact: true }).fill(XSS_NAME);
+    await page.getByLabel('Description (optional)').fill(XSS_DESCRIPTION);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('input.endpoint-url').nth(0).fill(`${RECEIVER}/xss`);
+    await page.locator('fieldset.endpoint').nth(0).getByRole('button', { name: 'Add header' }).click();
+    await page.locator('input.header-name').fill('X-Note');
+    await page.locator('input.header-value').fill('<b>bold</b>');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('#ev-group-conversation').check();
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('heading', { name: 'Webhook created' }).waitFor();
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await page.locator('#settings dl').waitFor();
+    assert.equal(await page.locator('h1 .wh-title').innerText(), XSS_NAME);
+    const settings = await page.locator('#settings').innerText();
+    assert.ok(settings.includes(XSS_DESCRIPTION) && settings.includes('X-Note: <b>bold</b>'));
+    await page.goto(`${BASE}/#/`);
+    await page.locator('#webhooks-table').waitFor();
+    const names = await page.locator('#webhooks-table a.wh-name').allInnerTexts();
+    assert.ok(names.includes(XSS_NAME), `the list shows the name as text (${names})`);
+    assert.ok((await page.locator('#webhooks-table').innerText()).includes(XSS_DESCRIPTION));
+    assert.equal(await page.locator('main img, main script, main b').count(), 0, 'no element came from the data');
+    await page.waitForTimeout(500);
+    assert.deepEqual(jsDialogs, [], 'no alert/confirm/prompt fired');
+  });
+
+  await step('the list shows every column and pages with the API\'s page and size', async () => {
+    await page.goto(`${BASE}/#/`);
+    const table = page.locator('#webhooks-table');
+    await table.waitFor();
+    assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|\bundefined\b|\[object /, 'no raw values leak into the list');
+    const heads = await table.locator('thead th').allInnerTexts();
+    assert.deepEqual(heads, ['Name', 'Description', 'URL(s)', 'Events', 'Active', 'Created', 'Actions']);
+    const crmRow = table.locator('tbody tr', { hasText: 'Bookings to CRM' });
+    const text = await crmRow.innerText();
+    for (const want of [`${RECEIVER}/crm`, `${RECEIVER}/audit`, 'booking', 'Active', '(edited)']) {
+      assert.ok(text.includes(want), `row shows ${want}`);
+    }
+    assert.match(await crmRow.locator('td[data-label="Created"] time').getAttribute('datetime'), /^\d{4}-\d\d-\d\dT/);
+    await shot('11-list');
+    await page.goto(`${BASE}/#/?page=1&size=2`);
+    await page.locator('.pager-status').waitFor();
+    assert.match(await page.locator('.pager-status').innerText(), /Page 1 of 2 · 3 webhooks/);
+    const first = await page.locator('#webhooks-table a.wh-name').allInnerTexts();
+    assert.equal(first.length, 2);
+    await page.getByRole('link', { name: 'Next' }).click();
+    await until('page 2', async () => /Page 2 of 2/.test(await page.locator('.pager-status').innerText()), 10000, 100);
+    const second = await page.locator('#webhooks-table a.wh-name').allInnerTexts();
+    assert.equal(second.length, 1);
+    assert.ok(!first.includes(second[0]), 'page 2 holds another webhook');
+  });
+
+  await step('readable on a narrow screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${BASE}/#/`);
+    await page.locator('#webhooks-table').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `no sideways scrolling on the list (${overflow}px)`);
+    await shot('12-list-narrow');
+    await page.locator('#webhooks-table a.wh-name', { hasText: 'Bookings to CRM' }).click();
+    await page.locator('#deliveries-table').waitFor();
+    const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow2 <= 1, `no sideways scrolling on the details (${overflow2}px)`);
+    await shot('13-details-narrow');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step('delete a webhook only after confirming in a <dialog>', async () => {
+    await page.goto(`${BASE}/#/`);
+    const row = page.locator('#webhooks-table tbody tr', { hasText: 'Bookings to CRM' });
+    await row.waitFor();
+    await row.getByRole('button', { name: /^Delete webhook/ }).click();
+    const dlg = page.locator('dialog[open]');
+    await dlg.waitFor();
+    assert.equal(await dlg.evaluate((d) => d.tagName), 'DIALOG');
+    assert.match(await dlg.innerText(), /Delete this webhook\?/);
+    assert.match(await dlg.innerText(), /Bookings to CRM/);
+    await shot('14-delete-confirm');
+    await dlg.getByRole('button', { name: 'Cancel' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    assert.equal((await api('GET', `/v1/webhooks/${crm.id}`)).status, 200, 'Cancel keeps it');
+    await row.getByRole('button', { name: /^Delete webhook/ }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Delete webhook' }).click();
+    await until('the row gone', async () => (await page.locator('#webhooks-table tbody tr', { hasText: 'Bookings to CRM' }).count()) === 0, 10000, 100);
+    assert.match(await page.locator('#flash').innerText(), /was deleted/);
+    assert.equal((await api('GET', `/v1/webhooks/${crm.id}`)).status, 404);
+    // and from the details page
+    const xss = await webhookNamed(XSS_NAME);
+    await page.goto(`${BASE}/#/webhooks/${xss.id}`);
+    await page.getByRole('button', { name: 'Delete webhook' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Delete webhook' }).click();
+    await page.waitForURL(/#\/$/);
+    await page.locator('#webhooks-table').waitFor();
+    assert.equal((await api('GET', `/v1/webhooks/${xss.id}`)).status, 404);
+    assert.deepEqual(jsDialogs, [], 'window.confirm was never used');
+  });
+
+  await step('sign out forgets the key', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to hookline' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('hookline.apiKey')), null);
+    await page.goto(`${BASE}/#/`);
+    await page.waitForURL(/#\/signin$/);
+    assert.equal(await page.locator('#topnav').isVisible(), false);
+    await shot('15-signed-out');
+  });
+
+  await step('no script error, CSP violation or JavaScript dialog during the run', async () => {
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(jsDialogs, []);
+  });
+} finally {
+  await context.close().catch(() => {});
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+
+console.log(`screenshots in ${ARTIFACTS}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
