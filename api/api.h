@@ -20,6 +20,7 @@
 #include "kafka.h"
 
 struct outbox_relay;
+struct retention;
 
 struct api_ctx {
     struct hl_config cfg;
@@ -27,6 +28,7 @@ struct api_ctx {
     struct db_pool *pool;
     struct kafka_producer *kp;
     struct outbox_relay *relay;
+    struct retention *retention;    /* retention.h */
 };
 
 enum api_scope {
@@ -77,6 +79,7 @@ extern const struct api_route routes_deliveries[];
 extern const struct api_route routes_events[];
 extern const struct api_route routes_health[];
 extern const struct api_route routes_console[];
+extern const struct api_route routes_openapi[];
 
 /* server.c */
 

@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "retention.h"
 
 static int api_usage(FILE *out)
 {
@@ -59,6 +60,11 @@ static int api_serve(struct api_ctx *ctx)
         fprintf(stderr, "hookline-api: %s\n", err.msg);
         goto out;
     }
+    ctx->retention = retention_start(ctx, &err);
+    if (ctx->retention == NULL) {
+        fprintf(stderr, "hookline-api: %s\n", err.msg);
+        goto out;
+    }
     if (server_start(ctx, &inst) < 0) {
         fprintf(stderr, "hookline-api: cannot listen on port %d\n", ctx->cfg.http_port);
         goto out;
@@ -73,6 +79,7 @@ static int api_serve(struct api_ctx *ctx)
     server_stop(&inst);
     rc = 0;
 out:
+    retention_stop(ctx->retention);
     outbox_relay_stop(ctx->relay);
     kafka_producer_free(ctx->kp);
     return rc;

@@ -7,8 +7,10 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* What a ulfius endpoint needs to run one route. */
 struct route_binding {
@@ -202,13 +204,45 @@ static int server_not_found(const struct _u_request *req, struct _u_response *re
     return server_send_error(resp, 404, "Not found.");
 }
 
+static long long server_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Every endpoint runs through here: the call, then its metrics and a debug
+ * line, labelled by the route's pattern (never by what the client sent);
+ * 'user_data' is the route binding, or NULL for the not-found endpoint. */
+static int server_dispatch_measured(const struct _u_request *req, struct _u_response *resp, void *user_data)
+{
+    const struct route_binding *b = user_data;
+    long long start = server_now_us();
+    int rc = b ? server_dispatch(req, resp, user_data) : server_not_found(req, resp, NULL);
+    long long us = server_now_us() - start;
+    api_metrics_observe(b ? b->route->method : NULL, b ? b->route->path : NULL, resp->status, us);
+    log_debug("%s %.*s -> %ld in %lld us (route %s)", req->http_verb, (int)strcspn(req->url_path, "?"),
+              req->url_path, resp->status, us, b ? b->route->path : "none");
+    return rc;
+}
+
+/* libmicrohttpd's own messages, as our log lines. */
+static void server_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char text[512];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    text[strcspn(text, "\r\n")] = '\0';
+    log_warn("http server: %s", text);
+}
+
 static int server_add_table(struct _u_instance *inst, struct api_ctx *ctx, const struct api_route *table)
 {
     for (const struct api_route *r = table; r->fn; r++) {
         struct route_binding *b = &bindings[nbindings++];
         b->ctx = ctx;
         b->route = r;
-        if (ulfius_add_endpoint_by_val(inst, r->method, NULL, r->path, 1, server_dispatch, b) != U_OK)
+        if (ulfius_add_endpoint_by_val(inst, r->method, NULL, r->path, 1, server_dispatch_measured, b) != U_OK)
             return HL_EIO;
     }
     return 0;
@@ -217,7 +251,7 @@ static int server_add_table(struct _u_instance *inst, struct api_ctx *ctx, const
 int server_start(struct api_ctx *ctx, struct _u_instance *inst)
 {
     const struct api_route *tables[] = { routes_health, routes_admin, routes_webhooks, routes_deliveries, routes_events,
-                                          routes_console };
+                                          routes_console, routes_metrics, routes_openapi };
     size_t total = 0;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (const struct api_route *r = tables[t]; r->fn; r++)
@@ -233,9 +267,11 @@ int server_start(struct api_ctx *ctx, struct _u_instance *inst)
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         if (server_add_table(inst, ctx, tables[t]) < 0)
             return HL_EIO;
-    ulfius_set_default_endpoint(inst, server_not_found, NULL);
+    ulfius_set_default_endpoint(inst, server_dispatch_measured, NULL);
 
     struct MHD_OptionItem ops[] = {
+        /* first, so that every message of libmicrohttpd goes through it */
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)server_mhd_log, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL },
         { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL },
         { MHD_OPTION_THREAD_POOL_SIZE, ctx->cfg.http_threads, NULL },

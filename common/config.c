@@ -65,6 +65,12 @@ static const struct cfg_var cfg_vars[] = {
       "dispatcher: full reload of the subscription index" },
     { "HOOKLINE_RESPONSE_EXCERPT_BYTES", CFG_LONG, F(response_excerpt_bytes), "4096", 0, 65536,
       "bytes of an endpoint's response body kept in the attempt record" },
+    { "HOOKLINE_METRICS_PORT", CFG_INT, F(metrics_port), "9090", 0, 65535,
+      "dispatcher: TCP port of /metrics, /healthz and /readyz; 0 turns the listener off" },
+    { "HOOKLINE_RETENTION", CFG_DURATION, F(retention_ms), "30d", 1000, 3650L * 86400000,
+      "api: attempt records and sent outbox rows older than this are deleted" },
+    { "HOOKLINE_RETENTION_INTERVAL", CFG_DURATION, F(retention_interval_ms), "1h", 1000, 86400000,
+      "api: how often the retention job runs (one api instance at a time)" },
 };
 
 #undef F

@@ -38,6 +38,10 @@ struct hl_config {
     long disable_after_ms;    /* disable an endpoint failing this long */
     long resync_interval_ms;
     long response_excerpt_bytes;
+    int metrics_port;         /* dispatcher's metrics listener; 0 = off */
+    /* api */
+    long retention_ms;        /* attempts and sent outbox rows kept this long */
+    long retention_interval_ms;
 };
 
 /* Fill 'cfg' from the environment (defaults for unset variables).

@@ -29,6 +29,7 @@ struct transfer {
     struct curl_slist *headers;
     char errbuf[CURL_ERROR_SIZE];
     bool forbidden;             /* the connect address broke the policy */
+    char forbidden_ip[48];
 };
 
 struct deliver {
@@ -121,6 +122,7 @@ static curl_socket_t deliver_open_socket(void *arg, curlsocktype purpose, struct
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr->addr)->sin6_addr, ip, sizeof(ip));
     if (dest_policy_ip_forbidden(ip)) {
         t->forbidden = true;
+        snprintf(t->forbidden_ip, sizeof(t->forbidden_ip), "%s", ip);
         return CURL_SOCKET_BAD;
     }
     return socket(addr->family, addr->socktype, addr->protocol);
@@ -209,7 +211,9 @@ static void deliver_result(struct transfer *t, CURLcode rc)
     d->duration_ms = (long)(us / 1000);
     if (t->forbidden) {
         d->status = 0;
-        snprintf(d->error, sizeof(d->error), "endpoint resolves to a forbidden address (private, loopback or metadata)");
+        snprintf(d->error, sizeof(d->error),
+                 "refused to connect to %s: a private, loopback or metadata address (HOOKLINE_ALLOW_PRIVATE_TARGETS)",
+                 t->forbidden_ip);
     } else if (rc != CURLE_OK) {
         snprintf(d->error, sizeof(d->error), "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
     } else if (d->status < 200 || d->status > 299) {

@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 
 #define POLL_BATCH 1000
 #define FLUSH_ROWS 1000
@@ -23,7 +24,7 @@
 #define CLAIM_MAX 200
 #define COMMIT_EVERY_MS 100
 #define STATS_EVERY_MS 30000
-#define REVOKE_FINISH_MS 8000   /* well inside the group's session timeout */
+#define FINISH_READ_MS 8000     /* on revoke or stop; well inside the group's session timeout */
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
 {
@@ -241,6 +242,7 @@ static void dispatch_finished(struct delivery *d, void *arg)
     struct dispatcher *dsp = arg;
     queue_done(dsp->q, d->sub->eps[d->ep].id);
     dispatch_classify(dsp, d);
+    metrics_attempt(dsp->metrics, d->duration_ms);
     if (hl_id_new("dlv_", d->dlv_id, sizeof(d->dlv_id)) < 0)
         abort();
     attempts_add(dsp->at, d);
@@ -308,6 +310,27 @@ static void drop_one(struct delivery *d, void *arg)
     delivery_free(d);
 }
 
+/* Keep delivering and recording, reading nothing new, until every event
+ * read from 'parts' (NULL: all assigned partitions) is recorded or
+ * FINISH_READ_MS has passed. */
+static void dispatch_finish_read(struct dispatcher *dsp, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *all = NULL;
+    if (parts == NULL) {
+        if (rd_kafka_assignment(dsp->rk, &all) != RD_KAFKA_RESP_ERR_NO_ERROR || all == NULL)
+            return;
+        parts = all;
+    }
+    long long deadline = hl_time_now_ms() + FINISH_READ_MS;
+    while (tracker_unrecorded(dsp->tr, parts) > 0 && hl_time_now_ms() < deadline) {
+        queue_run(dsp->q, hl_time_now_ms(), dispatch_start, dsp);
+        deliver_run(dsp->dv, 5, dispatch_finished, dsp);
+        dispatch_flush(dsp, hl_time_now_ms());
+    }
+    if (all)
+        rd_kafka_topic_partition_list_destroy(all);
+}
+
 static void dispatch_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
                                void *opaque)
 {
@@ -322,13 +345,7 @@ static void dispatch_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_t
     /* revoked: deliver and record what was read from them, for a while; what
      * is still waiting after that is left to the next owner to read again */
     log_info("revoking %d partitions of %s", parts->cnt, HL_TOPIC_EVENTS);
-    long long deadline = hl_time_now_ms() + REVOKE_FINISH_MS;
-    while (tracker_unrecorded(dsp->tr, parts) > 0 && hl_time_now_ms() < deadline && !*dsp->stop) {
-        long long now = hl_time_now_ms();
-        queue_run(dsp->q, now, dispatch_start, dsp);
-        deliver_run(dsp->dv, 5, dispatch_finished, dsp);
-        dispatch_flush(dsp, hl_time_now_ms());
-    }
+    dispatch_finish_read(dsp, parts);
     struct drop_ctx c = { .dsp = dsp, .parts = parts };
     queue_drop_if(dsp->q, drop_pred, drop_one, &c);
     dispatch_drain(dsp);
@@ -352,7 +369,8 @@ static rd_kafka_t *dispatch_consumer_new(struct dispatcher *dsp, struct hl_error
         kafka_conf_set(conf, "session.timeout.ms", "10000", err) < 0 ||
         kafka_conf_set(conf, "heartbeat.interval.ms", "1000", err) < 0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err) < 0 ||
-        kafka_conf_set(conf, "client.id", dsp->name, err) < 0) {
+        kafka_conf_set(conf, "client.id", dsp->name, err) < 0 ||
+        (dsp->cfg.metrics_port > 0 && metrics_kafka_conf(conf, err) < 0)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -403,6 +421,9 @@ struct dispatcher *dispatch_new(const struct hl_config *cfg, volatile sig_atomic
         (dsp->dv = deliver_new(&dsp->cfg, &dsp->policy, err)) == NULL ||
         (dsp->lc = lifecycle_start(&dsp->cfg, dsp->idx, attempts_pg(dsp->at), err)) == NULL ||
         (dsp->rk = dispatch_consumer_new(dsp, err)) == NULL)
+        goto fail;
+    /* last: a /healthz answer means the index is loaded and the consumer subscribed */
+    if (cfg->metrics_port > 0 && (dsp->metrics = metrics_start(cfg->metrics_port, err)) == NULL)
         goto fail;
     long long now = hl_time_now_ms();
     dsp->next_resync_ms = now + cfg->resync_interval_ms;
@@ -456,10 +477,14 @@ int dispatch_run(struct dispatcher *dsp)
             dispatch_log_stats(dsp);
             dsp->next_stats_ms = now + STATS_EVERY_MS;
         }
+        metrics_tick(dsp->metrics, dsp);
     }
 
-    /* graceful stop: nothing new starts; what is in flight finishes and is recorded */
+    /* graceful stop: read nothing more; deliver and record what was read, for
+     * a while, so the next owner does not repeat events after a gap; then
+     * only what is in flight finishes */
     log_info("stopping: %zu in flight, %zu waiting", queue_in_flight(dsp->q), queue_waiting(dsp->q));
+    dispatch_finish_read(dsp, NULL);
     struct drop_ctx c = { .dsp = dsp, .parts = NULL };
     queue_drop_if(dsp->q, drop_pred, drop_one, &c);
     dispatch_drain(dsp);
@@ -474,6 +499,7 @@ void dispatch_free(struct dispatcher *dsp)
 {
     if (dsp == NULL)
         return;
+    metrics_stop(dsp->metrics);
     if (dsp->rk)
         rd_kafka_destroy(dsp->rk);
     lifecycle_free(dsp->lc);

@@ -8,6 +8,8 @@
 #include "lifecycle.h"
 #include "tracker.h"
 
+struct metrics;
+
 struct dispatch_stats {
     long events;            /* messages consumed from hookline.events */
     long malformed;         /* skipped: not an envelope */
@@ -29,6 +31,7 @@ struct dispatcher {
     struct queue *q;
     struct deliver *dv;
     struct attempts *at;
+    struct metrics *metrics;    /* NULL when HOOKLINE_METRICS_PORT=0 */
     size_t max_waiting;         /* stop reading Kafka above this many queued deliveries */
     bool paused;
     volatile sig_atomic_t *stop;

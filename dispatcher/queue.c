@@ -8,6 +8,7 @@
  * caller, which stops reading Kafka while queue_waiting() is high.
  */
 #include "dispatcher.h"
+#include "envelope.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct ep_state {
     int in_flight;
     double tokens;
     long long refill_ms;
+    int rate;                   /* the rate limit last applied; 0 = none */
     bool ready;                 /* on the ready list */
     struct ep_state *next_ready;
 };
@@ -74,8 +76,14 @@ static struct ep_state *queue_ep(struct queue *q, const char *id, bool create)
 
 static void queue_ep_release(struct queue *q, struct ep_state *ep)
 {
-    if (ep->waiting == 0 && ep->in_flight == 0 && !ep->ready)
-        free(strmap_del(q->eps, ep->id));
+    if (ep->waiting != 0 || ep->in_flight != 0 || ep->ready)
+        return;
+    /* a rate-limited endpoint whose bucket is not full keeps its state (one
+     * small struct per such endpoint, reused at its next delivery), or going
+     * idle for a moment would allow a fresh burst */
+    if (ep->rate > 0 && ep->tokens + (double)(hl_time_now_ms() - ep->refill_ms) * ep->rate / 1000.0 < ep->rate)
+        return;
+    free(strmap_del(q->eps, ep->id));
 }
 
 static void queue_make_ready(struct queue *q, struct ep_state *ep)
@@ -106,6 +114,7 @@ void queue_push(struct queue *q, struct delivery *d)
 /* Take one token for a rate-limited endpoint; false when none is left. */
 static bool queue_take_token(struct ep_state *ep, int rate, long long now_ms)
 {
+    ep->rate = rate;
     if (rate <= 0)
         return true;
     if (ep->tokens < 0) {

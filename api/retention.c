@@ -1,0 +1,202 @@
+/* retention.c: delete old attempt records, sent outbox rows and expired
+ * idempotency keys in small batches (see retention.h).
+ *
+ * Each batch is one autocommit statement over at most 1000 rows
+ * picked through an index, skipping rows another transaction holds (SKIP
+ * LOCKED), under a lock_timeout: the job never waits long for anybody and
+ * nobody waits long for it. The lock that elects the instance is a session
+ * advisory lock, released with the connection.
+ */
+#include "retention.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "log.h"
+
+#define RETENTION_LOCK_ID "7240003"
+#define RETENTION_BATCH "1000"
+#define RETENTION_BATCH_ROWS 1000
+#define RETENTION_PAUSE_MS 50           /* between batches: let other work in */
+#define RETENTION_RECONNECT_MS 5000
+#define RETENTION_STANDBY_MS 30000      /* how often a standby instance tries the lock */
+
+struct retention {
+    struct api_ctx *ctx;
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_long attempts, outbox, idempotency_keys, batches, runs;
+    atomic_llong last_run_ms;
+    atomic_bool active;
+};
+
+/* The statements, each deleting one batch; $1, where 'aged', is
+ * HOOKLINE_RETENTION in seconds. */
+static const struct {
+    const char *what;
+    bool aged;
+    const char *sql;
+} retention_steps[] = {
+    { "attempts", true,
+      "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts "
+      "WHERE sent_at < now() - make_interval(secs => $1::double precision) "
+      "ORDER BY sent_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED)" },
+    { "outbox", true,
+      "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
+      "WHERE sent_at < now() - make_interval(secs => $1::double precision) "
+      "ORDER BY sent_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED)" },
+    /* the idempotency window is fixed by the API contract: 24 h */
+    { "idempotency_keys", false,
+      "DELETE FROM idempotency_keys k USING (SELECT tenant_id, key FROM idempotency_keys "
+      "WHERE created_at < now() - interval '24 hours' "
+      "ORDER BY created_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED) o "
+      "WHERE k.tenant_id = o.tenant_id AND k.key = o.key" },
+};
+
+/* Sleep up to 'ms', waking early on stop. */
+static void retention_wait(struct retention *rt, long ms)
+{
+    for (long waited = 0; waited < ms && !atomic_load(&rt->stop); waited += 100)
+        nanosleep(&(struct timespec){ .tv_nsec = (ms - waited < 100 ? ms - waited : 100) * 1000000L }, NULL);
+}
+
+/* Delete one kind of row in batches until none is left. Returns rows
+ * deleted, or -1 on a database failure. */
+static long retention_step(struct retention *rt, PGconn *pg, size_t i, const char *age)
+{
+    long total = 0;
+    const char *params[1] = { age };
+    while (!atomic_load(&rt->stop)) {
+        struct hl_error err = { 0 };
+        PGresult *res = db_query(pg, &err, retention_steps[i].sql, retention_steps[i].aged ? 1 : 0, params);
+        if (res == NULL) {
+            log_error("retention: deleting old %s: %s", retention_steps[i].what, err.msg);
+            return -1;
+        }
+        long n = atol(PQcmdTuples(res));
+        PQclear(res);
+        atomic_fetch_add(&rt->batches, 1);
+        total += n;
+        if (n < RETENTION_BATCH_ROWS)
+            break;
+        retention_wait(rt, RETENTION_PAUSE_MS);
+    }
+    return total;
+}
+
+/* One pass over every kind. Returns 0, or -1 on a database failure. */
+static int retention_pass(struct retention *rt, PGconn *pg)
+{
+    char age[32];
+    long deleted[3] = { 0 };
+    snprintf(age, sizeof(age), "%.3f", (double)rt->ctx->cfg.retention_ms / 1000.0);
+    for (size_t i = 0; i < sizeof(retention_steps) / sizeof(retention_steps[0]); i++) {
+        deleted[i] = retention_step(rt, pg, i, age);
+        if (deleted[i] < 0)
+            return -1;
+    }
+    atomic_fetch_add(&rt->attempts, deleted[0]);
+    atomic_fetch_add(&rt->outbox, deleted[1]);
+    atomic_fetch_add(&rt->idempotency_keys, deleted[2]);
+    atomic_fetch_add(&rt->runs, 1);
+    atomic_store(&rt->last_run_ms, hl_time_now_ms());
+    if (deleted[0] || deleted[1] || deleted[2])
+        log_info("retention: deleted %ld attempt records and %ld sent outbox rows older than %s s, "
+                 "%ld idempotency keys older than 24 h", deleted[0], deleted[1], age, deleted[2]);
+    return 0;
+}
+
+static void *retention_main(void *arg)
+{
+    struct retention *rt = arg;
+    PGconn *pg = NULL;
+    while (!atomic_load(&rt->stop)) {
+        struct hl_error err = { 0 };
+        if (pg == NULL) {
+            atomic_store(&rt->active, false);
+            pg = db_connect(rt->ctx->cfg.database_url, &err);
+            /* fail fast rather than queue behind a long lock */
+            if (pg == NULL || db_exec(pg, &err, "SET lock_timeout = '2s'", 0, NULL) < 0 ||
+                db_exec(pg, &err, "SET statement_timeout = '60s'", 0, NULL) < 0) {
+                log_error("retention: %s", err.msg);
+                PQfinish(pg);
+                pg = NULL;
+                retention_wait(rt, RETENTION_RECONNECT_MS);
+                continue;
+            }
+        }
+        if (!atomic_load(&rt->active)) {
+            PGresult *res = db_query(pg, &err, "SELECT pg_try_advisory_lock(" RETENTION_LOCK_ID ")", 0, NULL);
+            bool got = res && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+            PQclear(res);
+            if (res == NULL) {
+                PQfinish(pg);
+                pg = NULL;
+                continue;
+            }
+            if (!got) {
+                retention_wait(rt, rt->ctx->cfg.retention_interval_ms < RETENTION_STANDBY_MS
+                                       ? rt->ctx->cfg.retention_interval_ms : RETENTION_STANDBY_MS);
+                continue;
+            }
+            atomic_store(&rt->active, true);
+            log_info("retention: this process deletes records older than %ld s every %ld s",
+                     rt->ctx->cfg.retention_ms / 1000, rt->ctx->cfg.retention_interval_ms / 1000);
+        }
+        if (retention_pass(rt, pg) < 0) {
+            /* the lock goes with the session; whoever reconnects first takes it */
+            PQfinish(pg);
+            pg = NULL;
+            retention_wait(rt, RETENTION_RECONNECT_MS);
+            continue;
+        }
+        retention_wait(rt, rt->ctx->cfg.retention_interval_ms);
+    }
+    PQfinish(pg);
+    atomic_store(&rt->active, false);
+    return NULL;
+}
+
+struct retention *retention_start(struct api_ctx *ctx, struct hl_error *err)
+{
+    struct retention *rt = calloc(1, sizeof(*rt));
+    if (rt == NULL) {
+        hl_error_set(err, HL_ENOMEM, "retention: out of memory");
+        return NULL;
+    }
+    rt->ctx = ctx;
+    if (pthread_create(&rt->thread, NULL, retention_main, rt) != 0) {
+        free(rt);
+        hl_error_set(err, HL_ENOMEM, "retention: cannot start thread");
+        return NULL;
+    }
+    return rt;
+}
+
+void retention_stop(struct retention *rt)
+{
+    if (rt == NULL)
+        return;
+    atomic_store(&rt->stop, true);
+    pthread_join(rt->thread, NULL);
+    free(rt);
+}
+
+void retention_stats_get(struct retention *rt, struct retention_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (rt == NULL)
+        return;
+    out->attempts = atomic_load(&rt->attempts);
+    out->outbox = atomic_load(&rt->outbox);
+    out->idempotency_keys = atomic_load(&rt->idempotency_keys);
+    out->batches = atomic_load(&rt->batches);
+    out->runs = atomic_load(&rt->runs);
+    out->last_run_ms = atomic_load(&rt->last_run_ms);
+    out->active = atomic_load(&rt->active);
+}
