@@ -24,8 +24,10 @@ int tls_check_url(const struct api_ctx *ctx, const char *url, struct hl_error *e
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-    if (ctx->cfg.ca_file[0])
+    if (ctx->cfg.ca_file[0]) {
         curl_easy_setopt(curl, CURLOPT_CAINFO, ctx->cfg.ca_file);
+        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+    }
     CURLcode rc = curl_easy_perform(curl);
     int result = 0;
     char *ip = NULL;

@@ -36,11 +36,6 @@ if [ "${1:-}" != "--inner" ]; then
     if [ -n "${HOOKLINE_DATABASE_URL:-}" ]; then
         exec sh "$0" --inner "$work"
     fi
-    if [ -e /etc/postgresql/15/regress ]; then
-        say "a PostgreSQL cluster 15/regress already exists (a test run?); set HOOKLINE_DATABASE_URL or retry later"
-        rm -rf "$work"
-        exit 1
-    fi
     say "HOOKLINE_DATABASE_URL is unset: starting a throwaway PostgreSQL 15 (dropped on exit)"
     # pg_virtualenv defers its own signals until its command ends, so Ctrl-C
     # and SIGTERM are forwarded to the inner run, which writes its pid; once

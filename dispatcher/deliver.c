@@ -38,6 +38,10 @@ struct deliver {
     struct dest_policy policy;
     size_t active;
     char user_agent[64];
+    /* finished transfers kept with their easy handle for the next ones: a
+     * new handle per delivery costs an allocation and set-up each time */
+    struct transfer **idle;
+    size_t nidle, maxidle;
 };
 
 struct deliver *deliver_new(const struct hl_config *cfg, const struct dest_policy *policy, struct hl_error *err)
@@ -54,14 +58,62 @@ struct deliver *deliver_new(const struct hl_config *cfg, const struct dest_polic
     curl_multi_setopt(dv->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     curl_multi_setopt(dv->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_in_flight_per_endpoint);
     curl_multi_setopt(dv->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_in_flight);
+    dv->maxidle = cfg->max_in_flight > 0 ? (size_t)cfg->max_in_flight : 1;
+    dv->idle = calloc(dv->maxidle, sizeof(*dv->idle));
+    if (dv->idle == NULL) {
+        deliver_free(dv);
+        hl_error_set(err, HL_ENOMEM, "libcurl multi: out of memory");
+        return NULL;
+    }
     return dv;
+}
+
+static void transfer_free(struct transfer *t)
+{
+    curl_easy_cleanup(t->easy);
+    free(t);
+}
+
+/* A transfer with an easy handle, reset (options at their defaults). */
+static struct transfer *transfer_get(struct deliver *dv)
+{
+    struct transfer *t;
+    if (dv->nidle > 0) {
+        t = dv->idle[--dv->nidle];
+        curl_easy_reset(t->easy);
+        CURL *easy = t->easy;
+        memset(t, 0, sizeof(*t));
+        t->easy = easy;
+        return t;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL || (t->easy = curl_easy_init()) == NULL) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Keep a finished (or never added) transfer for reuse, up to maxidle. */
+static void transfer_put(struct deliver *dv, struct transfer *t)
+{
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+    if (dv->nidle < dv->maxidle)
+        dv->idle[dv->nidle++] = t;
+    else
+        transfer_free(t);
 }
 
 void deliver_free(struct deliver *dv)
 {
     if (dv == NULL)
         return;
-    curl_multi_cleanup(dv->multi);
+    for (size_t i = 0; i < dv->nidle; i++)
+        transfer_free(dv->idle[i]);
+    free(dv->idle);
+    if (dv->multi)
+        curl_multi_cleanup(dv->multi);
     free(dv);
 }
 
@@ -130,16 +182,12 @@ static curl_socket_t deliver_open_socket(void *arg, curlsocktype purpose, struct
 
 int deliver_start(struct deliver *dv, struct delivery *d)
 {
-    struct transfer *t = calloc(1, sizeof(*t));
-    CURL *easy = curl_easy_init();
-    if (t == NULL || easy == NULL) {
-        free(t);
-        curl_easy_cleanup(easy);
+    struct transfer *t = transfer_get(dv);
+    if (t == NULL)
         return HL_ENOMEM;
-    }
+    CURL *easy = t->easy;
     t->d = d;
     t->dv = dv;
-    t->easy = easy;
     struct sub *s = d->sub;
     const struct sub_endpoint *ep = &s->eps[d->ep];
     d->sent_ms = hl_time_now_ms();
@@ -185,16 +233,18 @@ int deliver_start(struct deliver *dv, struct delivery *d)
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, deliver_on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
-    if (dv->cfg->ca_file[0])
+    if (dv->cfg->ca_file[0]) {
+        /* with a CA file, skip the system CA directory: libcurl's GnuTLS
+         * backend would read all of it for every new connection */
         curl_easy_setopt(easy, CURLOPT_CAINFO, dv->cfg->ca_file);
+        curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+    }
     if (!dv->policy.allow_private) {
         curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, deliver_open_socket);
         curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
     }
     if (curl_multi_add_handle(dv->multi, easy) != CURLM_OK) {
-        curl_slist_free_all(h);
-        curl_easy_cleanup(easy);
-        free(t);
+        transfer_put(dv, t);
         return HL_ENOMEM;
     }
     dv->active++;
@@ -236,11 +286,9 @@ void deliver_run(struct deliver *dv, int timeout_ms, void (*done)(struct deliver
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         deliver_result(t, msg->data.result);
         curl_multi_remove_handle(dv->multi, t->easy);
-        curl_easy_cleanup(t->easy);
-        curl_slist_free_all(t->headers);
         dv->active--;
         struct delivery *d = t->d;
-        free(t);
+        transfer_put(dv, t);
         done(d, arg);
     }
 }

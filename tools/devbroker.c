@@ -60,7 +60,7 @@ static void devbroker_usage(FILE *out)
         "Prints \"bootstrap: HOST:PORT\" on stdout once ready.\n"
         "Signals: SIGUSR1 takes the broker down (connections and listener closed:\n"
         "clients get connection refused), SIGUSR2 brings it up again on the same port,\n"
-        "SIGTERM/SIGINT stop it (exit status 0).\n");
+        "SIGTERM, SIGINT or SIGHUP stop it (exit status 0).\n");
 }
 
 /* Write 'text' into 'path' through 'path.tmp' and rename(2), so a reader

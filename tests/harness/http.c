@@ -120,8 +120,12 @@ long hx_http_timeout(const char *method, const char *url, const char *key, const
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    if (strncmp(url, "https:", 6) == 0)
+    if (strncmp(url, "https:", 6) == 0) {
         curl_easy_setopt(curl, CURLOPT_CAINFO, hx_test_ca_file());
+        /* only the test CA: libcurl-gnutls would also load all of
+         * /etc/ssl/certs for every new connection (~25 ms of CPU) */
+        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+    }
 
     if (strcmp(method, "GET") == 0 && !body) {
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
