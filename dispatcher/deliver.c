@@ -56,7 +56,9 @@ struct deliver *deliver_new(const struct hl_config *cfg, const struct dest_polic
     dv->policy = *policy;
     snprintf(dv->user_agent, sizeof(dv->user_agent), "User-Agent: hookline/%s", HOOKLINE_VERSION);
     curl_multi_setopt(dv->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(dv->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_in_flight_per_endpoint);
+    /* no per-host cap in libcurl: a transfer queued inside libcurl would spend
+     * its timeout waiting for a connection. queue.c bounds what starts, per
+     * endpoint and per process; endpoints sharing a host share connections. */
     curl_multi_setopt(dv->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_in_flight);
     dv->maxidle = cfg->max_in_flight > 0 ? (size_t)cfg->max_in_flight : 1;
     dv->idle = calloc(dv->maxidle, sizeof(*dv->idle));

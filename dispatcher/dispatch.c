@@ -354,6 +354,15 @@ static void dispatch_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_t
     rd_kafka_assign(rk, NULL);
 }
 
+/* The result of an asynchronous commit, served by rd_kafka_consumer_poll. */
+static void dispatch_committed(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *offsets,
+                               void *opaque)
+{
+    (void)rk;
+    struct dispatcher *dsp = opaque;
+    tracker_committed(dsp->tr, e, offsets);
+}
+
 /* ---- set-up and the loop ---- */
 
 static rd_kafka_t *dispatch_consumer_new(struct dispatcher *dsp, struct hl_error *err)
@@ -375,6 +384,7 @@ static rd_kafka_t *dispatch_consumer_new(struct dispatcher *dsp, struct hl_error
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, dispatch_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, dispatch_committed);
     rd_kafka_conf_set_opaque(conf, dsp);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {

@@ -13,7 +13,8 @@ struct part {
     bool assigned;
     struct msg_track *head, *tail;
     int64_t next;           /* offset after the last message seen */
-    int64_t committed;      /* last committed position; -1 none */
+    int64_t committed;      /* last position the broker accepted; -1 none */
+    int64_t sent;           /* last position sent, result pending or accepted */
 };
 
 struct tracker {
@@ -54,7 +55,7 @@ void tracker_assign(struct tracker *tr, const rd_kafka_topic_partition_list_t *p
             continue;
         struct part *p = &tr->parts[n];
         tracker_clear(tr, p);
-        *p = (struct part){ .assigned = true, .next = -1, .committed = -1 };
+        *p = (struct part){ .assigned = true, .next = -1, .committed = -1, .sent = -1 };
     }
 }
 
@@ -124,20 +125,40 @@ int tracker_commit(struct tracker *tr, rd_kafka_t *rk, bool sync)
         if (!p->assigned || p->next < 0)
             continue;
         int64_t pos = tracker_advance(tr, p);
-        /* a synchronous commit (revoke, stop) re-sends positions an async one may have lost */
-        if (pos > p->committed || (sync && pos >= 0)) {
+        if (pos > p->sent || (sync && pos >= 0)) {
             rd_kafka_topic_partition_list_add(list, HL_TOPIC_EVENTS, i)->offset = pos;
-            p->committed = pos;
+            p->sent = pos;
         }
     }
     int n = list->cnt;
     if (n > 0) {
+        /* a position counts as committed only once the broker took it (here
+         * when synchronous, else in tracker_committed); a refused one is sent
+         * again at the next commit */
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, list, sync ? 0 : 1);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            log_warn("offset commit failed: %s (the next commit covers it)", rd_kafka_err2str(e));
+        if (sync || e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            tracker_committed(tr, e, list);
     }
     rd_kafka_topic_partition_list_destroy(list);
     return n;
+}
+
+void tracker_committed(struct tracker *tr, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offsets)
+{
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        if (tp->partition < 0 || tp->partition >= TRACKER_MAX_PARTITIONS)
+            continue;
+        struct part *p = &tr->parts[tp->partition];
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (tp->offset > p->committed)
+                p->committed = tp->offset;
+        } else {
+            p->sent = p->committed;
+        }
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("offset commit failed: %s (sent again at the next commit)", rd_kafka_err2str(err));
 }
 
 long tracker_unrecorded(const struct tracker *tr, const rd_kafka_topic_partition_list_t *parts)

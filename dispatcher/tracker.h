@@ -33,9 +33,15 @@ void tracker_done(struct tracker *tr, struct msg_track *track);
  * stop): its message must be consumed again by whoever owns it next. */
 void tracker_abandon(struct tracker *tr, struct msg_track *track);
 
-/* Commit every partition whose position advanced ('sync': wait for it).
- * Returns the number of partitions committed. */
+/* Commit every partition whose position advanced since the last commit the
+ * broker accepted ('sync': every assigned partition's position, whether it
+ * advanced or not). Waits for the broker. Returns the partitions sent. */
 int tracker_commit(struct tracker *tr, rd_kafka_t *rk, bool sync);
+
+/* The broker's answer to a commit (the consumer's offset_commit_cb, or a
+ * synchronous commit): accepted positions count as committed, refused ones
+ * are sent again. */
+void tracker_committed(struct tracker *tr, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offsets);
 
 /* Deliveries not yet recorded for messages of 'parts'. */
 long tracker_unrecorded(const struct tracker *tr, const rd_kafka_topic_partition_list_t *parts);
