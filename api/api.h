@@ -113,6 +113,10 @@ int api_reply(struct api_call *call, int status, json_t *reply);
  * HL_EFORBIDDEN (reason in call->err), or HL_EDB. */
 int auth_check(struct api_call *call, unsigned scope) HL_MUST_CHECK;
 
+/* Drop key 'key_id' from auth_check's cache; call once its revoke has
+ * committed. Any thread. */
+void auth_cache_forget(const char *key_id);
+
 /* Issue a key for 'tenant' with 'scopes' (a JSON array of scope names,
  * borrowed) and 'label'. Returns the reply object {"id","key","scopes",
  * "label","created_at"} (new reference) or NULL with the reason in 'err'. */

@@ -1,12 +1,96 @@
 /* auth.c: API keys. A key is shown once when issued; the database keeps
- * only its SHA-256, so each request costs one indexed lookup. The admin
+ * only its SHA-256, so a request costs one indexed lookup, or none when
+ * the key's principal is in a small cache (AUTH_CACHE_TTL_MS). The admin
  * key comes from the environment and manages tenants and keys only.
  */
 #include "api.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+
+/* Valid keys recently seen: SHA-256 of the key -> principal. Bounded
+ * (direct-mapped, a colliding key replaces the older one), entries live
+ * AUTH_CACHE_TTL_MS. A revoke through this process empties the key's entry
+ * at once (auth_cache_forget); a revoke through another api process, or
+ * any change made to api_keys behind the api's back, takes effect here
+ * within AUTH_CACHE_TTL_MS: that is the staleness bound. Invalid keys are
+ * never cached. */
+#define AUTH_CACHE_SLOTS 1024
+#define AUTH_CACHE_TTL_MS 1000
+
+struct auth_cache_entry {
+    char hash[HL_KEYHASH_LEN + 1];  /* "" = empty */
+    char key_id[HL_ID_MAX];
+    char tenant[64];
+    unsigned scopes;
+    long long expires_ms;
+};
+
+static struct auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
+static unsigned long auth_cache_gen;    /* bumped by every forget */
+static pthread_mutex_t auth_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static long long auth_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The slot of a key: its hash's first 8 hex digits (lower case). */
+static struct auth_cache_entry *auth_cache_slot(const char *hash)
+{
+    unsigned h = 0;
+    for (int i = 0; i < 8 && hash[i]; i++)
+        h = h * 16 + (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+    return &auth_cache[h % AUTH_CACHE_SLOTS];
+}
+
+/* Fill 'who' from the cache; true on a live hit. Sets *gen for a later put. */
+static bool auth_cache_get(const char *hash, struct api_principal *who, unsigned long *gen)
+{
+    bool hit = false;
+    pthread_mutex_lock(&auth_cache_lock);
+    struct auth_cache_entry *e = auth_cache_slot(hash);
+    if (e->hash[0] && hl_str_equal_ct(e->hash, hash) && e->expires_ms > auth_now_ms()) {
+        memcpy(who->key_id, e->key_id, sizeof(who->key_id));
+        memcpy(who->tenant, e->tenant, sizeof(who->tenant));
+        who->scopes = e->scopes;
+        hit = true;
+    }
+    *gen = auth_cache_gen;
+    pthread_mutex_unlock(&auth_cache_lock);
+    return hit;
+}
+
+/* Remember a principal read from the database, unless a forget ran since
+ * the read began (the row read may be the one just revoked). */
+static void auth_cache_put(const char *hash, const struct api_principal *who, unsigned long gen)
+{
+    pthread_mutex_lock(&auth_cache_lock);
+    if (gen == auth_cache_gen) {
+        struct auth_cache_entry *e = auth_cache_slot(hash);
+        memcpy(e->hash, hash, sizeof(e->hash));
+        memcpy(e->key_id, who->key_id, sizeof(e->key_id));
+        memcpy(e->tenant, who->tenant, sizeof(e->tenant));
+        e->scopes = who->scopes;
+        e->expires_ms = auth_now_ms() + AUTH_CACHE_TTL_MS;
+    }
+    pthread_mutex_unlock(&auth_cache_lock);
+}
+
+void auth_cache_forget(const char *key_id)
+{
+    pthread_mutex_lock(&auth_cache_lock);
+    auth_cache_gen++;
+    for (size_t i = 0; i < AUTH_CACHE_SLOTS; i++)
+        if (auth_cache[i].hash[0] && strcmp(auth_cache[i].key_id, key_id) == 0)
+            auth_cache[i].hash[0] = '\0';
+    pthread_mutex_unlock(&auth_cache_lock);
+}
 
 static const struct { const char *name; unsigned bit; } auth_scopes[] = {
     { "webhooks:read", SCOPE_WEBHOOKS_READ },
@@ -80,27 +164,30 @@ int auth_check(struct api_call *call, unsigned scope)
 
     char hash[HL_KEYHASH_LEN + 1];
     hl_apikey_hash(key, hash);
-    const char *params[1] = { hash };
-    PGresult *res = db_query(call->pg, &call->err,
-        "SELECT id, tenant_id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", 1, params);
-    if (res == NULL)
-        return HL_EDB;
-    int rc = 0;
-    if (PQntuples(res) != 1) {
-        rc = hl_error_set(&call->err, HL_EAUTH, "Invalid API key.");
-        goto out;
+    unsigned long gen = 0;
+    if (!auth_cache_get(hash, who, &gen)) {
+        const char *params[1] = { hash };
+        PGresult *res = db_query(call->pg, &call->err,
+            "SELECT id, tenant_id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", 1, params);
+        if (res == NULL)
+            return HL_EDB;
+        bool found = PQntuples(res) == 1;
+        if (found) {
+            snprintf(who->key_id, sizeof(who->key_id), "%s", PQgetvalue(res, 0, 0));
+            snprintf(who->tenant, sizeof(who->tenant), "%s", PQgetvalue(res, 0, 1));
+            who->scopes = auth_scopes_parse(PQgetvalue(res, 0, 2));
+        }
+        PQclear(res);
+        if (!found)
+            return hl_error_set(&call->err, HL_EAUTH, "Invalid API key.");
+        auth_cache_put(hash, who, gen);
     }
-    snprintf(who->key_id, sizeof(who->key_id), "%s", PQgetvalue(res, 0, 0));
-    snprintf(who->tenant, sizeof(who->tenant), "%s", PQgetvalue(res, 0, 1));
-    who->scopes = auth_scopes_parse(PQgetvalue(res, 0, 2));
     /* only a valid tenant key learns that the route is the admin's: a wrong one is 401 */
     if (scope == SCOPE_ADMIN)
-        rc = hl_error_set(&call->err, HL_EFORBIDDEN, "This route needs the admin key.");
-    else if ((who->scopes & scope) != scope)
-        rc = hl_error_set(&call->err, HL_EFORBIDDEN, "This key lacks the %s scope.", auth_scope_name(scope));
-out:
-    PQclear(res);
-    return rc;
+        return hl_error_set(&call->err, HL_EFORBIDDEN, "This route needs the admin key.");
+    if ((who->scopes & scope) != scope)
+        return hl_error_set(&call->err, HL_EFORBIDDEN, "This key lacks the %s scope.", auth_scope_name(scope));
+    return 0;
 }
 
 json_t *auth_key_issue(PGconn *pg, const char *tenant, const json_t *scopes, const char *label,

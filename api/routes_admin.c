@@ -111,6 +111,7 @@ static int admin_key_revoke(struct api_call *call)
     PQclear(res);
     if (!found)
         return hl_error_set(&call->err, HL_ENOTFOUND, "API key not found.");
+    auth_cache_forget(params[0]);   /* committed: the key stops working at once */
     return api_reply(call, 200, json_pack("{s:s,s:b}", "id", params[0], "revoked", 1));
 }
 

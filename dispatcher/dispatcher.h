@@ -27,31 +27,33 @@
 /* ---- subscriptions (sub_index.c) ---- */
 
 struct sub_endpoint {
-    char id[HL_ID_MAX];
-    char *url;
-    struct curl_slist *headers;     /* webhook headers, then the endpoint's */
+    const char *id;                 /* in the sub's allocation */
+    const char *url;                /* in the sub's allocation */
+    struct curl_slist *headers;     /* webhook headers, then the endpoint's; NULL = none */
 };
 
 /* One webhook as the dispatcher needs it. Immutable once built; shared by
- * the index and queued deliveries through 'refs'. */
+ * the index and queued deliveries through 'refs'. One allocation holds the
+ * struct, its arrays and its strings, sized to fit; tenant and event names
+ * are interned (one copy for every webhook that names them). */
 struct sub {
     int refs;
-    char id[HL_ID_MAX];
-    char tenant[64];
-    long long version;
     bool active;
-    char **events;
+    int max_retries;
+    int rate_limit;                 /* per endpoint per second; 0 = none */
+    unsigned stamp;                 /* matching: seen for this event */
+    unsigned gen;                   /* resync generation that last saw it */
+    long long version;
+    long long prev_expires_ms;
+    const char *id;
+    const char *tenant;             /* interned */
+    const char *secret;
+    const char *prev_secret;        /* "" = none */
+    const char **events;            /* interned names */
     size_t nevents;
     struct sub_endpoint *eps;
     size_t neps;
-    int max_retries;
-    int rate_limit;                 /* per endpoint per second; 0 = none */
     json_t *filter;                 /* NULL = none */
-    char secret[HL_SECRET_MAX];
-    char prev_secret[HL_SECRET_MAX];  /* "" = none */
-    long long prev_expires_ms;
-    unsigned stamp;                 /* matching: seen for this event */
-    unsigned gen;                   /* resync generation that last saw it */
 };
 
 struct sub_index;

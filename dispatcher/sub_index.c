@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "catalog.h"
 #include "db.h"
@@ -47,16 +50,29 @@ void sub_unref(struct sub *s)
 {
     if (s == NULL || --s->refs > 0)
         return;
-    for (size_t i = 0; i < s->nevents; i++)
-        free(s->events[i]);
-    free(s->events);
-    for (size_t i = 0; i < s->neps; i++) {
-        free(s->eps[i].url);
+    for (size_t i = 0; i < s->neps; i++)
         curl_slist_free_all(s->eps[i].headers);
-    }
-    free(s->eps);
     json_decref(s->filter);
-    free(s);
+    free(s);    /* its arrays and strings share the allocation */
+}
+
+/* Tenant ids and event names, one copy each for the whole process: a
+ * webhook's own copies cost more than the rest of it. Never shrinks
+ * (bounded by the tenants and event names ever seen); one thread. */
+static struct strmap *sub_names;
+
+static const char *sub_intern(const char *name)
+{
+    if (sub_names == NULL && (sub_names = strmap_new()) == NULL)
+        return NULL;
+    char *copy = strmap_get(sub_names, name);
+    if (copy != NULL)
+        return copy;
+    if ((copy = strdup(name)) == NULL || strmap_put(sub_names, name, copy, NULL) < 0) {
+        free(copy);
+        return NULL;
+    }
+    return copy;
 }
 
 static void sub_unref_cb(void *val)
@@ -181,6 +197,15 @@ static struct curl_slist *sub_headers(const json_t *wh_headers, const json_t *ep
     return list;
 }
 
+/* Copy 'str' to *at and advance it. */
+static const char *sub_put_str(char **at, const char *str)
+{
+    size_t len = strlen(str) + 1;
+    char *copy = memcpy(*at, str, len);
+    *at += len;
+    return copy;
+}
+
 static struct sub *sub_from_doc(const json_t *doc, long long version)
 {
     const char *id = json_string_value(json_object_get(doc, "id"));
@@ -190,43 +215,52 @@ static struct sub *sub_from_doc(const json_t *doc, long long version)
     if (!id || !tenant || !secret || !json_is_array(events) || !json_is_array(eps) ||
         strlen(id) >= HL_ID_MAX || strlen(tenant) >= 64 || strlen(secret) >= HL_SECRET_MAX)
         return NULL;
-    struct sub *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return NULL;
-    s->refs = 1;
-    strcpy(s->id, id);
-    strcpy(s->tenant, tenant);
-    strcpy(s->secret, secret);
-    s->version = version;
-    s->active = json_is_true(json_object_get(doc, "is_active"));
-    s->max_retries = (int)json_integer_value(json_object_get(doc, "max_retries"));
-    s->rate_limit = (int)json_integer_value(json_object_get(doc, "rate_limit"));
     const char *prev = json_string_value(json_object_get(doc, "previous_secret"));
-    if (prev && strlen(prev) < HL_SECRET_MAX) {
-        strcpy(s->prev_secret, prev);
-        s->prev_expires_ms = parse_iso_ms(json_string_value(json_object_get(doc, "previous_secret_expires_at")));
-    }
-    json_t *filter = json_object_get(doc, "filter");
-    if (json_is_object(filter) && json_object_size(filter) > 0)
-        s->filter = json_incref(filter);
-    s->events = calloc(json_array_size(events) + 1, sizeof(char *));
-    s->eps = calloc(json_array_size(eps) + 1, sizeof(*s->eps));
-    if (s->events == NULL || s->eps == NULL)
-        goto fail;
+    if (prev && strlen(prev) >= HL_SECRET_MAX)
+        prev = NULL;
+    /* one allocation: the struct, events[], eps[], then the strings */
+    size_t nev = 0, nep = json_array_size(eps), chars = strlen(id) + strlen(secret) + (prev ? strlen(prev) : 0) + 3;
     size_t i;
     json_t *v;
-    json_array_foreach(events, i, v) {
-        if (json_is_string(v))
-            s->events[s->nevents++] = strdup(json_string_value(v));
-    }
+    json_array_foreach(events, i, v)
+        nev += json_is_string(v);
     json_array_foreach(eps, i, v) {
         const char *eid = json_string_value(json_object_get(v, "id"));
         const char *url = json_string_value(json_object_get(v, "url"));
         if (!eid || !url || strlen(eid) >= HL_ID_MAX)
+            return NULL;
+        chars += strlen(eid) + strlen(url) + 2;
+    }
+    struct sub *s = calloc(1, sizeof(*s) + nev * sizeof(*s->events) + nep * sizeof(*s->eps) + chars);
+    if (s == NULL)
+        return NULL;
+    s->events = (const char **)(s + 1);
+    s->eps = (struct sub_endpoint *)(s->events + nev);
+    char *at = (char *)(s->eps + nep);
+    s->refs = 1;
+    s->id = sub_put_str(&at, id);
+    s->secret = sub_put_str(&at, secret);
+    s->prev_secret = sub_put_str(&at, prev ? prev : "");
+    s->tenant = sub_intern(tenant);
+    s->version = version;
+    s->active = json_is_true(json_object_get(doc, "is_active"));
+    s->max_retries = (int)json_integer_value(json_object_get(doc, "max_retries"));
+    s->rate_limit = (int)json_integer_value(json_object_get(doc, "rate_limit"));
+    if (prev)
+        s->prev_expires_ms = parse_iso_ms(json_string_value(json_object_get(doc, "previous_secret_expires_at")));
+    json_t *filter = json_object_get(doc, "filter");
+    if (json_is_object(filter) && json_object_size(filter) > 0)
+        s->filter = json_incref(filter);
+    if (s->tenant == NULL)
+        goto fail;
+    json_array_foreach(events, i, v) {
+        if (json_is_string(v) && (s->events[s->nevents++] = sub_intern(json_string_value(v))) == NULL)
             goto fail;
+    }
+    json_array_foreach(eps, i, v) {
         struct sub_endpoint *ep = &s->eps[s->neps++];
-        strcpy(ep->id, eid);
-        ep->url = strdup(url);
+        ep->id = sub_put_str(&at, json_string_value(json_object_get(v, "id")));
+        ep->url = sub_put_str(&at, json_string_value(json_object_get(v, "url")));
         ep->headers = sub_headers(json_object_get(doc, "headers"), json_object_get(v, "headers"));
     }
     return s;
@@ -381,6 +415,11 @@ int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
     log_info("subscription index loaded: %zu webhooks (%ld read, %zu removed)", strmap_size(idx->by_id), applied, sw.n);
     free(sw.gone);
     free(sw.stale);
+#ifdef __GLIBC__
+    /* the documents parsed on the way were freed between the webhooks kept:
+     * give those pages back instead of carrying them as resident memory */
+    malloc_trim(0);
+#endif
     return 0;
 fail:
     db_rollback(pg);
