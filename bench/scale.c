@@ -48,7 +48,7 @@ static bool scale_running(const char *log)
 /* CPU microseconds the dispatcher 'pid' spends per event on 'n' events of
  * 'type' (data 'extra'), measured until a sentinel on every partition came
  * through (partitions are read in order). -1 on timeout. */
-static double scale_cpu_per_event(struct bench_env *env, struct bench_producer *p, pid_t pid, long n,
+static double scale_cpu_once(struct bench_env *env, struct bench_producer *p, pid_t pid, long n,
                                   const char *type, const char *extra, const char *tag)
 {
     static long sentinel_seq;
@@ -67,6 +67,15 @@ static double scale_cpu_per_event(struct bench_env *env, struct bench_producer *
     return ok ? (double)(cpu1 - cpu0) / (double)n : -1;
 }
 
+/* The lower of two measurements: the machine's other work only adds. */
+static double scale_cpu_per_event(struct bench_env *env, struct bench_producer *p, pid_t pid, long n,
+                                  const char *type, const char *extra, const char *tag)
+{
+    double a = scale_cpu_once(env, p, pid, n, type, extra, tag);
+    double b = scale_cpu_once(env, p, pid, n, type, extra, tag);
+    return a < 0 ? b : b < 0 || a < b ? a : b;
+}
+
 void bench_scale(struct bench_env *env)
 {
     report_section("4", "Subscription scale: active webhooks across 1,000 tenants, one dispatcher");
@@ -79,7 +88,8 @@ void bench_scale(struct bench_env *env)
     }
     struct bench_producer *p = bprod_new(hx_brokers(env->st), 1, env->plan.payload_bytes);
     long have = 0, events = env->plan.scale_events;
-    report_note("filters: {\"data.owner\":\"u_<n>\"}; %ld events per measurement, none delivered", events);
+    report_note("filters: {\"data.owner\":\"u_<n>\"}; CPU per event: the lower of two runs of %ld events, none "
+                "delivered", events);
     for (int s = 0; s < 3 && env->plan.scale_sizes[s] > 0; s++) {
         long size = env->plan.scale_sizes[s];
         char key[64], label[160];
@@ -113,7 +123,7 @@ void bench_scale(struct bench_env *env)
         snprintf(label, sizeof(label), "%ld webhooks: VmRSS after the load", size);
         report_fig(key, label, (double)rss_load / 1024.0, "MiB");
         snprintf(key, sizeof(key), "w%ld_rss_mib", size);
-        snprintf(label, sizeof(label), "%ld webhooks: VmRSS after %ld events", size, 2 * events);
+        snprintf(label, sizeof(label), "%ld webhooks: VmRSS after %ld events", size, 4 * events);
         report_fig(key, label, (double)rss / 1024.0, "MiB");
         snprintf(key, sizeof(key), "w%ld_hwm_mib", size);
         snprintf(label, sizeof(label), "%ld webhooks: VmHWM (peak)", size);
@@ -150,7 +160,7 @@ void bench_scale(struct bench_env *env)
             snprintf(label, sizeof(label), "%ld webhooks without filters: VmRSS after the load", have);
             report_fig(key, label, (double)rss_load / 1024.0, "MiB");
             snprintf(key, sizeof(key), "plain%ld_rss_mib", have);
-            snprintf(label, sizeof(label), "%ld webhooks without filters: VmRSS after %ld events", have, events);
+            snprintf(label, sizeof(label), "%ld webhooks without filters: VmRSS after %ld events", have, 2 * events);
             report_fig(key, label, (double)rss / 1024.0, "MiB");
             snprintf(key, sizeof(key), "plain%ld_hwm_mib", have);
             snprintf(label, sizeof(label), "%ld webhooks without filters: VmHWM (peak)", have);

@@ -8,6 +8,7 @@
  */
 #include "dispatcher.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,14 +33,90 @@ struct tombstone {
     unsigned gen;
 };
 
+/* Every known webhook by id: open addressing over the subs themselves
+ * (the key is s->id, not a copy), linear probing, backward-shift deletion.
+ * A strmap costs a slot three times this size plus a key allocation per
+ * webhook, a fifth of what a webhook needs. */
+struct sub_table {
+    struct sub **slots;         /* NULL: empty */
+    size_t cap;                 /* a power of two */
+    size_t n;
+};
+
 struct sub_index {
-    struct strmap *by_id;       /* id -> struct sub */
+    struct sub_table by_id;
     struct strmap *by_key;      /* tenant\x1fname -> struct sub_list */
     struct strmap *tombstones;  /* id -> struct tombstone */
     struct strmap *tenants;     /* id -> (void *)1 */
     unsigned stamp;
     unsigned gen;
 };
+
+static size_t sub_table_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *id; id++) {
+        h ^= (unsigned char)*id;
+        h *= 1099511628211ULL;
+    }
+    return (size_t)h;
+}
+
+/* The slot holding 'id', or the empty slot where it would go. */
+static size_t sub_table_find(const struct sub_table *t, const char *id)
+{
+    size_t mask = t->cap - 1;
+    for (size_t i = sub_table_hash(id) & mask;; i = (i + 1) & mask)
+        if (t->slots[i] == NULL || strcmp(t->slots[i]->id, id) == 0)
+            return i;
+}
+
+static struct sub *sub_table_get(const struct sub_table *t, const char *id)
+{
+    return t->cap ? t->slots[sub_table_find(t, id)] : NULL;
+}
+
+/* Store 's' (replacing a sub with the same id). Returns 0 or -1 (out of memory). */
+static int sub_table_put(struct sub_table *t, struct sub *s)
+{
+    if ((t->n + 1) * 10 > t->cap * 7) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct sub **slots = calloc(cap, sizeof(*slots));
+        if (slots == NULL)
+            return -1;
+        struct sub_table grown = { slots, cap, t->n };
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i])
+                grown.slots[sub_table_find(&grown, t->slots[i]->id)] = t->slots[i];
+        free(t->slots);
+        *t = grown;
+    }
+    size_t i = sub_table_find(t, s->id);
+    if (t->slots[i] == NULL)
+        t->n++;
+    t->slots[i] = s;
+    return 0;
+}
+
+static void sub_table_del(struct sub_table *t, const char *id)
+{
+    if (t->cap == 0)
+        return;
+    size_t mask = t->cap - 1, i = sub_table_find(t, id);
+    if (t->slots[i] == NULL)
+        return;
+    t->slots[i] = NULL;
+    t->n--;
+    /* move back entries of the run that now could sit earlier */
+    for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+        size_t home = sub_table_hash(t->slots[j]->id) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            t->slots[i] = t->slots[j];
+            t->slots[j] = NULL;
+            i = j;
+        }
+    }
+}
 
 void sub_ref(struct sub *s)
 {
@@ -75,11 +152,6 @@ static const char *sub_intern(const char *name)
     return copy;
 }
 
-static void sub_unref_cb(void *val)
-{
-    sub_unref(val);
-}
-
 static void sub_list_free(void *val)
 {
     struct sub_list *l = val;
@@ -92,11 +164,10 @@ struct sub_index *sub_index_new(void)
     struct sub_index *idx = calloc(1, sizeof(*idx));
     if (idx == NULL)
         return NULL;
-    idx->by_id = strmap_new();
     idx->by_key = strmap_new();
     idx->tombstones = strmap_new();
     idx->tenants = strmap_new();
-    if (!idx->by_id || !idx->by_key || !idx->tombstones || !idx->tenants) {
+    if (!idx->by_key || !idx->tombstones || !idx->tenants) {
         sub_index_free(idx);
         return NULL;
     }
@@ -108,7 +179,9 @@ void sub_index_free(struct sub_index *idx)
     if (idx == NULL)
         return;
     strmap_free(idx->by_key, sub_list_free);
-    strmap_free(idx->by_id, sub_unref_cb);
+    for (size_t i = 0; i < idx->by_id.cap; i++)
+        sub_unref(idx->by_id.slots[i]);
+    free(idx->by_id.slots);
     strmap_free(idx->tombstones, free);
     strmap_free(idx->tenants, NULL);
     free(idx);
@@ -272,7 +345,7 @@ fail:
 static void index_remove(struct sub_index *idx, struct sub *s)
 {
     index_unlink(idx, s);
-    strmap_del(idx->by_id, s->id);
+    sub_table_del(&idx->by_id, s->id);
     sub_unref(s);
 }
 
@@ -297,7 +370,7 @@ int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version,
     const char *tenant = json_string_value(json_object_get(doc, "tenant"));
     if (id == NULL || tenant == NULL)
         return -1;
-    struct sub *old = strmap_get(idx->by_id, id);
+    struct sub *old = sub_table_get(&idx->by_id, id);
     struct tombstone *t = strmap_get(idx->tombstones, id);
     if ((old && version <= old->version) || (t && version <= t->version)) {
         if (old && version == old->version)
@@ -319,7 +392,7 @@ int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version,
         index_tombstone(idx, id, version);
         return 1;
     }
-    if (strmap_put(idx->by_id, id, s, NULL) < 0) {
+    if (sub_table_put(&idx->by_id, s) < 0) {
         sub_unref(s);
         return -1;
     }
@@ -336,11 +409,8 @@ struct sweep {
     size_t nstale, capstale;
 };
 
-static void sweep_subs(const char *key, void *val, void *arg)
+static void sweep_subs(struct sub *s, struct sweep *sw)
 {
-    (void)key;
-    struct sweep *sw = arg;
-    struct sub *s = val;
     if (s->gen == sw->idx->gen)
         return;
     if (sw->n == sw->cap) {
@@ -402,7 +472,9 @@ int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
 
     /* whatever the database no longer has was deleted */
     struct sweep sw = { .idx = idx };
-    strmap_foreach(idx->by_id, sweep_subs, &sw);
+    for (size_t i = 0; i < idx->by_id.cap; i++)
+        if (idx->by_id.slots[i])
+            sweep_subs(idx->by_id.slots[i], &sw);
     for (size_t i = 0; i < sw.n; i++) {
         index_tombstone(idx, sw.gone[i]->id, sw.gone[i]->version);
         index_remove(idx, sw.gone[i]);
@@ -412,7 +484,7 @@ int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
         free(strmap_del(idx->tombstones, sw.stale[i]));
         free(sw.stale[i]);
     }
-    log_info("subscription index loaded: %zu webhooks (%ld read, %zu removed)", strmap_size(idx->by_id), applied, sw.n);
+    log_info("subscription index loaded: %zu webhooks (%ld read, %zu removed)", idx->by_id.n, applied, sw.n);
     free(sw.gone);
     free(sw.stale);
 #ifdef __GLIBC__
@@ -443,12 +515,12 @@ struct sub *sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id)
         json_decref(doc);
     }
     PQclear(res);
-    return strmap_get(idx->by_id, id);
+    return sub_table_get(&idx->by_id, id);
 }
 
 struct sub *sub_index_get(struct sub_index *idx, const char *id)
 {
-    return strmap_get(idx->by_id, id);
+    return sub_table_get(&idx->by_id, id);
 }
 
 bool sub_index_knows_tenant(struct sub_index *idx, const char *tenant)
@@ -458,7 +530,7 @@ bool sub_index_knows_tenant(struct sub_index *idx, const char *tenant)
 
 size_t sub_index_size(const struct sub_index *idx)
 {
-    return strmap_size(idx->by_id);
+    return idx->by_id.n;
 }
 
 static void match_list(struct sub_index *idx, const char *key, const json_t *envelope,
