@@ -12,6 +12,7 @@
  * the caller's tenant and the webhook of the path, so a foreign id is absent.
  */
 #include "api.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -154,29 +155,6 @@ static int delivery_query_time(struct api_call *call, const char *name, char *ou
 }
 
 /* ---- JSON from attempt rows ----------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at 's' (of 'n' bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        len = 2;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        len = 3, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        len = 4, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-    else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
 
 /* A JSON string of column 'col' of row 'row' (null when NULL). Text that is
  * not UTF-8 (a database in SQL_ASCII keeps the receiver's bytes as they came)

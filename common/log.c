@@ -1,5 +1,6 @@
 /* log.c: JSON-lines logger on stderr. */
 #include "log.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,28 +30,6 @@ int log_level_parse(const char *s, enum log_level *level)
     return -1;
 }
 
-/* Length of the valid UTF-8 sequence starting at 's' (NUL-terminated),
- * 0 if it is not one (stray, overlong, surrogate, cut short). */
-static size_t log_utf8_len(const unsigned char *s)
-{
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;     /* allowed range of the second byte */
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        len = 2;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        len = 3, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        len = 4, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-    else
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 /* Append 's' JSON-escaped to buf[*n..cap); truncates silently, between
  * characters. Bytes that are not UTF-8 (a message cut by the size limit, a
  * peer's raw bytes) become U+FFFD, so every line stays valid JSON. */
@@ -66,7 +45,7 @@ static void log_escape(char *buf, size_t cap, size_t *n, const char *s)
         } else if (c < 0x80) {
             buf[(*n)++] = (char)c;
         } else {
-            size_t len = log_utf8_len((const unsigned char *)s);
+            size_t len = utf8_seq_len((const unsigned char *)s, strnlen(s, 4));
             if (len == 0) {
                 *n += (size_t)snprintf(buf + *n, cap - *n, "\\ufffd");
             } else {

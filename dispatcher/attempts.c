@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "utf8.h"
 
 struct attempts {
     const struct hl_config *cfg;
@@ -85,25 +86,12 @@ static bool attempts_connected(struct attempts *at)
  * offending byte becomes '?'. In place; the length is unchanged. */
 static void attempts_text_clean(char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        bool ok = n > 0 && c != 0 && i + n <= len && c != 0xc0 && c != 0xc1 && c < 0xf5;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = ((unsigned char)s[i + k] >> 6) == 0x2;
-        if (ok && n == 3) {
-            unsigned cp = ((c & 0x0fu) << 12) | (((unsigned char)s[i + 1] & 0x3fu) << 6);
-            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);   /* no overlongs, no surrogates */
-        } else if (ok && n == 4) {
-            unsigned cp = ((c & 0x07u) << 18) | (((unsigned char)s[i + 1] & 0x3fu) << 12);
-            ok = cp >= 0x10000 && cp <= 0x10ffff;
-        }
-        if (!ok) {
+    for (size_t i = 0; i < len;) {
+        size_t n = s[i] ? utf8_seq_len((const unsigned char *)s + i, len - i) : 0;
+        if (n == 0)
             s[i++] = '?';
-            continue;
-        }
-        i += n;
+        else
+            i += n;
     }
 }
 
