@@ -163,6 +163,11 @@ void bench_devbroker_stop(struct bench_env *env);
  * loop at 'rate' for 'ms', one consumer with the dispatcher's settings and
  * fetch.wait.max.ms = 'fetch_wait_ms'. Fills pct[] with p50, p99, p99.9
  * and max in ms. Returns 0, or -1 without samples. */
+/* Producers linger as librdkafka does by default, as a backend service's
+ * would: the devbroker (librdkafka's mock) returns one message set per
+ * partition per fetch, so 1 ms sets cap what it streams near 10,000/s */
+#define BENCH_LINGER_MS 5
+#define BENCH_FETCH_WAIT_MS 10  /* the dispatchers' (HOOKLINE_KAFKA_FETCH_WAIT's default) */
 int bench_kafka_latency(struct bench_env *env, double rate, long ms, int fetch_wait_ms, double pct[4]);
 
 /* VmRSS / VmHWM of 'pid' in KiB (-1 if unknown). */

@@ -161,7 +161,7 @@ static void e2e_latency(struct bench_env *env, struct bench_producer *p, int ndi
         report_error("latency run: %lld of %ld deliveries arrived", ok, sent);
     /* the same load on a devbroker with no hookline behind it: the broker's share */
     double kpct[4];
-    if (bench_kafka_latency(env, rate, env->plan.latency_ms, 500, kpct) == 0) {
+    if (bench_kafka_latency(env, rate, env->plan.latency_ms, BENCH_FETCH_WAIT_MS, kpct) == 0) {
         snprintf(key, sizeof(key), "d%d_kafka_alone_p50_ms", ndisp);
         report_fig(key, "  the same rate, Kafka alone (devbroker, dispatcher's consumer settings): p50", kpct[0], "ms");
         snprintf(key, sizeof(key), "d%d_kafka_alone_p99_ms", ndisp);
@@ -179,7 +179,7 @@ static void e2e_latency(struct bench_env *env, struct bench_producer *p, int ndi
 void bench_e2e(struct bench_env *env)
 {
     report_section("2", "End-to-end: Kafka -> dispatchers -> receiver (HTTP keep-alive), 100 tenants x 1 webhook");
-    struct bench_producer *p = bprod_new(hx_brokers(env->st), 1, env->plan.payload_bytes);
+    struct bench_producer *p = bprod_new(hx_brokers(env->st), BENCH_LINGER_MS, env->plan.payload_bytes);
     long n = e2e_backlog(env);
     report_note("saturation: a backlog of %ld events (%d B) per run, drained; latency: open loop for %ld ms", n,
                 env->plan.payload_bytes, env->plan.latency_ms);
@@ -225,7 +225,7 @@ void bench_fanout(struct bench_env *env)
 {
     int w = env->plan.fanout_webhooks;
     report_section("3", "Fan-out: one event to every webhook of one tenant");
-    struct bench_producer *p = bprod_new(hx_brokers(env->st), 1, env->plan.payload_bytes);
+    struct bench_producer *p = bprod_new(hx_brokers(env->st), BENCH_LINGER_MS, env->plan.payload_bytes);
     if (bench_dispatchers_ready(env, p, 60000) < 0) {
         report_error("the dispatchers did not take every partition");
         bprod_free(p);
@@ -266,7 +266,7 @@ void bench_fanout(struct bench_env *env)
 void bench_retry(struct bench_env *env)
 {
     report_section("5", "Retry path: 10 % of endpoints answer 500, 2 dispatchers (schedule 1s,5m: one retry in the run)");
-    struct bench_producer *p = bprod_new(hx_brokers(env->st), 1, env->plan.payload_bytes);
+    struct bench_producer *p = bprod_new(hx_brokers(env->st), BENCH_LINGER_MS, env->plan.payload_bytes);
     if (bench_dispatchers_ready(env, p, 60000) < 0) {
         report_error("the dispatchers did not take every partition");
         bprod_free(p);

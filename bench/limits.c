@@ -4,8 +4,9 @@
  *       flight, 16 per host over 32 receiver ports) and payload size, over
  *       HTTP and HTTPS keep-alive, straight to the receiver;
  *   1b  attempt-sized rows/s into PostgreSQL: through the dispatcher's own
- *       attempts.c (one JSON-array parameter per batch, whole transaction),
- *       its INSERT statement alone, and COPY;
+ *       attempts.c (its writer thread: COPY and the endpoints' health, one
+ *       transaction per batch), an INSERT from one JSON-array parameter (how
+ *       attempts.c wrote until it used COPY), and bare COPY;
  *   1c  messages/s one consumer reads from a hookline-devbroker of its own.
  */
 #include "bench.h"
@@ -290,7 +291,7 @@ static double limit_pg_attempts_c(struct limit_pg *lp, long run_ms)
     cfg.disable_after_ms = 5L * 86400 * 1000;
     cfg.delivery_timeout_ms = 15000;
     cfg.response_excerpt_bytes = 4096;
-    struct attempts *at = attempts_new(&cfg, "hookline-bench", &err);
+    struct attempts *at = attempts_new(&cfg, "hookline-bench", NULL, NULL, &err);
     if (at == NULL) {
         report_error("attempts_new: %s", err.msg);
         return 0;
@@ -315,8 +316,8 @@ static double limit_pg_attempts_c(struct limit_pg *lp, long run_ms)
                 hx_die("no randomness");
             attempts_add(at, d);
         }
-        if (attempts_flush(at, limit_pg_recorded, NULL) < 0) {
-            report_error("attempts_flush failed (see stderr)");
+        if (attempts_sync(at, 60000, limit_pg_recorded, NULL) < 0) {
+            report_error("attempts_sync failed (see stderr)");
             break;
         }
         rows += LIMIT_PG_BATCH;
@@ -327,7 +328,7 @@ static double limit_pg_attempts_c(struct limit_pg *lp, long run_ms)
     return rate;
 }
 
-/* attempts.c's INSERT statement alone, rows as one JSON array parameter. */
+/* An INSERT of the rows as one JSON array parameter (attempts.c before COPY). */
 static double limit_pg_jsonb(struct limit_pg *lp, long run_ms)
 {
     PGconn *pg = lp->env->pg;
@@ -497,11 +498,11 @@ static void limit_pg(struct bench_env *env)
     }
     limit_pg_truncate(env);
     double a = limit_pg_attempts_c(&lp, env->plan.limit_pg_ms);
-    report_fig("attempts_c_rows_per_s", "rows/s through attempts.c (attempts + retries + health + disable, 1 tx)", a,
+    report_fig("attempts_c_rows_per_s", "rows/s through attempts.c (COPY + endpoint health, 1 tx per batch)", a,
                "/s");
     limit_pg_truncate(env);
     double j = limit_pg_jsonb(&lp, env->plan.limit_pg_ms);
-    report_fig("jsonb_insert_rows_per_s", "rows/s, attempts.c's INSERT ... jsonb_to_recordset($1) alone", j, "/s");
+    report_fig("jsonb_insert_rows_per_s", "rows/s, INSERT ... jsonb_to_recordset($1) (one JSON array per batch)", j, "/s");
     limit_pg_truncate(env);
     double c = limit_pg_copy(&lp, env->plan.limit_pg_ms);
     report_fig("copy_rows_per_s", "rows/s with COPY attempts FROM STDIN", c, "/s");
@@ -648,7 +649,7 @@ int bench_kafka_latency(struct bench_env *env, double rate, long ms, int fetch_w
     if (pthread_create(&th, NULL, klat_consume, &k) != 0)
         hx_die("cannot start a thread");
     hx_sleep_ms(1000);          /* the end offsets are resolved */
-    struct bench_producer *p = bprod_new(env->limit_brokers, 1, env->plan.payload_bytes);
+    struct bench_producer *p = bprod_new(env->limit_brokers, BENCH_LINGER_MS, env->plan.payload_bytes);
     int nparts = env->partitions;
     long sent = bprod_run_rate(p, rate, ms, klat_gen, &nparts);
     bprod_flush(p, 10000);
@@ -718,7 +719,7 @@ static void limit_kafka(struct bench_env *env)
         char key[64], label[160];
         snprintf(key, sizeof(key), "latency_wait%d_p50_ms", waits[w]);
         snprintf(label, sizeof(label), "produce-to-consume p50 at 2,000/s, fetch.wait.max.ms=%d%s", waits[w],
-                 waits[w] == 500 ? " (the dispatcher's)" : "");
+                 waits[w] == 10 ? " (the dispatcher's default)" : " (librdkafka's default)");
         report_fig(key, label, pct[0], "ms");
         snprintf(key, sizeof(key), "latency_wait%d_p99_ms", waits[w]);
         snprintf(label, sizeof(label), "produce-to-consume p99 at 2,000/s, fetch.wait.max.ms=%d", waits[w]);

@@ -266,7 +266,7 @@ int main(int argc, char **argv)
         PQclear(res);
     }
     {
-        struct bench_producer *p = bprod_new(hx_brokers(env.st), 1, env.plan.payload_bytes);
+        struct bench_producer *p = bprod_new(hx_brokers(env.st), BENCH_LINGER_MS, env.plan.payload_bytes);
         env.partitions = bprod_partitions(p);
         bprod_free(p);
         if (env.partitions <= 0)

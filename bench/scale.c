@@ -86,7 +86,7 @@ void bench_scale(struct bench_env *env)
         report_error("cannot reset the webhooks");
         return;
     }
-    struct bench_producer *p = bprod_new(hx_brokers(env->st), 1, env->plan.payload_bytes);
+    struct bench_producer *p = bprod_new(hx_brokers(env->st), BENCH_LINGER_MS, env->plan.payload_bytes);
     long have = 0, events = env->plan.scale_events;
     report_note("filters: {\"data.owner\":\"u_<n>\"}; CPU per event: the lower of two runs of %ld events, none "
                 "delivered", events);

@@ -61,6 +61,8 @@ static const struct cfg_var cfg_vars[] = {
       "delays before retries 1..N after a failed first attempt (each +-20% jitter)" },
     { "HOOKLINE_DISABLE_AFTER", CFG_DURATION, F(disable_after_ms), "5d", 1000, 365L * 86400000,
       "disable an endpoint whose deliveries have all failed for this long" },
+    { "HOOKLINE_KAFKA_FETCH_WAIT", CFG_DURATION, F(kafka_fetch_wait_ms), "10ms", 0, 10000,
+      "dispatcher: longest a Kafka fetch waits for new events (fetch.wait.max.ms)" },
     { "HOOKLINE_RESYNC_INTERVAL", CFG_DURATION, F(resync_interval_ms), "5m", 1000, 86400000,
       "dispatcher: full reload of the subscription index" },
     { "HOOKLINE_RESPONSE_EXCERPT_BYTES", CFG_LONG, F(response_excerpt_bytes), "4096", 0, 65536,

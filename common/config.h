@@ -37,6 +37,7 @@ struct hl_config {
     int retry_steps;
     long disable_after_ms;    /* disable an endpoint failing this long */
     long resync_interval_ms;
+    long kafka_fetch_wait_ms;
     long response_excerpt_bytes;
     int metrics_port;         /* dispatcher's metrics listener; 0 = off */
     /* api */

@@ -105,6 +105,18 @@ fail:
     return NULL;
 }
 
+long long hl_time_parse_ms(const char *s)
+{
+    struct tm tm = { 0 };
+    int ms = 0;
+    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000 + ms;
+}
+
 void hl_time_format(long long unix_ms, char *out, size_t cap)
 {
     struct tm tm;

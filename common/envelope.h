@@ -34,4 +34,8 @@ void hl_time_format(long long unix_ms, char *out, size_t cap);
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 long long hl_time_now_ms(void);
 
+/* "2026-11-25T10:00:00.123Z" (or without the milliseconds) -> ms since the
+ * epoch; 0 when NULL or unparsable. */
+long long hl_time_parse_ms(const char *s);
+
 #endif

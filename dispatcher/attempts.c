@@ -1,51 +1,161 @@
 /* attempts.c: the dispatcher's writes to PostgreSQL.
  *
- * Finished deliveries are batched and written in ONE transaction per
- * batch: their attempt records, the retries they schedule or settle, the
- * health of their endpoints and any webhook this disables (with its
- * webhook.disabled event in the outbox). Rows travel as one JSON array
- * parameter, so a batch of any size is one round trip. Due retries are
- * claimed with FOR UPDATE SKIP LOCKED under a lease, so any dispatcher
- * can take them and a dead one's leases simply run out.
+ * Finished deliveries collect in a batch on the loop's side. A writer
+ * thread with its own connection writes one batch at a time in one
+ * transaction (attempts_write.c) while the loop goes on delivering and
+ * filling the next one; the loop learns the outcome at its next turn, and
+ * the writer wakes it (the 'wake' callback) when a batch is done. A batch
+ * that cannot be written goes back in front of the next one and is tried
+ * again after ATTEMPTS_BACKOFF_MS: nothing is reported as recorded (so no
+ * Kafka offset moves) before it is in PostgreSQL. Due retries are claimed
+ * on the loop's own connection with FOR UPDATE SKIP LOCKED under a lease,
+ * so any dispatcher can take them and a dead one's leases simply run out.
  */
 #include "dispatcher.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "attempts_write.h"
+#include "envelope.h"
 #include "db.h"
 #include "log.h"
-#include "utf8.h"
 
-struct attempts {
-    const struct hl_config *cfg;
-    PGconn *pg;
-    char name[128];
-    struct delivery **batch;
+#define ATTEMPTS_FLUSH_ROWS 1000        /* hand a batch over at this size... */
+#define ATTEMPTS_FLUSH_AGE_MS 5         /* ...or once its oldest record is this old */
+#define ATTEMPTS_BACKOFF_MS 500         /* after a failed write */
+
+struct batch {
+    struct delivery **v;
     size_t n, cap;
 };
 
-struct attempts *attempts_new(const struct hl_config *cfg, const char *dispatcher_name, struct hl_error *err)
+enum writer_state { WRITER_IDLE, WRITER_BUSY, WRITER_DONE };
+
+struct attempts {
+    const struct hl_config *cfg;
+    PGconn *pg;                 /* the loop's: claims, retry rows, index loads */
+    char name[128];
+    struct batch fill;          /* the loop's: finished, not handed over yet */
+    long long fill_since_ms;
+    long long resume_ms;        /* after a failed write, hand nothing over before */
+    void (*wake)(void *arg);
+    void *wake_arg;
+    /* 'work' belongs to the writer while WRITER_BUSY, else to the loop;
+     * only the loop moves the state out of WRITER_IDLE or WRITER_DONE */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t thread;
+    bool started, quit;
+    enum writer_state state;
+    struct batch work;
+    struct batch spent;         /* the loop's: written, being reported */
+    int work_rc;
+    char work_err[256];
+    PGconn *wpg;                /* the writer's */
+};
+
+static void batch_push(struct batch *b, struct delivery *d)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        struct delivery **grown = realloc(b->v, cap * sizeof(*grown));
+        if (grown == NULL)
+            abort();            /* cannot keep the record: better to crash and redeliver */
+        b->v = grown;
+        b->cap = cap;
+    }
+    b->v[b->n++] = d;
+}
+
+static void batch_swap(struct batch *a, struct batch *b)
+{
+    struct batch t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Is 'pg' usable? Reset it if not. */
+static bool attempts_connected(PGconn *pg)
+{
+    if (PQstatus(pg) == CONNECTION_OK)
+        return true;
+    PQreset(pg);
+    return PQstatus(pg) == CONNECTION_OK;
+}
+
+static void *attempts_writer(void *arg)
+{
+    struct attempts *at = arg;
+    pthread_mutex_lock(&at->lock);
+    for (;;) {
+        while (at->state != WRITER_BUSY && !at->quit)
+            pthread_cond_wait(&at->cond, &at->lock);
+        if (at->state != WRITER_BUSY)
+            break;
+        pthread_mutex_unlock(&at->lock);
+        struct hl_error err = { 0 };
+        int rc = attempts_connected(at->wpg)
+               ? attempts_write(at->wpg, at->work.v, at->work.n, at->name, at->cfg->disable_after_ms, &err)
+               : hl_error_set(&err, HL_EDB, "PostgreSQL unreachable: %s", PQerrorMessage(at->wpg));
+        pthread_mutex_lock(&at->lock);
+        at->work_rc = rc;
+        snprintf(at->work_err, sizeof(at->work_err), "%s", err.msg);
+        at->state = WRITER_DONE;
+        pthread_cond_broadcast(&at->cond);
+        if (at->wake)
+            at->wake(at->wake_arg);
+    }
+    pthread_mutex_unlock(&at->lock);
+    return NULL;
+}
+
+struct attempts *attempts_new(const struct hl_config *cfg, const char *dispatcher_name, void (*wake)(void *arg),
+                              void *wake_arg, struct hl_error *err)
 {
     struct attempts *at = calloc(1, sizeof(*at));
     if (at == NULL)
         return NULL;
     at->cfg = cfg;
+    at->wake = wake;
+    at->wake_arg = wake_arg;
     snprintf(at->name, sizeof(at->name), "%s", dispatcher_name);
-    at->pg = db_connect(cfg->database_url, err);
-    if (at->pg == NULL) {
-        free(at);
-        return NULL;
+    pthread_mutex_init(&at->lock, NULL);
+    pthread_cond_init(&at->cond, NULL);
+    if ((at->pg = db_connect(cfg->database_url, err)) == NULL ||
+        (at->wpg = db_connect(cfg->database_url, err)) == NULL)
+        goto fail;
+    if (pthread_create(&at->thread, NULL, attempts_writer, at) != 0) {
+        hl_error_set(err, HL_ENOMEM, "attempt records: cannot start the writer thread");
+        goto fail;
     }
+    at->started = true;
     return at;
+fail:
+    attempts_free(at);
+    return NULL;
 }
 
 void attempts_free(struct attempts *at)
 {
     if (at == NULL)
         return;
+    if (at->started) {
+        pthread_mutex_lock(&at->lock);
+        at->quit = true;
+        pthread_cond_broadcast(&at->cond);
+        pthread_mutex_unlock(&at->lock);
+        pthread_join(at->thread, NULL);
+    }
     PQfinish(at->pg);
-    free(at->batch);
+    PQfinish(at->wpg);
+    pthread_mutex_destroy(&at->lock);
+    pthread_cond_destroy(&at->cond);
+    free(at->fill.v);
+    free(at->work.v);
+    free(at->spent.v);
     free(at);
 }
 
@@ -56,174 +166,88 @@ PGconn *attempts_pg(struct attempts *at)
 
 void attempts_add(struct attempts *at, struct delivery *d)
 {
-    if (at->n == at->cap) {
-        size_t cap = at->cap ? at->cap * 2 : 256;
-        struct delivery **grown = realloc(at->batch, cap * sizeof(*grown));
-        if (grown == NULL)
-            abort();            /* cannot keep the record: better to crash and redeliver */
-        at->batch = grown;
-        at->cap = cap;
-    }
-    at->batch[at->n++] = d;
+    if (at->fill.n == 0)
+        at->fill_since_ms = hl_time_now_ms();
+    batch_push(&at->fill, d);
 }
 
 size_t attempts_batched(const struct attempts *at)
 {
-    return at->n;
+    return at->fill.n + at->work.n;     /* work.n changes on the loop's side only */
 }
 
-/* Is the connection usable? Reset it if not. */
-static bool attempts_connected(struct attempts *at)
+int attempts_pump(struct attempts *at, long long now_ms, bool force,
+                  void (*recorded)(struct delivery *d, void *arg), void *arg)
 {
-    if (PQstatus(at->pg) == CONNECTION_OK)
-        return true;
-    PQreset(at->pg);
-    return PQstatus(at->pg) == CONNECTION_OK;
-}
-
-/* Make an endpoint's response text storable: PostgreSQL text takes neither
- * NUL nor invalid UTF-8 (an excerpt may also end inside a sequence), so each
- * offending byte becomes '?'. In place; the length is unchanged. */
-static void attempts_text_clean(char *s, size_t len)
-{
-    for (size_t i = 0; i < len;) {
-        size_t n = s[i] ? utf8_seq_len((const unsigned char *)s + i, len - i) : 0;
-        if (n == 0)
-            s[i++] = '?';
-        else
-            i += n;
-    }
-}
-
-static json_t *attempts_rows(struct attempts *at)
-{
-    json_t *rows = json_array();
-    for (size_t i = 0; i < at->n; i++) {
-        struct delivery *d = at->batch[i];
-        const struct sub *s = d->sub;
-        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:b,s:I,s:i}",
-            "id", d->dlv_id, "tenant_id", s->tenant, "webhook_id", s->id,
-            "endpoint_id", s->eps[d->ep].id, "endpoint_url", s->eps[d->ep].url,
-            "event_id", d->payload->event_id, "event_type", d->payload->event_type,
-            "payload", d->payload->data, "attempt", d->attempt,
-            "success", d->outcome == DELIVERY_SUCCESS, "sent_ms", (json_int_t)d->sent_ms,
-            "duration_ms", (int)d->duration_ms);
-        json_object_set_new(row, "status_code", d->status > 0 ? json_integer(d->status) : json_null());
-        json_object_set_new(row, "error", d->error[0] ? json_string(d->error) : json_null());
-        if (d->response)
-            attempts_text_clean(d->response, d->response_len);
-        json_object_set_new(row, "response", d->response ? json_stringn(d->response, d->response_len) : json_null());
-        json_object_set_new(row, "next_ms", d->outcome == DELIVERY_RETRY ? json_integer(d->next_ms) : json_null());
-        json_object_set_new(row, "retry_id", d->retry_id ? json_integer(d->retry_id) : json_null());
-        json_object_set_new(row, "final", json_boolean(d->outcome != DELIVERY_RETRY));
-        json_object_set_new(row, "gone", json_boolean(d->gone));
-        json_array_append_new(rows, row);
-    }
-    return rows;
-}
-
-#define ROWS_AS_X \
-    "FROM jsonb_to_recordset($1::jsonb) AS x(id text, tenant_id text, webhook_id text, endpoint_id text, " \
-    "endpoint_url text, event_id text, event_type text, payload text, attempt int, status_code int, " \
-    "response text, error text, success boolean, sent_ms bigint, duration_ms int, next_ms bigint, " \
-    "retry_id bigint, final boolean, gone boolean)"
-
-/* Disable the webhooks of endpoints that answered 410 or have failed for
- * longer than cfg->disable_after_ms, each with its outbox event. */
-static int attempts_disable(struct attempts *at, const char *rows, struct hl_error *err)
-{
-    char secs[32];
-    snprintf(secs, sizeof(secs), "%ld", at->cfg->disable_after_ms / 1000);
-    const char *params[2] = { rows, secs };
-    PGresult *res = db_query(at->pg, err,
-        "WITH doomed AS ("
-        "  SELECT DISTINCT webhook_id, 'endpoint ' || endpoint_url || ' answered 410 Gone' AS reason "
-        "  " ROWS_AS_X " WHERE gone "
-        "  UNION ALL "
-        "  SELECT DISTINCT h.webhook_id, 'every delivery to endpoint ' || x.endpoint_url || ' failed since ' || hl_ts(h.failing_since) "
-        "  " ROWS_AS_X " JOIN endpoint_health h ON h.endpoint_id = x.endpoint_id "
-        "  WHERE NOT x.success AND h.failing_since < now() - make_interval(secs => $2::bigint)), "
-        "one AS (SELECT DISTINCT ON (webhook_id) webhook_id, reason FROM doomed) "
-        "UPDATE webhooks w SET is_active = false, disabled_reason = one.reason, version = w.version + 1, "
-        "updated_at = now() FROM one WHERE w.id = one.webhook_id AND w.is_active RETURNING w.id, one.reason",
-        2, params);
-    if (res == NULL)
-        return HL_EDB;
     int rc = 0;
-    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        const char *kind[2] = { PQgetvalue(res, i, 0), "webhook.disabled" };
-        rc = db_exec(at->pg, err, "SELECT hl_outbox_webhook($1, $2)", 2, kind);
-        if (rc == 0)
-            log_warn("webhook %s disabled: %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+    char why[512] = "";
+    pthread_mutex_lock(&at->lock);
+    if (at->state == WRITER_DONE) {
+        at->state = WRITER_IDLE;
+        rc = at->work_rc;
+        if (rc == 0) {
+            batch_swap(&at->work, &at->spent);
+        } else {
+            snprintf(why, sizeof(why), "batch of %zu not written (kept for the next try): %s", at->work.n,
+                     at->work_err);
+            /* back in front of what came since, in order */
+            for (size_t i = 0; i < at->fill.n; i++)
+                batch_push(&at->work, at->fill.v[i]);
+            at->fill.n = 0;
+            batch_swap(&at->work, &at->fill);
+            at->resume_ms = now_ms + ATTEMPTS_BACKOFF_MS;
+        }
     }
-    PQclear(res);
+    if (at->state == WRITER_IDLE && at->fill.n > 0 && now_ms >= at->resume_ms &&
+        (force || at->fill.n >= ATTEMPTS_FLUSH_ROWS || now_ms - at->fill_since_ms >= ATTEMPTS_FLUSH_AGE_MS)) {
+        batch_swap(&at->work, &at->fill);
+        at->state = WRITER_BUSY;
+        pthread_cond_broadcast(&at->cond);
+    }
+    pthread_mutex_unlock(&at->lock);
+    if (why[0])
+        log_error("attempt records: %s", why);
+    /* commit only after the attempt is recorded: a crash re-delivers, never loses */
+    for (size_t i = 0; i < at->spent.n; i++)
+        recorded(at->spent.v[i], arg);
+    at->spent.n = 0;
     return rc;
 }
 
-int attempts_flush(struct attempts *at, void (*recorded)(struct delivery *d, void *arg), void *arg)
+/* Wait until the writer finishes its batch, or until 'until_ms'. */
+static void attempts_wait(struct attempts *at, long long until_ms)
 {
-    if (at->n == 0)
-        return 0;
-    struct hl_error err = { 0 };
-    if (!attempts_connected(at)) {
-        log_error("attempt records: PostgreSQL unreachable; %zu records kept for the next try", at->n);
-        return HL_EDB;
+    long long ms = until_ms - hl_time_now_ms();
+    if (ms <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
     }
-    json_t *rows = attempts_rows(at);
-    char *text = json_dumps(rows, JSON_COMPACT);
-    json_decref(rows);
-    const char *params[2] = { text, at->name };
-    int rc = HL_EDB;
-    if (text == NULL || db_begin(at->pg, &err) < 0)
-        goto out;
-    if (db_exec(at->pg, &err,
-            "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
-            "payload, attempt, status_code, response, error, success, sent_at, duration_ms, next_attempt_at, dispatcher) "
-            "SELECT id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, attempt, "
-            "status_code, response, error, success, to_timestamp(sent_ms / 1000.0), duration_ms, "
-            "to_timestamp(next_ms / 1000.0), $2 " ROWS_AS_X, 2, params) < 0)
-        goto out;
-    if (db_exec(at->pg, &err,
-            "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
-            "SELECT DISTINCT ON (endpoint_id, event_id) tenant_id, webhook_id, endpoint_id, event_id, event_type, "
-            "payload, attempt + 1, to_timestamp(next_ms / 1000.0) " ROWS_AS_X " WHERE NOT final "
-            "ORDER BY endpoint_id, event_id, attempt DESC "
-            "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET attempt = EXCLUDED.attempt, "
-            "due_at = EXCLUDED.due_at, lease_until = NULL", 1, params) < 0)
-        goto out;
-    if (db_exec(at->pg, &err,
-            "DELETE FROM retries r USING (SELECT retry_id " ROWS_AS_X " WHERE final AND retry_id IS NOT NULL) x "
-            "WHERE r.id = x.retry_id", 1, params) < 0)
-        goto out;
-    if (db_exec(at->pg, &err,
-            "INSERT INTO endpoint_health AS h (endpoint_id, webhook_id, failing_since, last_success_at, last_failure_at) "
-            "SELECT DISTINCT ON (endpoint_id) endpoint_id, webhook_id, "
-            "CASE WHEN success THEN NULL ELSE to_timestamp(sent_ms / 1000.0) END, "
-            "CASE WHEN success THEN to_timestamp(sent_ms / 1000.0) END, "
-            "CASE WHEN NOT success THEN to_timestamp(sent_ms / 1000.0) END "
-            ROWS_AS_X " ORDER BY endpoint_id, sent_ms DESC "
-            "ON CONFLICT (endpoint_id) DO UPDATE SET "
-            "failing_since = CASE WHEN EXCLUDED.last_success_at IS NOT NULL THEN NULL "
-            "                     ELSE coalesce(h.failing_since, EXCLUDED.failing_since) END, "
-            "last_success_at = coalesce(EXCLUDED.last_success_at, h.last_success_at), "
-            "last_failure_at = coalesce(EXCLUDED.last_failure_at, h.last_failure_at)", 1, params) < 0)
-        goto out;
-    if (attempts_disable(at, text, &err) < 0)
-        goto out;
-    rc = db_commit(at->pg, &err);
-out:
-    if (rc != 0) {
-        db_rollback(at->pg);
-        log_error("attempt records: batch of %zu not written (kept for the next try): %s", at->n, err.msg);
-    } else {
-        /* commit only after the attempt is recorded: a crash re-delivers, never loses */
-        size_t n = at->n;
-        at->n = 0;
-        for (size_t i = 0; i < n; i++)
-            recorded(at->batch[i], arg);
+    pthread_mutex_lock(&at->lock);
+    while (at->state != WRITER_DONE)
+        if (pthread_cond_timedwait(&at->cond, &at->lock, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&at->lock);
+}
+
+int attempts_sync(struct attempts *at, long timeout_ms, void (*recorded)(struct delivery *d, void *arg), void *arg)
+{
+    long long deadline = hl_time_now_ms() + timeout_ms;
+    for (;;) {
+        long long now = hl_time_now_ms();
+        (void)attempts_pump(at, now, true, recorded, arg);
+        if (attempts_batched(at) == 0)
+            return 0;
+        if (now >= deadline)
+            return HL_EDB;
+        /* a failed write waits out its back-off; a busy writer wakes us */
+        attempts_wait(at, at->resume_ms > now && at->resume_ms < deadline ? at->resume_ms : deadline);
     }
-    free(text);
-    return rc;
 }
 
 int attempts_claim_retries(struct attempts *at, int max,
@@ -231,7 +255,7 @@ int attempts_claim_retries(struct attempts *at, int max,
                                            const char *event_id, const char *event_type, const char *payload,
                                            int attempt, void *arg), void *arg)
 {
-    if (max <= 0 || !attempts_connected(at))
+    if (max <= 0 || !attempts_connected(at->pg))
         return 0;
     struct hl_error err = { 0 };
     char limit[16], lease[32];
@@ -262,7 +286,7 @@ static void attempts_retry_exec(struct attempts *at, const char *sql, int64_t re
     snprintf(id, sizeof(id), "%lld", (long long)retry_id);
     const char *params[1] = { id };
     struct hl_error err = { 0 };
-    if (attempts_connected(at) && db_exec(at->pg, &err, sql, 1, params) < 0)
+    if (attempts_connected(at->pg) && db_exec(at->pg, &err, sql, 1, params) < 0)
         log_warn("retry %s: %s", id, err.msg);
 }
 

@@ -124,6 +124,12 @@ size_t deliver_active(const struct deliver *dv)
     return dv->active;
 }
 
+void deliver_wakeup(void *arg)
+{
+    struct deliver *dv = arg;
+    curl_multi_wakeup(dv->multi);
+}
+
 static size_t deliver_on_body(char *ptr, size_t size, size_t n, void *arg)
 {
     struct transfer *t = arg;

@@ -18,13 +18,16 @@
 #include "metrics.h"
 
 #define POLL_BATCH 1000
-#define FLUSH_ROWS 1000
-#define FLUSH_EVERY_MS 10
 #define CLAIM_EVERY_MS 200
 #define CLAIM_MAX 200
 #define COMMIT_EVERY_MS 100
 #define STATS_EVERY_MS 30000
-#define FINISH_READ_MS 8000     /* on revoke or stop; well inside the group's session timeout */
+#define DRAIN_RECORD_MS 10000  /* at stop: how long to keep trying to record */
+#define FINISH_READ_MS 8000
+#define RECENT_MAX 4096         /* events kept for webhooks created a moment ago... */
+#define RECENT_MAX_BYTES (8u << 20)
+#define RECENT_KEEP_MS 3000     /* ...for at most this long */
+#define HOLD_MAX_MS 1000        /* over the mark: read nothing for this long, then pause */     /* on revoke or stop; well inside the group's session timeout */
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
 {
@@ -93,6 +96,7 @@ static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm
 {
     struct msg_track *track = tracker_add(dsp->tr, rkm->partition, rkm->offset);
     struct hl_error err = { 0 };
+    struct fanout f = { .dsp = dsp, .track = track };
     dsp->stats.events++;
     json_t *env = envelope_parse(rkm->payload, rkm->len, &err);
     if (env == NULL) {
@@ -105,16 +109,21 @@ static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm
     const char *type = json_string_value(json_object_get(env, "type"));
     const char *id = json_string_value(json_object_get(env, "id"));
     const char *target = json_string_value(json_object_get(env, "webhook_id"));
-    if (target == NULL && !sub_index_knows_tenant(dsp->idx, tenant)) {
-        dsp->stats.unknown_tenant++;
-        log_warn("skipped event %s at %s[%d] offset %lld: unknown tenant", id, HL_TOPIC_EVENTS, rkm->partition,
-                 (long long)rkm->offset);
-        goto out;
-    }
-    struct fanout f = { .dsp = dsp, .track = track };
     f.payload = payload_new(id, type, rkm->payload, rkm->len);
     if (f.payload == NULL)
         abort();
+    if (target == NULL) {
+        /* kept a moment for a webhook whose creation is still on its way */
+        long long now = hl_time_now_ms();
+        long long ts = rd_kafka_message_timestamp(rkm, NULL);
+        recent_add(dsp->recent, f.payload, ts >= 0 ? ts : now, now);
+    }
+    if (target == NULL && !sub_index_knows_tenant(dsp->idx, tenant)) {
+        dsp->stats.unknown_tenant++;
+        log_debug("event %s at %s[%d] offset %lld: no webhook of tenant %s yet", id, HL_TOPIC_EVENTS, rkm->partition,
+                  (long long)rkm->offset, tenant);
+        goto out;
+    }
     if (target != NULL) {
         /* a test event (POST /v1/webhooks/{id}/test) goes to that webhook only */
         struct sub *s = sub_index_get(dsp->idx, target);
@@ -125,11 +134,43 @@ static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm
     } else {
         sub_index_match(dsp->idx, tenant, type, env, fanout_sub, &f);
     }
-    payload_unref(f.payload);
 out:
+    payload_unref(f.payload);
     json_decref(env);
     if (track)
         tracker_done(dsp->tr, track);
+}
+
+/* A webhook just created: the events produced since its creation that were
+ * read before it reached the index go to it now. They are no longer tied
+ * to a Kafka offset (that may be committed already): like retries, they
+ * are recorded, but dropped if the dispatcher stops before sending them. */
+struct catch_up {
+    struct dispatcher *dsp;
+    struct sub *s;
+    int n;
+};
+
+static void dispatch_catch_up_one(struct payload *p, void *arg)
+{
+    struct catch_up *c = arg;
+    json_t *env = envelope_parse(p->data, p->len, NULL);
+    const char *tenant = json_string_value(json_object_get(env, "tenant"));
+    const char *type = json_string_value(json_object_get(env, "type"));
+    if (tenant && type && sub_matches(c->s, tenant, type, env)) {
+        for (size_t i = 0; i < c->s->neps; i++)
+            queue_push(c->dsp->q, delivery_new(c->s, i, p, 1));
+        c->n++;
+    }
+    json_decref(env);
+}
+
+static void dispatch_webhook_created(struct sub *s, long long created_ms, void *arg)
+{
+    struct catch_up c = { .dsp = arg, .s = s };
+    recent_replay(c.dsp->recent, created_ms, dispatch_catch_up_one, &c);
+    if (c.n > 0)
+        log_info("webhook %s: %d events read before it reached the index go to it now", s->id, c.n);
 }
 
 static void dispatch_set_paused(struct dispatcher *dsp, bool pause)
@@ -148,15 +189,27 @@ static void dispatch_set_paused(struct dispatcher *dsp, bool pause)
     log_debug("%s reading events: %zu deliveries waiting", pause ? "paused" : "resumed", queue_waiting(dsp->q));
 }
 
-static void dispatch_consume(struct dispatcher *dsp, int max)
+/* Read up to 'max' events, unless too many deliveries wait (queued, or
+ * finished and not recorded yet). Over that mark the loop simply reads
+ * nothing, which costs nothing to undo (pausing partitions does: librdkafka
+ * restarts its fetches only after a while). Not polling holds up a
+ * rebalance, though, so after HOLD_MAX_MS over the mark the partitions are
+ * paused and polling goes on, until the backlog is down to half. */
+static void dispatch_consume(struct dispatcher *dsp, long long now, int max)
 {
-    /* unrecorded attempts count too: while PostgreSQL is away they pile up */
     size_t waiting = queue_waiting(dsp->q) + attempts_batched(dsp->at);
-    if (waiting >= dsp->max_waiting)
+    if (waiting >= dsp->max_waiting) {
+        if (dsp->over_since_ms == 0)
+            dsp->over_since_ms = now;
+        if (!dsp->paused && now - dsp->over_since_ms < HOLD_MAX_MS)
+            return;
         dispatch_set_paused(dsp, true);
-    else if (waiting < dsp->max_waiting / 2)
-        dispatch_set_paused(dsp, false);
-    /* poll even while paused: it serves rebalances and heartbeats */
+    } else {
+        dsp->over_since_ms = 0;
+        if (waiting < dsp->max_waiting / 2)
+            dispatch_set_paused(dsp, false);
+    }
+    /* poll even while paused: it serves rebalances */
     for (int i = 0; i < max; i++) {
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(dsp->rk, 0);
         if (rkm == NULL)
@@ -166,7 +219,7 @@ static void dispatch_consume(struct dispatcher *dsp, int max)
         else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_warn("event consumer: %s", rd_kafka_message_errstr(rkm));
         rd_kafka_message_destroy(rkm);
-        if (dsp->paused)
+        if (dsp->paused || queue_waiting(dsp->q) >= dsp->max_waiting)
             break;
     }
 }
@@ -259,25 +312,16 @@ static void dispatch_recorded(struct delivery *d, void *arg)
 
 static void dispatch_flush(struct dispatcher *dsp, long long now)
 {
-    size_t n = attempts_batched(dsp->at);
-    if (n == 0 || (n < FLUSH_ROWS && now - dsp->last_flush_ms < FLUSH_EVERY_MS))
-        return;
-    if (attempts_flush(dsp->at, dispatch_recorded, dsp) == 0)
-        dsp->last_flush_ms = now;
-    else
-        dsp->last_flush_ms = now + 500;    /* PostgreSQL trouble: back off, keep the batch */
+    (void)attempts_pump(dsp->at, now, false, dispatch_recorded, dsp);
 }
 
 /* Finish every in-flight delivery and record it, starting nothing new.
- * Bounded by the delivery timeout; then retries flushing for a while. */
+ * Bounded by the delivery timeout; then tries to record for a while. */
 static void dispatch_drain(struct dispatcher *dsp)
 {
     while (deliver_active(dsp->dv) > 0)
         deliver_run(dsp->dv, 50, dispatch_finished, dsp);
-    for (int i = 0; i < 100 && attempts_batched(dsp->at) > 0; i++) {
-        if (attempts_flush(dsp->at, dispatch_recorded, dsp) < 0)
-            usleep(100 * 1000);
-    }
+    (void)attempts_sync(dsp->at, DRAIN_RECORD_MS, dispatch_recorded, dsp);
 }
 
 /* Drop waiting deliveries that came from Kafka on the given partitions
@@ -367,7 +411,8 @@ static void dispatch_committed(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_t
 
 static rd_kafka_t *dispatch_consumer_new(struct dispatcher *dsp, struct hl_error *err)
 {
-    char errstr[256];
+    char errstr[256], fetch_wait[24];
+    snprintf(fetch_wait, sizeof(fetch_wait), "%ld", dsp->cfg.kafka_fetch_wait_ms);
     rd_kafka_conf_t *conf = kafka_conf_new(dsp->cfg.kafka_brokers, err);
     if (conf == NULL)
         return NULL;
@@ -378,6 +423,7 @@ static rd_kafka_t *dispatch_consumer_new(struct dispatcher *dsp, struct hl_error
         kafka_conf_set(conf, "session.timeout.ms", "10000", err) < 0 ||
         kafka_conf_set(conf, "heartbeat.interval.ms", "1000", err) < 0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err) < 0 ||
+        kafka_conf_set(conf, "fetch.wait.max.ms", fetch_wait, err) < 0 ||
         kafka_conf_set(conf, "client.id", dsp->name, err) < 0 ||
         (dsp->cfg.metrics_port > 0 && metrics_kafka_conf(conf, err) < 0)) {
         rd_kafka_conf_destroy(conf);
@@ -423,13 +469,14 @@ struct dispatcher *dispatch_new(const struct hl_config *cfg, volatile sig_atomic
     dsp->idx = sub_index_new();
     dsp->tr = tracker_new();
     dsp->q = queue_new(&dsp->cfg);
-    if (!dsp->idx || !dsp->tr || !dsp->q) {
+    dsp->recent = recent_new(RECENT_MAX, RECENT_MAX_BYTES, RECENT_KEEP_MS);
+    if (!dsp->idx || !dsp->tr || !dsp->q || !dsp->recent) {
         hl_error_set(err, HL_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((dsp->at = attempts_new(&dsp->cfg, dsp->name, err)) == NULL ||
-        (dsp->dv = deliver_new(&dsp->cfg, &dsp->policy, err)) == NULL ||
-        (dsp->lc = lifecycle_start(&dsp->cfg, dsp->idx, attempts_pg(dsp->at), err)) == NULL ||
+    if ((dsp->dv = deliver_new(&dsp->cfg, &dsp->policy, err)) == NULL ||
+        (dsp->at = attempts_new(&dsp->cfg, dsp->name, deliver_wakeup, dsp->dv, err)) == NULL ||
+        (dsp->lc = lifecycle_start(&dsp->cfg, dsp->idx, attempts_pg(dsp->at), dispatch_webhook_created, dsp, err)) == NULL ||
         (dsp->rk = dispatch_consumer_new(dsp, err)) == NULL)
         goto fail;
     /* last: a /healthz answer means the index is loaded and the consumer subscribed */
@@ -466,7 +513,7 @@ int dispatch_run(struct dispatcher *dsp)
             hl_error_clear(&err);
             dsp->next_resync_ms = now + dsp->cfg.resync_interval_ms;
         }
-        dispatch_consume(dsp, POLL_BATCH);
+        dispatch_consume(dsp, now, POLL_BATCH);
         if (now >= dsp->next_claim_ms && queue_waiting(dsp->q) < dsp->max_waiting / 2) {
             attempts_claim_retries(dsp->at, CLAIM_MAX, dispatch_claimed, dsp);
             dsp->next_claim_ms = now + CLAIM_EVERY_MS;
@@ -513,9 +560,10 @@ void dispatch_free(struct dispatcher *dsp)
     if (dsp->rk)
         rd_kafka_destroy(dsp->rk);
     lifecycle_free(dsp->lc);
+    attempts_free(dsp->at);     /* first: its writer may wake the deliverer */
     deliver_free(dsp->dv);
-    attempts_free(dsp->at);
     queue_free(dsp->q);
+    recent_free(dsp->recent);
     tracker_free(dsp->tr);
     sub_index_free(dsp->idx);
     free(dsp);

@@ -29,13 +29,15 @@ struct dispatcher {
     struct tracker *tr;
     rd_kafka_t *rk;             /* hookline.events, group hookline-dispatchers */
     struct queue *q;
+    struct recent *recent;      /* events read a moment ago (recent.c) */
     struct deliver *dv;
     struct attempts *at;
     struct metrics *metrics;    /* NULL when HOOKLINE_METRICS_PORT=0 */
     size_t max_waiting;         /* stop reading Kafka above this many queued deliveries */
-    bool paused;
+    bool paused;                /* partitions paused: over the mark for long */
+    long long over_since_ms;    /* over the mark since; 0 = under it */
     volatile sig_atomic_t *stop;
-    long long next_resync_ms, next_claim_ms, last_flush_ms, next_commit_ms, next_stats_ms;
+    long long next_resync_ms, next_claim_ms, next_commit_ms, next_stats_ms;
     struct dispatch_stats stats;
 };
 

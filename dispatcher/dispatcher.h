@@ -84,6 +84,10 @@ struct sub *sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id);
 void sub_index_match(struct sub_index *idx, const char *tenant, const char *type, const json_t *envelope,
                      void (*fn)(struct sub *s, void *arg), void *arg);
 
+/* Does 's' take an event of 'tenant' and 'type' with this envelope (active,
+ * subscribed to the type or its group, and its filter matches)? */
+bool sub_matches(const struct sub *s, const char *tenant, const char *type, const json_t *envelope);
+
 /* The webhook 'id' (borrowed; NULL if absent). */
 struct sub *sub_index_get(struct sub_index *idx, const char *id);
 
@@ -105,6 +109,24 @@ struct payload {
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len);
 void payload_unref(struct payload *p);
+
+/* ---- events read a moment ago (recent.c) ---- */
+
+/* A webhook's lifecycle event (hookline.webhooks) and the events produced
+ * right after its creation (hookline.events) come through different topics
+ * in no set order, so an event may be read before the index knows a
+ * webhook it should go to. The events read in the last 'keep_ms' (at most
+ * 'cap' of them and 'max_bytes' of payload, the oldest dropped first) are
+ * kept, so that a new webhook can still get those produced at or after its
+ * creation. */
+struct recent;
+struct recent *recent_new(size_t cap, size_t max_bytes, long long keep_ms);
+void recent_free(struct recent *r);
+/* Keep 'p' (a new reference), produced at 'ts_ms', read at 'now_ms'. */
+void recent_add(struct recent *r, struct payload *p, long long ts_ms, long long now_ms);
+/* Call 'fn' for each kept event produced at or after 'since_ms', oldest first. */
+void recent_replay(struct recent *r, long long since_ms, void (*fn)(struct payload *p, void *arg), void *arg);
+size_t recent_size(const struct recent *r);
 
 /* ---- Kafka offset tracking (consumer.c) ---- */
 
@@ -172,18 +194,35 @@ int deliver_start(struct deliver *dv, struct delivery *d) HL_MUST_CHECK;
  * 'done' for every finished delivery (status, error, response filled). */
 void deliver_run(struct deliver *dv, int timeout_ms, void (*done)(struct delivery *d, void *arg), void *arg);
 size_t deliver_active(const struct deliver *dv);
+/* Interrupt a deliver_run() waiting in another thread. Any thread. */
+void deliver_wakeup(void *dv);
 
-/* attempts.c: batched attempt records and retry claims in PostgreSQL. */
+/* attempts.c: attempt records written in batches by a writer thread, and
+ * retry claims. Every function here is for the loop's thread only. */
 struct attempts;
-struct attempts *attempts_new(const struct hl_config *cfg, const char *dispatcher_name, struct hl_error *err);
+/* Connect (two connections: the loop's and the writer's) and start the
+ * writer thread. 'wake' (may be NULL) is called from the writer thread when
+ * a batch is done, to cut short the loop's wait. NULL with the reason in
+ * 'err'. */
+struct attempts *attempts_new(const struct hl_config *cfg, const char *dispatcher_name, void (*wake)(void *arg),
+                              void *wake_arg, struct hl_error *err);
+/* Stop the writer (after the batch it is writing) and close. Deliveries
+ * still batched are not freed: drain with attempts_sync first. */
 void attempts_free(struct attempts *at);
-/* Add a finished delivery to the batch (takes ownership). */
+/* Add a finished delivery to the batch (takes ownership until 'recorded'). */
 void attempts_add(struct attempts *at, struct delivery *d);
+/* Deliveries finished and not yet recorded (batched or being written). */
 size_t attempts_batched(const struct attempts *at);
-/* Write the batch in one transaction; on success call 'recorded' for each
- * delivery (which frees it). Returns 0, or HL_EDB (the batch is kept and
- * written again on the next call). */
-int attempts_flush(struct attempts *at, void (*recorded)(struct delivery *d, void *arg), void *arg);
+/* Never blocks on PostgreSQL: report the writer's finished batch (calling
+ * 'recorded' for each delivery, which frees it; on failure the batch is
+ * kept and retried after a back-off), and hand the writer the next batch
+ * if it is idle and the batch is big or old enough (any size if 'force').
+ * Returns 0, or HL_EDB when the finished batch could not be written. */
+int attempts_pump(struct attempts *at, long long now_ms, bool force,
+                  void (*recorded)(struct delivery *d, void *arg), void *arg);
+/* Block until every batched delivery is recorded (0) or 'timeout_ms' has
+ * passed (HL_EDB; the rest stays batched). */
+int attempts_sync(struct attempts *at, long timeout_ms, void (*recorded)(struct delivery *d, void *arg), void *arg);
 /* Claim up to 'max' due retries (lease), calling 'claimed' with the row's
  * fields. Returns how many, or HL_EDB. */
 int attempts_claim_retries(struct attempts *at, int max,

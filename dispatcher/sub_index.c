@@ -18,6 +18,7 @@
 
 #include "catalog.h"
 #include "db.h"
+#include "envelope.h"
 #include "filter.h"
 #include "log.h"
 
@@ -237,19 +238,6 @@ static void index_unlink(struct sub_index *idx, struct sub *s)
     }
 }
 
-/* "2026-11-25T10:00:00.123Z" -> ms since the epoch; 0 if unparsable. */
-static long long parse_iso_ms(const char *s)
-{
-    struct tm tm = { 0 };
-    int ms = 0;
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (long long)timegm(&tm) * 1000 + ms;
-}
-
 /* Header lines for one endpoint: the webhook's, overridden by the endpoint's. */
 static struct curl_slist *sub_headers(const json_t *wh_headers, const json_t *ep_headers)
 {
@@ -320,7 +308,7 @@ static struct sub *sub_from_doc(const json_t *doc, long long version)
     s->max_retries = (int)json_integer_value(json_object_get(doc, "max_retries"));
     s->rate_limit = (int)json_integer_value(json_object_get(doc, "rate_limit"));
     if (prev)
-        s->prev_expires_ms = parse_iso_ms(json_string_value(json_object_get(doc, "previous_secret_expires_at")));
+        s->prev_expires_ms = hl_time_parse_ms(json_string_value(json_object_get(doc, "previous_secret_expires_at")));
     json_t *filter = json_object_get(doc, "filter");
     if (json_is_object(filter) && json_object_size(filter) > 0)
         s->filter = json_incref(filter);
@@ -545,6 +533,18 @@ static void match_list(struct sub_index *idx, const char *key, const json_t *env
         if (s->filter == NULL || filter_match(s->filter, envelope))
             fn(s, arg);
     }
+}
+
+bool sub_matches(const struct sub *s, const char *tenant, const char *type, const json_t *envelope)
+{
+    if (!s->active || strcmp(s->tenant, tenant) != 0)
+        return false;
+    size_t glen = catalog_group_len(type);
+    bool named = false;
+    for (size_t i = 0; i < s->nevents && !named; i++)
+        named = strcmp(s->events[i], type) == 0 ||
+                (glen < strlen(type) && strlen(s->events[i]) == glen && strncmp(s->events[i], type, glen) == 0);
+    return named && (s->filter == NULL || filter_match(s->filter, envelope));
 }
 
 void sub_index_match(struct sub_index *idx, const char *tenant, const char *type, const json_t *envelope,

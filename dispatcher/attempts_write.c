@@ -1,0 +1,371 @@
+/* attempts_write.c: one batch of finished deliveries into PostgreSQL, in
+ * one transaction (called by the writer thread of attempts.c).
+ *
+ * The attempt records go in with COPY (the bulk of the work: every
+ * attempt is a row). What else a batch changes is small and mostly
+ * absent on the happy path, so each statement runs only when the batch
+ * needs it: the endpoints' health (one row per endpoint in the batch),
+ * retries scheduled by failed attempts, retries settled by final ones,
+ * and webhooks disabled by a 410 or by failing for too long (with their
+ * webhook.disabled outbox events).
+ */
+#include "attempts_write.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "log.h"
+#include "utf8.h"
+
+/* ---- a growable text buffer ---- */
+
+struct wbuf {
+    char *p;
+    size_t n, cap;
+};
+
+static void wbuf_reserve(struct wbuf *b, size_t more)
+{
+    if (b->n + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64 * 1024;
+    while (cap < b->n + more + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL)
+        abort();                /* cannot keep the record: better to crash and redeliver */
+    b->p = p;
+    b->cap = cap;
+}
+
+static void wbuf_add(struct wbuf *b, const char *s, size_t len)
+{
+    wbuf_reserve(b, len);
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = '\0';
+}
+
+static void wbuf_str(struct wbuf *b, const char *s)
+{
+    wbuf_add(b, s, strlen(s));
+}
+
+/* COPY text format: backslash, tab, newline and carriage return escaped. */
+static void wbuf_copy_text(struct wbuf *b, const char *s, size_t len)
+{
+    wbuf_reserve(b, len * 2);
+    char *o = b->p + b->n;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+            *o++ = '\\';
+            c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+        }
+        *o++ = c;
+    }
+    b->n = (size_t)(o - b->p);
+    b->p[b->n] = '\0';
+}
+
+static void wbuf_copy_col(struct wbuf *b, const char *s, char sep)
+{
+    if (s == NULL)
+        wbuf_add(b, "\\N", 2);
+    else
+        wbuf_copy_text(b, s, strlen(s));
+    wbuf_add(b, &sep, 1);
+}
+
+/* A timestamptz literal for COPY: "2026-11-25 10:00:00.123+00". */
+static void wbuf_copy_time(struct wbuf *b, long long ms, char sep)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    char text[48];
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(text + n, sizeof(text) - n, ".%03d+00%c", (int)(ms % 1000), sep);
+    wbuf_str(b, text);
+}
+
+static void wbuf_copy_long(struct wbuf *b, long long v, char sep)
+{
+    char text[32];
+    snprintf(text, sizeof(text), "%lld%c", v, sep);
+    wbuf_str(b, text);
+}
+
+/* Make an endpoint's response text storable: PostgreSQL text takes neither
+ * NUL nor invalid UTF-8 (an excerpt may also end inside a sequence), so each
+ * offending byte becomes '?'. In place; the length is unchanged. */
+static void write_text_clean(char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t n = s[i] ? utf8_seq_len((const unsigned char *)s + i, len - i) : 0;
+        if (n == 0)
+            s[i++] = '?';
+        else
+            i += n;
+    }
+}
+
+/* ---- the batch as rows ---- */
+
+/* The batch's attempt records as COPY text, one line per delivery. */
+static void write_copy_rows(struct wbuf *b, struct delivery *const *v, size_t n, const char *dispatcher)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct delivery *d = v[i];
+        const struct sub *s = d->sub;
+        if (d->response)
+            write_text_clean(d->response, d->response_len);
+        write_text_clean(d->error, strlen(d->error));
+        wbuf_copy_col(b, d->dlv_id, '\t');
+        wbuf_copy_col(b, s->tenant, '\t');
+        wbuf_copy_col(b, s->id, '\t');
+        wbuf_copy_col(b, s->eps[d->ep].id, '\t');
+        wbuf_copy_col(b, s->eps[d->ep].url, '\t');
+        wbuf_copy_col(b, d->payload->event_id, '\t');
+        wbuf_copy_col(b, d->payload->event_type, '\t');
+        wbuf_copy_text(b, d->payload->data, d->payload->len);
+        wbuf_add(b, "\t", 1);
+        wbuf_copy_long(b, d->attempt, '\t');
+        if (d->status > 0)
+            wbuf_copy_long(b, d->status, '\t');
+        else
+            wbuf_add(b, "\\N\t", 3);
+        if (d->response)
+            wbuf_copy_text(b, d->response, d->response_len);
+        else
+            wbuf_add(b, "\\N", 2);
+        wbuf_add(b, "\t", 1);
+        wbuf_copy_col(b, d->error[0] ? d->error : NULL, '\t');
+        wbuf_add(b, d->outcome == DELIVERY_SUCCESS ? "t\t" : "f\t", 2);
+        wbuf_copy_time(b, d->sent_ms, '\t');
+        wbuf_copy_long(b, d->duration_ms, '\t');
+        if (d->outcome == DELIVERY_RETRY)
+            wbuf_copy_time(b, d->next_ms, '\t');
+        else
+            wbuf_add(b, "\\N\t", 3);
+        wbuf_copy_col(b, dispatcher, '\n');
+    }
+}
+
+/* The failed attempts of the batch as a JSON array (NULL when none): what
+ * the retry and disable statements read. */
+static char *write_failure_rows(struct delivery *const *v, size_t n)
+{
+    json_t *rows = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct delivery *d = v[i];
+        if (d->outcome == DELIVERY_SUCCESS)
+            continue;
+        const struct sub *s = d->sub;
+        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:b,s:b}",
+            "tenant_id", s->tenant, "webhook_id", s->id, "endpoint_id", s->eps[d->ep].id,
+            "endpoint_url", s->eps[d->ep].url, "event_id", d->payload->event_id,
+            "event_type", d->payload->event_type, "payload", d->payload->data, "attempt", d->attempt,
+            "sent_ms", (json_int_t)d->sent_ms,
+            "next_ms", d->outcome == DELIVERY_RETRY ? json_integer(d->next_ms) : json_null(),
+            "final", (int)(d->outcome != DELIVERY_RETRY), "gone", (int)d->gone);
+        if (rows == NULL)
+            rows = json_array();
+        json_array_append_new(rows, row);
+    }
+    char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_decref(rows);
+    return text;
+}
+
+/* Ids of the retries rows settled by this batch (final attempts that came
+ * from one), as a PostgreSQL array literal; NULL when none. */
+static char *write_settled_ids(struct delivery *const *v, size_t n)
+{
+    struct wbuf b = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->retry_id == 0 || v[i]->outcome == DELIVERY_RETRY)
+            continue;
+        char id[32];
+        snprintf(id, sizeof(id), "%c%lld", b.n ? ',' : '{', (long long)v[i]->retry_id);
+        wbuf_str(&b, id);
+    }
+    if (b.n)
+        wbuf_add(&b, "}", 1);
+    return b.p;
+}
+
+static int write_by_endpoint(const void *a, const void *b)
+{
+    const struct delivery *x = *(struct delivery *const *)a, *y = *(struct delivery *const *)b;
+    int c = strcmp(x->sub->eps[x->ep].id, y->sub->eps[y->ep].id);
+    if (c != 0)
+        return c;
+    return x->sent_ms < y->sent_ms ? -1 : x->sent_ms > y->sent_ms;
+}
+
+/* One row per endpoint of the batch: its latest success and failure, and
+ * whether it is failing now, and since when (the first failure after its
+ * last success in the batch). Sorts 'v' by endpoint. */
+static char *write_health_rows(struct delivery **v, size_t n)
+{
+    qsort(v, n, sizeof(*v), write_by_endpoint);
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n;) {
+        const char *ep = v[i]->sub->eps[v[i]->ep].id;
+        long long ok_ms = -1, fail_ms = -1, failing_from = -1;
+        size_t j = i;
+        for (; j < n && strcmp(v[j]->sub->eps[v[j]->ep].id, ep) == 0; j++) {
+            if (v[j]->outcome == DELIVERY_SUCCESS) {
+                ok_ms = v[j]->sent_ms;
+                failing_from = -1;
+            } else {
+                fail_ms = v[j]->sent_ms;
+                if (failing_from < 0)
+                    failing_from = v[j]->sent_ms;
+            }
+        }
+        json_t *row = json_pack("{s:s,s:s}", "endpoint_id", ep, "webhook_id", v[i]->sub->id);
+        json_object_set_new(row, "ok_ms", ok_ms >= 0 ? json_integer(ok_ms) : json_null());
+        json_object_set_new(row, "fail_ms", fail_ms >= 0 ? json_integer(fail_ms) : json_null());
+        json_object_set_new(row, "failing_from", failing_from >= 0 ? json_integer(failing_from) : json_null());
+        json_array_append_new(rows, row);
+        i = j;
+    }
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    return text;
+}
+
+/* ---- the statements ---- */
+
+#define FAILURES_AS_X \
+    "FROM json_to_recordset($1::json) AS x(tenant_id text, webhook_id text, endpoint_id text, " \
+    "endpoint_url text, event_id text, event_type text, payload text, attempt int, sent_ms bigint, " \
+    "next_ms bigint, final boolean, gone boolean)"
+
+static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
+{
+    PGresult *res = PQexec(pg,
+        "COPY attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, "
+        "attempt, status_code, response, error, success, sent_at, duration_ms, next_attempt_at, dispatcher) "
+        "FROM STDIN");
+    bool ready = PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    if (!ready)
+        return hl_error_set(err, HL_EDB, "COPY attempts: %s", PQerrorMessage(pg));
+    if (PQputCopyData(pg, rows->p, (int)rows->n) != 1 || PQputCopyEnd(pg, NULL) != 1)
+        return hl_error_set(err, HL_EDB, "COPY attempts: %s", PQerrorMessage(pg));
+    int rc = 0;
+    while ((res = PQgetResult(pg)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+            msg[strcspn(msg, "\n")] = '\0';
+            rc = hl_error_set(err, HL_EDB, "COPY attempts: %s", msg);
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+static int write_health(PGconn *pg, const char *rows, struct hl_error *err)
+{
+    const char *params[1] = { rows };
+    return db_exec(pg, err,
+        "INSERT INTO endpoint_health AS h (endpoint_id, webhook_id, failing_since, last_success_at, last_failure_at) "
+        "SELECT endpoint_id, webhook_id, to_timestamp(failing_from / 1000.0), to_timestamp(ok_ms / 1000.0), "
+        "to_timestamp(fail_ms / 1000.0) "
+        "FROM json_to_recordset($1::json) AS x(endpoint_id text, webhook_id text, ok_ms bigint, fail_ms bigint, "
+        "failing_from bigint) "
+        "ON CONFLICT (endpoint_id) DO UPDATE SET "
+        "failing_since = CASE WHEN EXCLUDED.failing_since IS NULL THEN NULL "
+        "                     WHEN EXCLUDED.last_success_at IS NOT NULL THEN EXCLUDED.failing_since "
+        "                     ELSE coalesce(h.failing_since, EXCLUDED.failing_since) END, "
+        "last_success_at = coalesce(EXCLUDED.last_success_at, h.last_success_at), "
+        "last_failure_at = coalesce(EXCLUDED.last_failure_at, h.last_failure_at)", 1, params);
+}
+
+static int write_retries(PGconn *pg, const char *failures, struct hl_error *err)
+{
+    const char *params[1] = { failures };
+    return db_exec(pg, err,
+        "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
+        "SELECT DISTINCT ON (endpoint_id, event_id) tenant_id, webhook_id, endpoint_id, event_id, event_type, "
+        "payload, attempt + 1, to_timestamp(next_ms / 1000.0) " FAILURES_AS_X " WHERE NOT final "
+        "ORDER BY endpoint_id, event_id, attempt DESC "
+        "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET attempt = EXCLUDED.attempt, "
+        "due_at = EXCLUDED.due_at, lease_until = NULL", 1, params);
+}
+
+/* Disable the webhooks of endpoints that answered 410 or have failed for
+ * longer than 'disable_after_ms' (read after this batch's health update),
+ * each with its outbox event. */
+static int write_disable(PGconn *pg, const char *failures, long disable_after_ms, struct hl_error *err)
+{
+    char secs[32];
+    snprintf(secs, sizeof(secs), "%ld", disable_after_ms / 1000);
+    const char *params[2] = { failures, secs };
+    PGresult *res = db_query(pg, err,
+        "WITH doomed AS ("
+        "  SELECT DISTINCT webhook_id, 'endpoint ' || endpoint_url || ' answered 410 Gone' AS reason "
+        "  " FAILURES_AS_X " WHERE gone "
+        "  UNION ALL "
+        "  SELECT DISTINCT h.webhook_id, 'every delivery to endpoint ' || x.endpoint_url || ' failed since ' || hl_ts(h.failing_since) "
+        "  " FAILURES_AS_X " JOIN endpoint_health h ON h.endpoint_id = x.endpoint_id "
+        "  WHERE h.failing_since < now() - make_interval(secs => $2::bigint)), "
+        "one AS (SELECT DISTINCT ON (webhook_id) webhook_id, reason FROM doomed) "
+        "UPDATE webhooks w SET is_active = false, disabled_reason = one.reason, version = w.version + 1, "
+        "updated_at = now() FROM one WHERE w.id = one.webhook_id AND w.is_active RETURNING w.id, one.reason",
+        2, params);
+    if (res == NULL)
+        return HL_EDB;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        const char *kind[2] = { PQgetvalue(res, i, 0), "webhook.disabled" };
+        rc = db_exec(pg, err, "SELECT hl_outbox_webhook($1, $2)", 2, kind);
+        if (rc == 0)
+            log_warn("webhook %s disabled: %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+    }
+    PQclear(res);
+    return rc;
+}
+
+int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispatcher, long disable_after_ms,
+                   struct hl_error *err)
+{
+    struct wbuf copy = { 0 };
+    write_copy_rows(&copy, v, n, dispatcher);
+    char *failures = write_failure_rows(v, n);
+    char *settled = write_settled_ids(v, n);
+    char *health = write_health_rows(v, n);
+    int rc = HL_EDB;
+    if (copy.p == NULL || health == NULL) {
+        hl_error_set(err, HL_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (db_begin(pg, err) < 0 || write_copy(pg, &copy, err) < 0)
+        goto out;
+    if (failures && write_retries(pg, failures, err) < 0)
+        goto out;
+    if (settled) {
+        const char *params[1] = { settled };
+        if (db_exec(pg, err, "DELETE FROM retries WHERE id = ANY($1::bigint[])", 1, params) < 0)
+            goto out;
+    }
+    if (write_health(pg, health, err) < 0)
+        goto out;
+    if (failures && write_disable(pg, failures, disable_after_ms, err) < 0)
+        goto out;
+    rc = db_commit(pg, err);
+out:
+    if (rc != 0)
+        db_rollback(pg);
+    free(copy.p);
+    free(failures);
+    free(settled);
+    free(health);
+    return rc;
+}
