@@ -193,10 +193,10 @@ static struct curl_run limit_curl_run(struct bench_env *env, bool tls, long run_
 }
 
 /* CPU and wall time to open one new connection and POST once: 'n' fresh
- * connections one after the other. 'system_cas': libcurl also reads the
- * system CA directory, as the dispatcher does without HOOKLINE_CA_FILE. */
-static void limit_connect_cost(struct bench_env *env, bool tls, bool system_cas, int n, double *cpu_ms,
-                               double *wall_ms)
+ * connections one after the other, trusting the CAs of 'ca_file', and
+ * with 'ca_dir' those of the system's CA directory too (libcurl's default). */
+static void limit_connect_cost(struct bench_env *env, bool tls, const char *ca_file, bool ca_dir, int n,
+                               double *cpu_ms, double *wall_ms)
 {
     char *body = limit_body(env->plan.payload_bytes);
     long long c0 = bench_proc_cpu_us(getpid()), t0 = bench_now_us();
@@ -213,8 +213,8 @@ static void limit_connect_cost(struct bench_env *env, bool tls, bool system_cas,
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, limit_discard);
-        curl_easy_setopt(e, CURLOPT_CAINFO, hx_test_ca_file());
-        if (!system_cas)
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+        if (!ca_dir)
             curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
         done += curl_easy_perform(e) == CURLE_OK;
@@ -223,6 +223,33 @@ static void limit_connect_cost(struct bench_env *env, bool tls, bool system_cas,
     *cpu_ms = done ? (double)(bench_proc_cpu_us(getpid()) - c0) / 1000.0 / done : 0;
     *wall_ms = done ? (double)(bench_now_us() - t0) / 1000.0 / done : 0;
     free(body);
+}
+
+/* The system CA bundle plus the receiver's test CA, in one file under the
+ * work directory: what the dispatcher loads without HOOKLINE_CA_FILE. */
+static int limit_system_bundle(struct bench_env *env, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/system-bundle.pem", env->work_dir);
+    FILE *out = fopen(path, "wb");
+    if (out == NULL)
+        return -1;
+    const char *parts[2] = { "/etc/ssl/certs/ca-certificates.crt", hx_test_ca_file() };
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        FILE *in = fopen(parts[i], "rb");
+        char buf[8192];
+        size_t n;
+        if (in == NULL) {
+            rc = -1;
+            break;
+        }
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+            fwrite(buf, 1, n, out);
+        fclose(in);
+    }
+    if (fclose(out) != 0)
+        rc = -1;
+    return rc;
 }
 
 static void limit_curl(struct bench_env *env)
@@ -240,13 +267,20 @@ static void limit_curl(struct bench_env *env)
             int n = env->plan.smoke ? 4 : 32;
             report_fig("https_warm_s", "HTTPS: time to open the 512 connections (the loop is busy meanwhile)",
                        r.warm_s, "s");
-            limit_connect_cost(env, true, false, n, &cpu_ms, &wall_ms);
+            limit_connect_cost(env, true, hx_test_ca_file(), false, n, &cpu_ms, &wall_ms);
             report_fig("https_connect_cpu_ms", "HTTPS: client CPU per new connection, CA file only (as here)", cpu_ms,
                        "ms");
-            limit_connect_cost(env, true, true, n, &cpu_ms, &wall_ms);
+            char bundle[1024];
+            if (limit_system_bundle(env, bundle, sizeof(bundle)) == 0) {
+                limit_connect_cost(env, true, bundle, false, n, &cpu_ms, &wall_ms);
+                report_fig("https_connect_bundle_cpu_ms",
+                           "HTTPS: the same with the system CA bundle file (the dispatcher without HOOKLINE_CA_FILE)",
+                           cpu_ms, "ms");
+            }
+            limit_connect_cost(env, true, hx_test_ca_file(), true, n, &cpu_ms, &wall_ms);
             report_fig("https_connect_syscas_cpu_ms",
-                       "HTTPS: the same reading /etc/ssl/certs too (no HOOKLINE_CA_FILE: production)", cpu_ms, "ms");
-            limit_connect_cost(env, false, false, n, &cpu_ms, &wall_ms);
+                       "HTTPS: the same reading the /etc/ssl/certs directory too (libcurl's default)", cpu_ms, "ms");
+            limit_connect_cost(env, false, hx_test_ca_file(), false, n, &cpu_ms, &wall_ms);
             report_fig("http_connect_cpu_ms", "HTTP: client CPU per new connection", cpu_ms, "ms");
         }
         report_note("%s: client %.0f %% of a core, receiver %.0f %%, %ld errors, %lld new connections while measuring "
