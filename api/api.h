@@ -21,6 +21,8 @@
 
 struct outbox_relay;
 struct retention;
+struct doc_cache;
+struct doc_cache_listener;
 
 struct api_ctx {
     struct hl_config cfg;
@@ -29,6 +31,8 @@ struct api_ctx {
     struct kafka_producer *kp;
     struct outbox_relay *relay;
     struct retention *retention;    /* retention.h */
+    struct doc_cache *docs;         /* doc_cache.h: GET /v1/webhooks/{id}; NULL outside "serve" */
+    struct doc_cache_listener *docs_listener;
 };
 
 enum api_scope {
@@ -54,7 +58,7 @@ struct api_call {
     const struct _u_request *req;
     struct _u_response *resp;
     struct api_principal who;
-    PGconn *pg;                 /* borrowed from the pool for this call */
+    PGconn *pg;                 /* borrowed from the pool for this call (api_pg) */
     struct hl_error err;
     int status;                 /* HTTP status of a successful reply */
     json_t *reply;              /* new reference, sent and released by the dispatcher */
@@ -68,7 +72,8 @@ struct api_route {
     const char *method;
     const char *path;           /* ulfius pattern, e.g. "/v1/webhooks/:id" */
     unsigned scope;             /* SCOPE_NONE, one tenant scope, or SCOPE_ADMIN */
-    bool needs_db;
+    bool needs_db;              /* call->pg is set before the handler runs; else
+                                 * the handler takes one with api_pg if it must */
     api_handler fn;
 };
 
@@ -105,6 +110,16 @@ int api_query_int(struct api_call *call, const char *name, long min, long max, l
 
 /* Set the reply: 'status' and 'reply' (a new reference, stolen). Returns 0. */
 int api_reply(struct api_call *call, int status, json_t *reply);
+
+/* Set the reply to 'status' and the JSON text 'text' ('len' bytes,
+ * borrowed, copied), sent as it is with the content type of a JSON reply.
+ * Returns 0 or HL_ENOMEM. */
+int api_reply_text(struct api_call *call, int status, const char *text, size_t len) HL_MUST_CHECK;
+
+/* The call's PostgreSQL connection, borrowed from the pool on first use
+ * and returned by the dispatcher after the handler. NULL with HL_EDB in
+ * call->err when none can be had. */
+PGconn *api_pg(struct api_call *call);
 
 /* auth.c */
 

@@ -167,7 +167,10 @@ int auth_check(struct api_call *call, unsigned scope)
     unsigned long gen = 0;
     if (!auth_cache_get(hash, who, &gen)) {
         const char *params[1] = { hash };
-        PGresult *res = db_query(call->pg, &call->err,
+        PGconn *pg = api_pg(call);
+        if (pg == NULL)
+            return HL_EDB;
+        PGresult *res = db_query(pg, &call->err,
             "SELECT id, tenant_id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", 1, params);
         if (res == NULL)
             return HL_EDB;

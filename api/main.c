@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "doc_cache.h"
 #include "log.h"
 #include "retention.h"
 
@@ -65,6 +66,13 @@ static int api_serve(struct api_ctx *ctx)
         fprintf(stderr, "hookline-api: %s\n", err.msg);
         goto out;
     }
+    /* off until its listener is LISTENing: GETs read PostgreSQL meanwhile */
+    ctx->docs = doc_cache_new();
+    ctx->docs_listener = ctx->docs ? doc_cache_listener_start(ctx->docs, ctx->cfg.database_url, &err) : NULL;
+    if (ctx->docs_listener == NULL) {
+        fprintf(stderr, "hookline-api: %s\n", ctx->docs ? err.msg : "document cache: out of memory");
+        goto out;
+    }
     if (server_start(ctx, &inst) < 0) {
         fprintf(stderr, "hookline-api: cannot listen on port %d\n", ctx->cfg.http_port);
         goto out;
@@ -79,6 +87,10 @@ static int api_serve(struct api_ctx *ctx)
     server_stop(&inst);
     rc = 0;
 out:
+    doc_cache_listener_stop(ctx->docs_listener);
+    ctx->docs_listener = NULL;
+    doc_cache_free(ctx->docs);
+    ctx->docs = NULL;
     retention_stop(ctx->retention);
     outbox_relay_stop(ctx->relay);
     kafka_producer_free(ctx->kp);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc_cache.h"
 #include "retention.h"
 
 #define AM_ROUTES_MAX 96
@@ -167,6 +168,32 @@ static void am_format(FILE *out, struct api_ctx *ctx)
                  "# TYPE hookline_retention_runs_total counter\nhookline_retention_runs_total %ld\n", rs.runs);
     fprintf(out, "# HELP hookline_retention_active 1 on the api instance that runs the retention job.\n"
                  "# TYPE hookline_retention_active gauge\nhookline_retention_active %d\n", rs.active ? 1 : 0);
+    struct doc_cache_stats ds;
+    doc_cache_stats_get(ctx->docs, &ds);
+    fprintf(out, "# HELP hookline_api_doc_cache_lookups_total GET /v1/webhooks/{id} against the document cache: hit, "
+                 "miss, or bypass (cache off while its listener is not connected).\n"
+                 "# TYPE hookline_api_doc_cache_lookups_total counter\n"
+                 "hookline_api_doc_cache_lookups_total{result=\"hit\"} %lu\n"
+                 "hookline_api_doc_cache_lookups_total{result=\"miss\"} %lu\n"
+                 "hookline_api_doc_cache_lookups_total{result=\"bypass\"} %lu\n",
+            ds.hits, ds.misses, ds.bypasses);
+    fprintf(out, "# HELP hookline_api_doc_cache_fills_total Documents read from PostgreSQL after a miss: stored, or "
+                 "dropped (a change raced the read, or over the size limit).\n"
+                 "# TYPE hookline_api_doc_cache_fills_total counter\n"
+                 "hookline_api_doc_cache_fills_total{result=\"stored\"} %lu\n"
+                 "hookline_api_doc_cache_fills_total{result=\"dropped\"} %lu\n",
+            ds.fills, ds.fills_dropped);
+    fprintf(out, "# HELP hookline_api_doc_cache_evictions_total Webhook ids evicted: notified changes and this "
+                 "process's own writes.\n# TYPE hookline_api_doc_cache_evictions_total counter\n"
+                 "hookline_api_doc_cache_evictions_total %lu\n", ds.evictions);
+    fprintf(out, "# HELP hookline_api_doc_cache_flushes_total Whole-cache flushes (listener lost or reconnected, "
+                 "TRUNCATE).\n# TYPE hookline_api_doc_cache_flushes_total counter\n"
+                 "hookline_api_doc_cache_flushes_total %lu\n", ds.flushes);
+    fprintf(out, "# HELP hookline_api_doc_cache_entries Documents in the cache.\n"
+                 "# TYPE hookline_api_doc_cache_entries gauge\nhookline_api_doc_cache_entries %zu\n", ds.entries);
+    fprintf(out, "# HELP hookline_api_doc_cache_enabled 1 while the cache's listener is connected and the cache in "
+                 "use.\n# TYPE hookline_api_doc_cache_enabled gauge\nhookline_api_doc_cache_enabled %d\n",
+            ds.enabled ? 1 : 0);
     if (rs.last_run_ms > 0)
         fprintf(out, "# HELP hookline_retention_last_run_timestamp_seconds End of the last retention pass.\n"
                      "# TYPE hookline_retention_last_run_timestamp_seconds gauge\n"

@@ -87,6 +87,25 @@ int api_reply(struct api_call *call, int status, json_t *reply)
     return 0;
 }
 
+int api_reply_text(struct api_call *call, int status, const char *text, size_t len)
+{
+    if (ulfius_set_binary_body_response(call->resp, (unsigned)status, text, len) != U_OK)
+        return hl_error_set(&call->err, HL_ENOMEM, "cannot set the response body");
+    /* what ulfius_set_json_body_response sets: a cached reply looks like a built one */
+    u_map_put(call->resp->map_header, ULFIUS_HTTP_HEADER_CONTENT, ULFIUS_HTTP_ENCODING_JSON);
+    call->status = status;
+    json_decref(call->reply);
+    call->reply = NULL;     /* no call->reply: the body set here is sent as it is */
+    return 0;
+}
+
+PGconn *api_pg(struct api_call *call)
+{
+    if (call->pg == NULL)
+        call->pg = db_pool_acquire(call->ctx->pool, &call->err);
+    return call->pg;
+}
+
 json_t *api_body_object(struct api_call *call)
 {
     const struct _u_request *req = call->req;
@@ -157,11 +176,10 @@ static int server_dispatch(const struct _u_request *req, struct _u_response *res
     int rc = 0;
     if ((long)req->binary_body_length > b->ctx->cfg.max_body_bytes)
         rc = hl_error_set(&call.err, HL_ETOOBIG, "Request body is larger than %ld bytes.", b->ctx->cfg.max_body_bytes);
-    if (rc == 0 && (b->route->needs_db || (b->route->scope & ~SCOPE_ADMIN))) {
-        call.pg = db_pool_acquire(b->ctx->pool, &call.err);
-        if (call.pg == NULL)
-            rc = HL_EDB;
-    }
+    /* other routes take a connection only if they need one (auth_check on a
+     * key cache miss, GET by id on a document cache miss) */
+    if (rc == 0 && b->route->needs_db && api_pg(&call) == NULL)
+        rc = HL_EDB;
     if (rc == 0 && b->route->scope != SCOPE_NONE)
         rc = auth_check(&call, b->route->scope);
     if (rc == 0)
