@@ -24,7 +24,7 @@
 #include "log.h"
 
 #define ATTEMPTS_FLUSH_ROWS 1000        /* hand a batch over at this size... */
-#define ATTEMPTS_FLUSH_AGE_MS 5         /* ...or once its oldest record is this old */
+#define ATTEMPTS_FLUSH_AGE_MS 10        /* ...or once its oldest record is this old */
 #define ATTEMPTS_BACKOFF_MS 500         /* after a failed write */
 
 struct batch {

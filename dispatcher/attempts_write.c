@@ -4,10 +4,11 @@
  * The attempt records go in with COPY (the bulk of the work: every
  * attempt is a row). What else a batch changes is small and mostly
  * absent on the happy path, so each statement runs only when the batch
- * needs it: the endpoints' health (one row per endpoint in the batch),
- * retries scheduled by failed attempts, retries settled by final ones,
- * and webhooks disabled by a 410 or by failing for too long (with their
- * webhook.disabled outbox events).
+ * needs it: the endpoints' health (endpoint_health has a row for an
+ * endpoint that failed once; a healthy endpoint's row is written only when
+ * it recovers or once a minute), retries scheduled by failed attempts,
+ * retries settled by final ones, and webhooks disabled by a 410 or by
+ * failing for too long (with their webhook.disabled outbox events).
  */
 #include "attempts_write.h"
 
@@ -18,6 +19,8 @@
 #include "db.h"
 #include "log.h"
 #include "utf8.h"
+
+#define HEALTH_REFRESH_S "60"   /* a healthy endpoint's last_success_at, at most this stale */
 
 /* ---- a growable text buffer ---- */
 
@@ -208,11 +211,13 @@ static int write_by_endpoint(const void *a, const void *b)
 
 /* One row per endpoint of the batch: its latest success and failure, and
  * whether it is failing now, and since when (the first failure after its
- * last success in the batch). Sorts 'v' by endpoint. */
-static char *write_health_rows(struct delivery **v, size_t n)
+ * last success in the batch). Endpoints whose every attempt succeeded go
+ * to 'ok', the others to 'mixed' (either may be left NULL: none). Sorts
+ * 'v' by endpoint. */
+static void write_health_rows(struct delivery **v, size_t n, char **ok, char **mixed)
 {
     qsort(v, n, sizeof(*v), write_by_endpoint);
-    json_t *rows = json_array();
+    json_t *rows[2] = { json_array(), json_array() };
     for (size_t i = 0; i < n;) {
         const char *ep = v[i]->sub->eps[v[i]->ep].id;
         long long ok_ms = -1, fail_ms = -1, failing_from = -1;
@@ -231,12 +236,14 @@ static char *write_health_rows(struct delivery **v, size_t n)
         json_object_set_new(row, "ok_ms", ok_ms >= 0 ? json_integer(ok_ms) : json_null());
         json_object_set_new(row, "fail_ms", fail_ms >= 0 ? json_integer(fail_ms) : json_null());
         json_object_set_new(row, "failing_from", failing_from >= 0 ? json_integer(failing_from) : json_null());
-        json_array_append_new(rows, row);
+        json_array_append_new(rows[fail_ms >= 0], row);
         i = j;
     }
-    char *text = json_dumps(rows, JSON_COMPACT);
-    json_decref(rows);
-    return text;
+    for (int k = 0; k < 2; k++) {
+        char **out = k ? mixed : ok;
+        *out = json_array_size(rows[k]) ? json_dumps(rows[k], JSON_COMPACT) : NULL;
+        json_decref(rows[k]);
+    }
 }
 
 /* ---- the statements ---- */
@@ -271,6 +278,7 @@ static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
     return rc;
 }
 
+/* Endpoints with failures in the batch: their row as the batch leaves it. */
 static int write_health(PGconn *pg, const char *rows, struct hl_error *err)
 {
     const char *params[1] = { rows };
@@ -286,6 +294,21 @@ static int write_health(PGconn *pg, const char *rows, struct hl_error *err)
         "                     ELSE coalesce(h.failing_since, EXCLUDED.failing_since) END, "
         "last_success_at = coalesce(EXCLUDED.last_success_at, h.last_success_at), "
         "last_failure_at = coalesce(EXCLUDED.last_failure_at, h.last_failure_at)", 1, params);
+}
+
+/* Endpoints whose every attempt in the batch succeeded: no row means
+ * healthy, so only an existing row is touched, and only when it says the
+ * endpoint fails or its last success is over HEALTH_REFRESH_S old. The
+ * common case, a healthy endpoint, writes nothing. */
+static int write_health_ok(PGconn *pg, const char *rows, struct hl_error *err)
+{
+    const char *params[1] = { rows };
+    return db_exec(pg, err,
+        "UPDATE endpoint_health h SET failing_since = NULL, last_success_at = to_timestamp(x.ok_ms / 1000.0) "
+        "FROM json_to_recordset($1::json) AS x(endpoint_id text, ok_ms bigint) "
+        "WHERE h.endpoint_id = x.endpoint_id AND (h.failing_since IS NOT NULL OR h.last_success_at IS NULL OR "
+        "h.last_success_at < to_timestamp(x.ok_ms / 1000.0) - make_interval(secs => " HEALTH_REFRESH_S "))",
+        1, params);
 }
 
 static int write_retries(PGconn *pg, const char *failures, struct hl_error *err)
@@ -340,9 +363,10 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
     write_copy_rows(&copy, v, n, dispatcher);
     char *failures = write_failure_rows(v, n);
     char *settled = write_settled_ids(v, n);
-    char *health = write_health_rows(v, n);
+    char *health_ok = NULL, *health = NULL;
+    write_health_rows(v, n, &health_ok, &health);
     int rc = HL_EDB;
-    if (copy.p == NULL || health == NULL) {
+    if (copy.p == NULL) {
         hl_error_set(err, HL_ENOMEM, "out of memory");
         goto out;
     }
@@ -355,7 +379,7 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
         if (db_exec(pg, err, "DELETE FROM retries WHERE id = ANY($1::bigint[])", 1, params) < 0)
             goto out;
     }
-    if (write_health(pg, health, err) < 0)
+    if ((health_ok && write_health_ok(pg, health_ok, err) < 0) || (health && write_health(pg, health, err) < 0))
         goto out;
     if (failures && write_disable(pg, failures, disable_after_ms, err) < 0)
         goto out;
@@ -366,6 +390,7 @@ out:
     free(copy.p);
     free(failures);
     free(settled);
+    free(health_ok);
     free(health);
     return rc;
 }
