@@ -1,6 +1,7 @@
 /* ids.c: unguessable identifiers, webhook secrets and API keys.
  *
- * Random bytes come from gnutls_rnd(GNUTLS_RND_KEY). Ids and API keys are
+ * Random bytes come from gnutls_rnd(): GNUTLS_RND_KEY for secrets and API
+ * keys, GNUTLS_RND_NONCE (unpredictable as well) for ids. Ids and API keys are
  * the random bytes read as one big-endian number written in base62 with a
  * fixed number of digits (16 bytes -> 22 chars, 32 bytes -> 43 chars), so
  * every byte string maps to exactly one text and no entropy is lost.
@@ -49,8 +50,33 @@ static void ids_base62_fixed(unsigned char *bytes, size_t n, char *out, size_t n
     }
 }
 
-/* Write 'prefix' + base62 of 'nbytes' random bytes ('nchars' digits). */
-static int ids_new_base62(const char *prefix, size_t nbytes, size_t nchars, char *out, size_t cap)
+/* ids_base62_fixed for 16 bytes into 22 digits, the same text: 128-bit
+ * arithmetic, ten digits per 64-bit chunk (62^10 < 2^64), instead of 22
+ * long divisions of 16 bytes each; ids are made for every delivery. */
+static void ids_base62_16(const unsigned char bytes[16], char out[IDS_ID_CHARS])
+{
+    static const unsigned long long chunk = 839299365868340224ULL;     /* 62^10 */
+    unsigned __int128 x = 0;
+    for (int i = 0; i < 16; i++)
+        x = (x << 8) | bytes[i];
+    size_t pos = IDS_ID_CHARS;
+    for (int c = 0; c < 2; c++) {
+        unsigned long long low = (unsigned long long)(x % chunk);
+        x /= chunk;
+        for (int d = 0; d < 10; d++) {
+            out[--pos] = ids_base62[low % 62];
+            low /= 62;
+        }
+    }
+    unsigned long long top = (unsigned long long)x;    /* < 62^2 */
+    out[--pos] = ids_base62[top % 62];
+    out[--pos] = ids_base62[top / 62];
+}
+
+/* Write 'prefix' + base62 of 'nbytes' random bytes ('nchars' digits),
+ * drawn at 'level'. */
+static int ids_new_base62(const char *prefix, size_t nbytes, size_t nchars, gnutls_rnd_level_t level, char *out,
+                          size_t cap)
 {
     unsigned char bytes[IDS_KEY_BYTES];
     int rc = HL_EINVAL;
@@ -60,11 +86,14 @@ static int ids_new_base62(const char *prefix, size_t nbytes, size_t nchars, char
         out[0] = '\0';
     if (nbytes > sizeof(bytes) || cap < plen + nchars + 1)
         goto out;
-    rc = hl_random_bytes(bytes, nbytes);
+    rc = gnutls_rnd(level, bytes, nbytes) < 0 ? HL_EIO : 0;
     if (rc < 0)
         goto out;
     memcpy(out, prefix, plen);
-    ids_base62_fixed(bytes, nbytes, out + plen, nchars);
+    if (nbytes == IDS_ID_BYTES && nchars == IDS_ID_CHARS)
+        ids_base62_16(bytes, out + plen);
+    else
+        ids_base62_fixed(bytes, nbytes, out + plen, nchars);
     out[plen + nchars] = '\0';
     rc = 0;
 out:
@@ -74,7 +103,8 @@ out:
 
 int hl_id_new(const char *prefix, char *out, size_t cap)
 {
-    return ids_new_base62(prefix ? prefix : "", IDS_ID_BYTES, IDS_ID_CHARS, out, cap);
+    /* an id is unpredictable but grants nothing by itself: nonce level */
+    return ids_new_base62(prefix ? prefix : "", IDS_ID_BYTES, IDS_ID_CHARS, GNUTLS_RND_NONCE, out, cap);
 }
 
 /* Also returns HL_EINVAL when 'cap' is too small for the secret. */
@@ -102,7 +132,7 @@ out:
 /* Also returns HL_EINVAL when 'cap' is too small for the key. */
 int hl_apikey_new(char *out, size_t cap)
 {
-    return ids_new_base62(IDS_APIKEY_PREFIX, IDS_KEY_BYTES, IDS_KEY_CHARS, out, cap);
+    return ids_new_base62(IDS_APIKEY_PREFIX, IDS_KEY_BYTES, IDS_KEY_CHARS, GNUTLS_RND_KEY, out, cap);
 }
 
 /* On the (practically impossible) failure of the hash, 'out' is the empty
