@@ -278,11 +278,14 @@ static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
     return rc;
 }
 
-/* Endpoints with failures in the batch: their row as the batch leaves it. */
-static int write_health(PGconn *pg, const char *rows, struct hl_error *err)
+/* Endpoints with failures in the batch: their row as the batch leaves it.
+ * Sets *doomed when one of them has failed for 'disable_after_ms'. */
+static int write_health(PGconn *pg, const char *rows, long disable_after_ms, bool *doomed, struct hl_error *err)
 {
-    const char *params[1] = { rows };
-    return db_exec(pg, err,
+    char secs[32];
+    snprintf(secs, sizeof(secs), "%ld", disable_after_ms / 1000);
+    const char *params[2] = { rows, secs };
+    PGresult *res = db_query(pg, err,
         "INSERT INTO endpoint_health AS h (endpoint_id, webhook_id, failing_since, last_success_at, last_failure_at) "
         "SELECT endpoint_id, webhook_id, to_timestamp(failing_from / 1000.0), to_timestamp(ok_ms / 1000.0), "
         "to_timestamp(fail_ms / 1000.0) "
@@ -293,7 +296,14 @@ static int write_health(PGconn *pg, const char *rows, struct hl_error *err)
         "                     WHEN EXCLUDED.last_success_at IS NOT NULL THEN EXCLUDED.failing_since "
         "                     ELSE coalesce(h.failing_since, EXCLUDED.failing_since) END, "
         "last_success_at = coalesce(EXCLUDED.last_success_at, h.last_success_at), "
-        "last_failure_at = coalesce(EXCLUDED.last_failure_at, h.last_failure_at)", 1, params);
+        "last_failure_at = coalesce(EXCLUDED.last_failure_at, h.last_failure_at) "
+        "RETURNING h.failing_since < now() - make_interval(secs => $2::bigint)", 2, params);
+    if (res == NULL)
+        return HL_EDB;
+    for (int i = 0; i < PQntuples(res) && !*doomed; i++)
+        *doomed = strcmp(PQgetvalue(res, i, 0), "t") == 0;
+    PQclear(res);
+    return 0;
 }
 
 /* Endpoints whose every attempt in the batch succeeded: no row means
@@ -379,9 +389,14 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
         if (db_exec(pg, err, "DELETE FROM retries WHERE id = ANY($1::bigint[])", 1, params) < 0)
             goto out;
     }
-    if ((health_ok && write_health_ok(pg, health_ok, err) < 0) || (health && write_health(pg, health, err) < 0))
+    /* a 410, or an endpoint failing for too long, disables its webhook */
+    bool doomed = false;
+    for (size_t i = 0; i < n && !doomed; i++)
+        doomed = v[i]->gone;
+    if ((health_ok && write_health_ok(pg, health_ok, err) < 0) ||
+        (health && write_health(pg, health, disable_after_ms, &doomed, err) < 0))
         goto out;
-    if (failures && write_disable(pg, failures, disable_after_ms, err) < 0)
+    if (doomed && write_disable(pg, failures, disable_after_ms, err) < 0)
         goto out;
     rc = db_commit(pg, err);
 out:
