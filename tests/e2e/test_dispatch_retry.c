@@ -4,7 +4,8 @@
  * third, successful attempt with the same webhook-id, and the attempt log
  * shows attempts 1, 2, 3 with next_attempt_at on the failed ones only; an
  * always-failing endpoint stops after max_retries; 410 Gone disables the
- * webhook (GET and a webhook.disabled lifecycle event); 429 Retry-After
+ * webhook (GET and a webhook.disabled lifecycle event), and so does an
+ * endpoint whose every delivery failed for HOOKLINE_DISABLE_AFTER; 429 Retry-After
  * outweighs a shorter schedule; a timeout and a 302 (not followed) are
  * failed attempts; rate_limit holds deliveries back without dropping any;
  * the log's retry route redelivers now and its delete route forgets a
@@ -24,8 +25,8 @@ struct fx {
     struct de_producer *p;
     PGconn *pg;
     char key[128];
-    struct de_webhook w1, w2, w3, w4, w5, w6, w7, w8, w9;
-    char e1[64], e2[64], e3[64], e4[64], e6[64], e7[64], e8[64], e9[64];
+    struct de_webhook w1, w2, w3, w4, w5, w6, w7, w8, w9, w10;
+    char e1[64], e2[64], e3[64], e4[64], e6[64], e7[64], e8[64], e9[64], e10[64];
     char *body1;
 };
 
@@ -173,6 +174,28 @@ static void test_gone(struct fx *fx, struct e2e_consumer *lc)
     json_decref(log);
     CHECK_EQ_INT(fx_retries(fx, fx->e3), 0);
     CHECK_EQ_INT(hx_receiver_count(fx->r, "/r3"), 1);
+}
+
+static void test_failing_too_long(struct fx *fx)
+{
+    E2E_SECTION("every delivery failing for HOOKLINE_DISABLE_AFTER=3s disables the webhook");
+    struct hx_resp resp = { 0 };
+    bool disabled = HX_WAIT((hx_resp_free(&resp), hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s",
+                                                         fx->w10.id) == 200 &&
+                                                      json_is_false(json_object_get(resp.json, "is_active"))),
+                            WAIT_MS);
+    CHECK(disabled);
+    const char *reason = e2e_str(resp.json, "disabled_reason");
+    CHECK(reason != NULL && strstr(reason, "failed since") != NULL && strstr(reason, "/r10") != NULL);
+    printf("disabled_reason: %s\n", reason ? reason : "(none)");
+    hx_resp_free(&resp);
+    /* the attempt that found it failing for 3 s was at least the fourth (schedule 1s each) */
+    long n = fx_attempts(fx, fx->e10);
+    CHECK(n >= 4 && n <= 6);
+    /* disabled: its pending retry is dropped, nothing more is sent */
+    CHECK(HX_WAIT(fx_retries(fx, fx->e10) == 0, WAIT_MS));
+    long sent = hx_receiver_count(fx->r, "/r10");
+    CHECK_EQ_INT(sent, n);
 }
 
 static void test_retry_after(struct fx *fx)
@@ -416,7 +439,8 @@ int main(void)
     struct fx fx = { 0 };
     struct hx_stack_opts opts = {
         .dispatchers = 0,
-        .env = { "HOOKLINE_RETRY_SCHEDULE=1s,1s,1s,1s,1s", "HOOKLINE_DELIVERY_TIMEOUT=2s", NULL },
+        .env = { "HOOKLINE_RETRY_SCHEDULE=1s,1s,1s,1s,1s", "HOOKLINE_DELIVERY_TIMEOUT=2s", "HOOKLINE_DISABLE_AFTER=3s",
+                 NULL },
     };
     fx.st = hx_stack_start(&opts);
     fx.r = hx_receiver_start(NULL);
@@ -430,6 +454,7 @@ int main(void)
     fx_webhook(&fx, &fx.w6, "r6", NULL);
     fx_webhook(&fx, &fx.w7, "r7", NULL);
     fx_webhook(&fx, &fx.w9, "r9", NULL);
+    fx_webhook(&fx, &fx.w10, "r10", ",\"max_retries\":5");
     struct hx_receiver *slow = hx_receiver_start(NULL);
     hx_receiver_set_delay(slow, 3000);
     de_webhook_new(fx.st, fx.key, &fx.w8,
@@ -438,6 +463,7 @@ int main(void)
     hx_receiver_respond(fx.r, "/r1", 500, 2, NULL);
     hx_receiver_respond(fx.r, "/r2", 500, 1000, NULL);
     hx_receiver_respond(fx.r, "/r3", 410, 1, NULL);
+    hx_receiver_respond(fx.r, "/r10", 500, 1000, NULL);
     hx_receiver_respond(fx.r, "/r4", 429, 1, "Retry-After: 3");
     char location[160];
     snprintf(location, sizeof(location), "Location: %s/r9-moved", hx_receiver_url(fx.r));
@@ -459,11 +485,15 @@ int main(void)
     test_fail_twice(&fx);
     test_give_up(&fx);
     test_gone(&fx, lc);
+    /* produced after test_gone counted its one webhook.disabled event */
+    fx_event(&fx, "r10", fx.e10, NULL);
+    de_flush(fx.p);
     test_retry_after(&fx);
     test_rate_limit(&fx);
     test_timeout(&fx, slow);
     test_redirect(&fx);
     test_log_routes(&fx);
+    test_failing_too_long(&fx);
     test_kill(&fx, d1);
     test_private_target(&fx);
     fprintf(stderr, "retry tests: %lld ms\n", hx_now_ms() - t);
