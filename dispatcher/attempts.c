@@ -299,3 +299,20 @@ void attempts_forget_retry(struct attempts *at, int64_t retry_id)
 {
     attempts_retry_exec(at, "DELETE FROM retries WHERE id = $1::bigint", retry_id);
 }
+
+void attempts_defer(struct attempts *at, const struct delivery *d)
+{
+    const struct sub *s = d->sub;
+    char attempt[16];
+    snprintf(attempt, sizeof(attempt), "%d", d->attempt);
+    const char *params[7] = { s->tenant, s->id, s->eps[d->ep].id, d->payload->event_id, d->payload->event_type,
+                              d->payload->data, attempt };
+    struct hl_error err = { 0 };
+    if (!attempts_connected(at->pg) ||
+        db_exec(at->pg, &err,
+                "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7::int, now()) ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+                7, params) < 0)
+        log_error("event %s for webhook %s: not sent and not kept: %s", d->payload->event_id, s->id,
+                  err.msg[0] ? err.msg : "PostgreSQL unreachable");
+}

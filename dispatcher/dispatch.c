@@ -143,8 +143,8 @@ out:
 
 /* A webhook just created: the events produced since its creation that were
  * read before it reached the index go to it now. They are no longer tied
- * to a Kafka offset (that may be committed already): like retries, they
- * are recorded, but dropped if the dispatcher stops before sending them. */
+ * to a Kafka offset (that may be committed already): one still waiting
+ * when the dispatcher stops becomes a retries row due at once. */
 struct catch_up {
     struct dispatcher *dsp;
     struct sub *s;
@@ -351,6 +351,8 @@ static void drop_one(struct delivery *d, void *arg)
         tracker_abandon(c->dsp->tr, d->track);
     else if (d->retry_id)
         attempts_release_retry(c->dsp->at, d->retry_id);
+    else
+        attempts_defer(c->dsp->at, d);     /* a catch-up delivery: due now, for any dispatcher */
     delivery_free(d);
 }
 

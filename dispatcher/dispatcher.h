@@ -231,6 +231,10 @@ int attempts_claim_retries(struct attempts *at, int max,
                                            int attempt, void *arg), void *arg);
 /* Give back leases of retries we will not attempt (shutdown, dropped). */
 void attempts_release_retry(struct attempts *at, int64_t retry_id);
+/* Store a delivery that was never attempted as a retries row due now, so
+ * that any dispatcher makes it (at stop, for one tied to no Kafka offset).
+ * Borrows 'd'. Logs a failure. */
+void attempts_defer(struct attempts *at, const struct delivery *d);
 /* Delete a retry row whose webhook or endpoint is gone. */
 void attempts_forget_retry(struct attempts *at, int64_t retry_id);
 /* The database connection, for the loader (same thread). */
