@@ -2,16 +2,14 @@
  *
  * Create (flat and wrapped; events as array, one string or a group;
  * several endpoints with their own headers) answers 201 with the secret
- * shown once, then "redacted"; every validation error answers its status
- * and message (400, 409, 413, 422) and stores nothing; the list is
- * paginated in the documented envelope and filters by event, name and
- * active; PUT replaces, PATCH changes only what it is given, both bump the
- * version; DELETE then 404; rotate-secret shows the new secret once and the
- * lifecycle event carries both secrets; the event catalog; the destination
- * policy with private targets refused; the TLS check at create; concurrent
- * creates of one name make exactly one webhook.
+ * shown once, then "redacted"; the list is paginated in the documented
+ * envelope and filters by event, name and active; PUT replaces, PATCH
+ * changes only what it is given, both bump the version; DELETE then 404;
+ * rotate-secret shows the new secret once and the lifecycle event carries
+ * both secrets; the event catalog. Validation errors:
+ * test_api_webhook_validation.c; concurrent writes:
+ * test_api_webhook_races.c; endpoint URLs: test_api_destinations.c.
  */
-#include <pthread.h>
 #include <time.h>
 
 #include "api_e2e.h"
@@ -35,12 +33,6 @@ static bool wh_secret_valid(const char *s)
             return false;
     }
     return len / 4 * 3 - pad >= 24;
-}
-
-static long wh_rows(struct hx_stack *st)
-{
-    return e2e_db_long(st, "SELECT (SELECT count(*) FROM webhooks) * 1000000 + (SELECT count(*) FROM outbox)", NULL,
-                       NULL);
 }
 
 static void wh_create(struct hx_stack *st, const char *key)
@@ -168,196 +160,6 @@ static void wh_create(struct hx_stack *st, const char *key)
     hx_resp_free(&resp);
 }
 
-/* Every validation error: its status, its message, and nothing stored. */
-static void wh_validation(struct hx_stack *st, const char *key)
-{
-    const char *P = "/v1/webhooks";
-    long before = wh_rows(st);
-
-    E2E_SECTION("name: missing, empty, without a letter or digit, not a string, too long -> 400");
-    E2E_EXPECT(st, "POST", key, P, "{\"url\":\"" WH_URL "\",\"events\":\"booking\"}", 400, "A valid \"name\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"\",\"url\":\"" WH_URL "\",\"events\":\"booking\"}", 400,
-               "A valid \"name\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"!!! ---\",\"url\":\"" WH_URL "\",\"events\":\"booking\"}", 400,
-               "A valid \"name\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":42,\"url\":\"" WH_URL "\",\"events\":\"booking\"}", 400,
-               "A valid \"name\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":null,\"url\":\"" WH_URL "\",\"events\":\"booking\"}", 400,
-               "A valid \"name\"");
-    char body[1024];
-    snprintf(body, sizeof(body), "{\"name\":\"%0129d\",\"url\":\"" WH_URL "\",\"events\":\"booking\"}", 7);
-    E2E_EXPECT(st, "POST", key, P, body, 400, "A valid \"name\"");
-
-    E2E_SECTION("a name already used by this tenant -> 409");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"Orders hook\",\"url\":\"" WH_URL "\",\"events\":\"booking\"}", 409,
-               NULL);
-    struct hx_resp resp;
-    CHECK_EQ_INT(hx_api(st, "POST", key, "{\"name\":\"Orders hook\",\"url\":\"" WH_URL "\",\"events\":\"booking\"}",
-                        &resp, "%s", P),
-                 409);
-    CHECK(strstr(e2e_error(&resp), "Orders hook") != NULL);
-    hx_resp_free(&resp);
-
-    E2E_SECTION("url: missing, not a string, empty, unparsable, http:// (not allowed here), other schemes -> 400");
-    static const char *const bad_urls[] = {
-        "{\"name\":\"u\",\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":42,\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":null,\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":\"\",\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":\"not a url\",\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":\"http://hooks.example.com/in\",\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":\"ftp://hooks.example.com/in\",\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":\"https://user:pw@hooks.example.com/in\",\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":\"https://hooks.example.com/in#frag\",\"events\":\"booking\"}",
-        "{\"name\":\"u\",\"url\":\"https://\",\"events\":\"booking\"}",
-    };
-    for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++)
-        E2E_EXPECT(st, "POST", key, P, bad_urls[i], 400, "A valid \"url\" must be specified.");
-    CHECK_EQ_INT(hx_api(st, "POST", key, bad_urls[5], &resp, "%s", P), 400);
-    CHECK(strstr(e2e_error(&resp), "https://") != NULL);
-    hx_resp_free(&resp);
-
-    E2E_SECTION("endpoints: empty, not an array, no url, url and endpoints, a URL twice, bad headers, too many -> 400");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[]}", 400, "\"endpoints\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":\"" WH_URL "\"}", 400,
-               "\"endpoints\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[{\"headers\":{}}]}", 400,
-               "A valid \"url\" must be specified.");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[\"" WH_URL "\"]}", 400,
-               "A valid \"url\" must be specified.");
-    E2E_EXPECT(st, "POST", key, P,
-               "{\"name\":\"e\",\"events\":\"booking\",\"url\":\"" WH_URL
-               "\",\"endpoints\":[{\"url\":\"https://x.example.com\"}]}",
-               400, NULL);
-    E2E_EXPECT(st, "POST", key, P,
-               "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"" WH_URL "\"},{\"url\":\"" WH_URL
-               "\"}]}",
-               400, NULL);
-    E2E_EXPECT(st, "POST", key, P,
-               "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"" WH_URL "\",\"headers\":[]}]}", 400,
-               NULL);
-    E2E_EXPECT(st, "POST", key, P,
-               "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"" WH_URL "\",\"colour\":1}]}", 400,
-               NULL);
-    E2E_EXPECT(st, "POST", key, P,
-               "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"http://plain.example.com\"}]}", 400,
-               "A valid \"url\" must be specified.");
-    char many[2048] = "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[";
-    for (int i = 0; i < 11; i++)
-        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s{\"url\":\"https://h%d.example.com\"}",
-                 i ? "," : "", i);
-    strcat(many, "]}");
-    E2E_EXPECT(st, "POST", key, P, many, 400, "\"endpoints\"");
-
-    E2E_SECTION("events: unknown -> 422 \"Some events are not available\" listing them; bad shapes -> 400");
-    CHECK_EQ_INT(hx_api(st, "POST", key,
-                        "{\"name\":\"ev\",\"url\":\"" WH_URL
-                        "\",\"events\":[\"booking.scheduled\",\"nope.happened\",\"nope\"]}",
-                        &resp, "%s", P),
-                 422);
-    CHECK(e2e_starts_with(e2e_error(&resp), "Some events are not available"));
-    json_t *unavailable = json_object_get(resp.json, "unavailable");
-    CHECK_EQ_INT(json_array_size(unavailable), 2);
-    CHECK_EQ_STR(json_string_value(json_array_get(unavailable, 0)), "nope.happened");
-    CHECK_EQ_STR(json_string_value(json_array_get(unavailable, 1)), "nope");
-    hx_resp_free(&resp);
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"ev\",\"url\":\"" WH_URL "\",\"events\":\"booking.exploded\"}", 422,
-               "Some events are not available");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"ev\",\"url\":\"" WH_URL "\"}", 400, "A valid \"events\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"ev\",\"url\":\"" WH_URL "\",\"events\":{\"booking\":true}}", 400,
-               "A valid \"events\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"ev\",\"url\":\"" WH_URL "\",\"events\":[]}", 400, "A valid \"events\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"ev\",\"url\":\"" WH_URL "\",\"events\":[1]}", 400,
-               "A valid \"events\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"ev\",\"url\":\"" WH_URL "\",\"events\":\"\"}", 400,
-               "A valid \"events\"");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"ev\",\"url\":\"" WH_URL "\",\"events\":7}", 400, "A valid \"events\"");
-
-    E2E_SECTION("wrong JSON types and out-of-range values for each optional field -> 400 naming the field");
-    static const char *const bad_fields[][2] = {
-        {"\"headers\":[\"X-A: 1\"]", "\"headers\""},
-        {"\"headers\":{\"X-A\":1}", "\"headers\""},
-        {"\"headers\":{\"Content-Type\":\"text/plain\"}", "\"headers\""},
-        {"\"headers\":{\"webhook-signature\":\"v1,forged\"}", "\"headers\""},
-        {"\"headers\":{\"X-A\":\"a\\r\\nX-Injected: 1\"}", "\"headers\""},
-        {"\"headers\":{\"bad name\":\"x\"}", "\"headers\""},
-        {"\"headers\":\"X-A: 1\"", "\"headers\""},
-        {"\"max_retries\":\"3\"", "\"max_retries\""},
-        {"\"max_retries\":-1", "\"max_retries\""},
-        {"\"max_retries\":10", "\"max_retries\""},
-        {"\"max_retries\":2.5", "\"max_retries\""},
-        {"\"max_retries\":null", "\"max_retries\""},
-        {"\"is_active\":\"true\"", "\"is_active\""},
-        {"\"is_active\":1", "\"is_active\""},
-        {"\"is_active\":null", "\"is_active\""},
-        {"\"description\":5", "\"description\""},
-        {"\"rate_limit\":0", "\"rate_limit\""},
-        {"\"rate_limit\":\"5\"", "\"rate_limit\""},
-        {"\"filter\":\"data.owner=u_42\"", NULL},
-        {"\"filter\":[1]", NULL},
-        {"\"filter\":{\"\":1}", NULL},
-        {"\"filter\":{\"data..owner\":1}", NULL},
-        {"\"filter\":{\"data.owner\":{\"eq\":1}}", NULL},
-        {"\"filter\":{\"data.owner\":[]}", NULL},
-        {"\"filter\":{\"data.owner\":[[1]]}", NULL},
-        {"\"secret\":\"hunter2\"", "\"secret\""},
-        {"\"secret\":\"whsec_c2hvcnQ=\"", "\"secret\""},
-        {"\"secret\":5", "\"secret\""},
-    };
-    for (size_t i = 0; i < sizeof(bad_fields) / sizeof(bad_fields[0]); i++) {
-        snprintf(body, sizeof(body), "{\"name\":\"typed\",\"url\":\"" WH_URL "\",\"events\":\"booking\",%s}",
-                 bad_fields[i][0]);
-        E2E_EXPECT(st, "POST", key, P, body, 400, bad_fields[i][1]);
-    }
-    E2E_EXPECT(st, "POST", key, P, "{\"webhook\":\"typed\"}", 400, NULL);
-    E2E_EXPECT(st, "POST", key, P, "{\"webhook\":[]}", 400, NULL);
-
-    E2E_SECTION("malformed JSON, a body that is not an object, an empty body -> 400");
-    static const char *const not_objects[] = {
-        "{\"name\":\"x\",",
-        "{name: 'x'}",
-        "[{\"name\":\"x\"}]",
-        "\"x\"",
-        "42",
-        "null",
-        "true",
-        "{\"name\":\"x\",\"name\":\"y\",\"url\":\"" WH_URL "\",\"events\":\"booking\"}",
-        /* NUL inside strings would truncate what is checked and break the jsonb column */
-        "{\"name\":\"nul\",\"url\":\"" WH_URL "\\u0000.evil.example\",\"events\":\"booking\"}",
-        "{\"name\":\"nul\",\"url\":\"" WH_URL "\",\"events\":\"booking\",\"description\":\"a\\u0000b\"}",
-        "{\"name\":\"nul\",\"url\":\"" WH_URL "\",\"events\":\"booking.scheduled\\u0000x\"}",
-    };
-    for (size_t i = 0; i < sizeof(not_objects) / sizeof(not_objects[0]); i++)
-        E2E_EXPECT(st, "POST", key, P, not_objects[i], 400, NULL);
-    E2E_EXPECT(st, "POST", key, P, NULL, 400, NULL);
-
-    E2E_SECTION("an unknown field -> 400 naming it");
-    E2E_EXPECT(st, "POST", key, P, "{\"name\":\"x\",\"url\":\"" WH_URL "\",\"events\":\"booking\",\"colour\":\"red\"}",
-               400, "Unknown field \"colour\"");
-    E2E_EXPECT(st, "POST", key, P,
-               "{\"webhook\":{\"name\":\"x\",\"url\":\"" WH_URL "\",\"events\":\"booking\",\"colour\":1}}", 400,
-               "Unknown field \"colour\"");
-
-    E2E_SECTION("a body over HOOKLINE_MAX_BODY_BYTES (262144) -> 413; one at the limit is read and judged");
-    size_t big = 262144 + 1000;
-    char *huge = malloc(big + 1);
-    CHECK_FATAL(huge != NULL);
-    int head =
-        snprintf(huge, big + 1, "{\"name\":\"big\",\"url\":\"" WH_URL "\",\"events\":\"booking\",\"description\":\"");
-    memset(huge + head, 'a', big - (size_t)head - 2);
-    memcpy(huge + big - 2, "\"}", 3);
-    E2E_EXPECT(st, "POST", key, P, huge, 413, NULL);
-    /* exactly 262144 bytes: not too big, but the description is too long */
-    size_t limit = 262144;
-    memset(huge + head, 'a', limit - (size_t)head - 2);
-    memcpy(huge + limit - 2, "\"}", 3);
-    CHECK_EQ_INT(strlen(huge), limit);
-    E2E_EXPECT(st, "POST", key, P, huge, 400, "\"description\"");
-    free(huge);
-
-    E2E_SECTION("no failed create stored a webhook or an outbox event");
-    CHECK_EQ_INT(wh_rows(st), before);
-}
 
 /* Create 'name' with 'events' (JSON text) and activity; returns its id. */
 static void wh_add(struct hx_stack *st, const char *key, const char *name, const char *events, bool active,
@@ -765,204 +567,6 @@ static void wh_catalog(struct hx_stack *st, const char *key)
     hx_resp_free(&resp);
 }
 
-struct wh_race {
-    struct hx_stack *st;
-    const char *key;
-    long status;
-};
-
-static void *wh_race_main(void *arg)
-{
-    struct wh_race *r = arg;
-    struct hx_resp resp;
-    r->status = hx_api(r->st, "POST", r->key, "{\"name\":\"racing\",\"url\":\"" WH_URL "\",\"events\":\"booking\"}",
-                       &resp, "/v1/webhooks");
-    hx_resp_free(&resp);
-    return NULL;
-}
-
-static void wh_concurrent(struct hx_stack *st, const char *key)
-{
-    enum { N = 8 };
-    pthread_t threads[N];
-    struct wh_race race[N];
-    E2E_SECTION("8 concurrent creates of one name: exactly one 201, the others 409, one row, one event");
-    for (int i = 0; i < N; i++) {
-        race[i] = (struct wh_race){.st = st, .key = key};
-        CHECK_FATAL(pthread_create(&threads[i], NULL, wh_race_main, &race[i]) == 0);
-    }
-    int created = 0, dup = 0;
-    for (int i = 0; i < N; i++) {
-        pthread_join(threads[i], NULL);
-        created += race[i].status == 201;
-        dup += race[i].status == 409;
-        if (race[i].status != 201 && race[i].status != 409)
-            fprintf(stderr, "racing create %d: %ld\n", i, race[i].status);
-    }
-    CHECK_EQ_INT(created, 1);
-    CHECK_EQ_INT(dup, N - 1);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks WHERE name = 'racing'", NULL, NULL), 1);
-    CHECK_EQ_INT(e2e_db_long(st,
-                             "SELECT count(*) FROM outbox o JOIN webhooks w ON w.id = o.webhook_id "
-                             "WHERE w.name = 'racing'",
-                             NULL, NULL),
-                 1);
-}
-
-struct wh_patcher {
-    struct hx_stack *st;
-    const char *key;
-    const char *path;
-    int n;
-    long status;
-    long long version;
-};
-
-static void *wh_patch_main(void *arg)
-{
-    struct wh_patcher *p = arg;
-    struct hx_resp resp;
-    char body[64];
-    snprintf(body, sizeof(body), "{\"description\":\"writer %d\"}", p->n);
-    p->status = hx_api(p->st, "PATCH", p->key, body, &resp, "%s", p->path);
-    p->version = e2e_int(resp.json, "version");
-    hx_resp_free(&resp);
-    return NULL;
-}
-
-static void wh_concurrent_patch(struct hx_stack *st, const char *key)
-{
-    enum { N = 8 };
-    pthread_t threads[N];
-    struct wh_patcher pt[N];
-    char id[64], path[128];
-    E2E_SECTION("8 concurrent PATCHes of one webhook: all 200, versions 2-9 each once, 8 events in version order");
-    CHECK_EQ_INT(e2e_webhook_new(st, key, "contended", WH_URL, id, NULL), 201);
-    snprintf(path, sizeof(path), "/v1/webhooks/%s", id);
-    for (int i = 0; i < N; i++) {
-        pt[i] = (struct wh_patcher){.st = st, .key = key, .path = path, .n = i};
-        CHECK_FATAL(pthread_create(&threads[i], NULL, wh_patch_main, &pt[i]) == 0);
-    }
-    unsigned versions = 0;
-    for (int i = 0; i < N; i++) {
-        pthread_join(threads[i], NULL);
-        CHECK_EQ_INT(pt[i].status, 200);
-        if (pt[i].version >= 2 && pt[i].version <= N + 1)
-            versions |= 1u << pt[i].version;
-    }
-    CHECK_EQ_INT(versions, ((1u << (N + 2)) - 1) & ~3u);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT version FROM webhooks WHERE id = $1", id, NULL), N + 1);
-    /* outbox order (seq) follows version order: consumers see them in order */
-    CHECK_EQ_INT(e2e_db_long(st,
-                             "SELECT count(*) FROM (SELECT (payload->>'version')::int AS v, "
-                             "row_number() OVER (ORDER BY seq) AS r FROM outbox WHERE webhook_id = $1) x WHERE v = r",
-                             id, NULL),
-                 N + 1);
-}
-
-/* A deployment without private targets refuses local and internal URLs. */
-static void wh_private_targets(void)
-{
-    struct hx_stack_opts opts = {.env = {"HOOKLINE_ALLOW_PRIVATE_TARGETS=false"}};
-    struct hx_stack *st = hx_stack_start(&opts);
-    char key[128], id[64];
-    CHECK_FATAL(hx_tenant_new(st, "strict", "webhooks:read,webhooks:write", key, sizeof(key)) == 0);
-
-    E2E_SECTION("private targets refused: loopback, RFC 1918, link-local/metadata, [::1], localhost -> 400");
-    static const char *const urls[] = {
-        "https://127.0.0.1/h",
-        "https://127.0.0.1:8443/h",
-        "https://10.0.0.1/h",
-        "https://192.168.1.10/h",
-        "https://172.16.5.4/h",
-        "https://169.254.169.254/latest/meta-data/",
-        "https://[::1]/h",
-        "https://[::ffff:127.0.0.1]/h",
-        "https://[fe80::1]/h",
-        "https://localhost/h",
-        "https://LOCALHOST./h",
-        "https://api.localhost/h",
-        "https://metadata.google.internal/computeMetadata/v1/",
-        "https://127.1/h",
-        "https://2130706433/h",
-        "https://0x7f.0.0.1/h",
-        "https://0.0.0.0/h",
-        "https://100.64.0.1/h",
-    };
-    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
-        char body[512];
-        snprintf(body, sizeof(body), "{\"name\":\"p%zu\",\"url\":\"%s\",\"events\":\"booking\"}", i, urls[i]);
-        E2E_EXPECT(st, "POST", key, "/v1/webhooks", body, 400, "A valid \"url\" must be specified.");
-    }
-    E2E_EXPECT(st, "POST", key, "/v1/webhooks",
-               "{\"name\":\"mixed\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"https://hooks.example.com/a\"},"
-               "{\"url\":\"https://10.1.2.3/b\"}]}",
-               400, "A valid \"url\" must be specified.");
-
-    E2E_SECTION("a public host is accepted; changing it to a private one is refused");
-    CHECK_EQ_INT(e2e_webhook_new(st, key, "public", "https://hooks.example.com/in", id, NULL), 201);
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/webhooks/%s", id);
-    E2E_EXPECT(st, "PATCH", key, path, "{\"url\":\"https://169.254.169.254/\"}", 400,
-               "A valid \"url\" must be specified.");
-    E2E_EXPECT(st, "PUT", key, path, "{\"name\":\"public\",\"url\":\"https://[::1]:9/\",\"events\":\"booking\"}", 400,
-               "A valid \"url\" must be specified.");
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks", NULL, NULL), 1);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT version FROM webhooks WHERE id = $1", id, NULL), 1);
-    CHECK_EQ_INT(hx_stack_stop(st), 0);
-}
-
-/* HOOKLINE_TLS_CHECK=true with the test CA; HOOKLINE_ALLOW_HTTP=true. */
-static void wh_tls_check(void)
-{
-    struct hx_stack_opts opts = {.env = {"HOOKLINE_TLS_CHECK=true", "HOOKLINE_ALLOW_HTTP=true"}};
-    struct hx_stack *st = hx_stack_start(&opts);
-    struct hx_receiver_opts untrusted_opts = {.untrusted_cert = true}, plain_opts = {.plain_http = true};
-    struct hx_receiver *good = hx_receiver_start(NULL), *bad = hx_receiver_start(&untrusted_opts),
-                       *plain = hx_receiver_start(&plain_opts);
-    char key[128], id[64], url[256], body[1024];
-    struct hx_resp resp;
-    CHECK_FATAL(hx_tenant_new(st, "tls", "webhooks:read,webhooks:write", key, sizeof(key)) == 0);
-
-    E2E_SECTION("TLS check: an endpoint whose certificate the CA does not trust -> 400 naming the certificate");
-    snprintf(body, sizeof(body), "{\"name\":\"untrusted\",\"url\":\"%s/hook\",\"events\":\"booking\"}",
-             hx_receiver_url(bad));
-    CHECK_EQ_INT(hx_api(st, "POST", key, body, &resp, "/v1/webhooks"), 400);
-    CHECK(strstr(e2e_error(&resp), "certificate") != NULL);
-    CHECK(e2e_is_error_body(&resp));
-    hx_resp_free(&resp);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks", NULL, NULL), 0);
-
-    E2E_SECTION("TLS check: an endpoint with a certificate from the configured CA -> 201");
-    snprintf(url, sizeof(url), "%s/hook", hx_receiver_url(good));
-    CHECK_EQ_INT(e2e_webhook_new(st, key, "trusted", url, id, NULL), 201);
-
-    E2E_SECTION("TLS check: changing the URL to an untrusted endpoint -> 400, the webhook unchanged");
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/webhooks/%s", id);
-    snprintf(body, sizeof(body), "{\"url\":\"%s/other\"}", hx_receiver_url(bad));
-    E2E_EXPECT(st, "PATCH", key, path, body, 400, NULL);
-    snprintf(body, sizeof(body),
-             "{\"name\":\"both\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"%s/a\"},{\"url\":\"%s/b\"}]}",
-             hx_receiver_url(good), hx_receiver_url(bad));
-    E2E_EXPECT(st, "POST", key, "/v1/webhooks", body, 400, NULL);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT version FROM webhooks WHERE id = $1", id, NULL), 1);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks", NULL, NULL), 1);
-
-    E2E_SECTION("TLS check: an endpoint that does not answer yet is accepted (201)");
-    snprintf(url, sizeof(url), "https://127.0.0.1:%d/later", hx_free_port());
-    CHECK_EQ_INT(e2e_webhook_new(st, key, "not yet deployed", url, id, NULL), 201);
-
-    E2E_SECTION("http:// is accepted where HOOKLINE_ALLOW_HTTP=true");
-    snprintf(url, sizeof(url), "%s/plain", hx_receiver_url(plain));
-    CHECK(e2e_starts_with(url, "http://"));
-    CHECK_EQ_INT(e2e_webhook_new(st, key, "plain", url, id, NULL), 201);
-
-    hx_receiver_stop(good);
-    hx_receiver_stop(bad);
-    hx_receiver_stop(plain);
-    CHECK_EQ_INT(hx_stack_stop(st), 0);
-}
 
 int main(void)
 {
@@ -970,16 +574,10 @@ int main(void)
     char key[128];
     CHECK_FATAL(hx_tenant_new(st, "shop", "webhooks:read,webhooks:write", key, sizeof(key)) == 0);
     wh_create(st, key);
-    wh_validation(st, key);
     wh_pagination(st);
     wh_update(st, key);
     wh_rotate(st, key);
     wh_catalog(st, key);
-    wh_concurrent(st, key);
-    wh_concurrent_patch(st, key);
     CHECK_EQ_INT(hx_stack_stop(st), 0);
-
-    wh_private_targets();
-    wh_tls_check();
     return check_exit();
 }

@@ -1,0 +1,120 @@
+/* test_api_destinations.c: which endpoint URLs a webhook may have.
+ *
+ * Where private targets are not allowed, loopback, RFC 1918, link-local,
+ * metadata and local names are refused at create and at change; with the
+ * TLS check on, an endpoint whose certificate the CA does not trust is
+ * refused, one not answering yet is accepted, and http:// only where
+ * HOOKLINE_ALLOW_HTTP=true.
+ */
+#include "api_e2e.h"
+
+/* A deployment without private targets refuses local and internal URLs. */
+static void wh_private_targets(void)
+{
+    struct hx_stack_opts opts = {.env = {"HOOKLINE_ALLOW_PRIVATE_TARGETS=false"}};
+    struct hx_stack *st = hx_stack_start(&opts);
+    char key[128], id[64];
+    CHECK_FATAL(hx_tenant_new(st, "strict", "webhooks:read,webhooks:write", key, sizeof(key)) == 0);
+
+    E2E_SECTION("private targets refused: loopback, RFC 1918, link-local/metadata, [::1], localhost -> 400");
+    static const char *const urls[] = {
+        "https://127.0.0.1/h",
+        "https://127.0.0.1:8443/h",
+        "https://10.0.0.1/h",
+        "https://192.168.1.10/h",
+        "https://172.16.5.4/h",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/h",
+        "https://[::ffff:127.0.0.1]/h",
+        "https://[fe80::1]/h",
+        "https://localhost/h",
+        "https://LOCALHOST./h",
+        "https://api.localhost/h",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://127.1/h",
+        "https://2130706433/h",
+        "https://0x7f.0.0.1/h",
+        "https://0.0.0.0/h",
+        "https://100.64.0.1/h",
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        char body[512];
+        snprintf(body, sizeof(body), "{\"name\":\"p%zu\",\"url\":\"%s\",\"events\":\"booking\"}", i, urls[i]);
+        E2E_EXPECT(st, "POST", key, "/v1/webhooks", body, 400, "A valid \"url\" must be specified.");
+    }
+    E2E_EXPECT(st, "POST", key, "/v1/webhooks",
+               "{\"name\":\"mixed\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"https://hooks.example.com/a\"},"
+               "{\"url\":\"https://10.1.2.3/b\"}]}",
+               400, "A valid \"url\" must be specified.");
+
+    E2E_SECTION("a public host is accepted; changing it to a private one is refused");
+    CHECK_EQ_INT(e2e_webhook_new(st, key, "public", "https://hooks.example.com/in", id, NULL), 201);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", id);
+    E2E_EXPECT(st, "PATCH", key, path, "{\"url\":\"https://169.254.169.254/\"}", 400,
+               "A valid \"url\" must be specified.");
+    E2E_EXPECT(st, "PUT", key, path, "{\"name\":\"public\",\"url\":\"https://[::1]:9/\",\"events\":\"booking\"}", 400,
+               "A valid \"url\" must be specified.");
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks", NULL, NULL), 1);
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT version FROM webhooks WHERE id = $1", id, NULL), 1);
+    CHECK_EQ_INT(hx_stack_stop(st), 0);
+}
+
+/* HOOKLINE_TLS_CHECK=true with the test CA; HOOKLINE_ALLOW_HTTP=true. */
+static void wh_tls_check(void)
+{
+    struct hx_stack_opts opts = {.env = {"HOOKLINE_TLS_CHECK=true", "HOOKLINE_ALLOW_HTTP=true"}};
+    struct hx_stack *st = hx_stack_start(&opts);
+    struct hx_receiver_opts untrusted_opts = {.untrusted_cert = true}, plain_opts = {.plain_http = true};
+    struct hx_receiver *good = hx_receiver_start(NULL), *bad = hx_receiver_start(&untrusted_opts),
+                       *plain = hx_receiver_start(&plain_opts);
+    char key[128], id[64], url[256], body[1024];
+    struct hx_resp resp;
+    CHECK_FATAL(hx_tenant_new(st, "tls", "webhooks:read,webhooks:write", key, sizeof(key)) == 0);
+
+    E2E_SECTION("TLS check: an endpoint whose certificate the CA does not trust -> 400 naming the certificate");
+    snprintf(body, sizeof(body), "{\"name\":\"untrusted\",\"url\":\"%s/hook\",\"events\":\"booking\"}",
+             hx_receiver_url(bad));
+    CHECK_EQ_INT(hx_api(st, "POST", key, body, &resp, "/v1/webhooks"), 400);
+    CHECK(strstr(e2e_error(&resp), "certificate") != NULL);
+    CHECK(e2e_is_error_body(&resp));
+    hx_resp_free(&resp);
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks", NULL, NULL), 0);
+
+    E2E_SECTION("TLS check: an endpoint with a certificate from the configured CA -> 201");
+    snprintf(url, sizeof(url), "%s/hook", hx_receiver_url(good));
+    CHECK_EQ_INT(e2e_webhook_new(st, key, "trusted", url, id, NULL), 201);
+
+    E2E_SECTION("TLS check: changing the URL to an untrusted endpoint -> 400, the webhook unchanged");
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", id);
+    snprintf(body, sizeof(body), "{\"url\":\"%s/other\"}", hx_receiver_url(bad));
+    E2E_EXPECT(st, "PATCH", key, path, body, 400, NULL);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"both\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"%s/a\"},{\"url\":\"%s/b\"}]}",
+             hx_receiver_url(good), hx_receiver_url(bad));
+    E2E_EXPECT(st, "POST", key, "/v1/webhooks", body, 400, NULL);
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT version FROM webhooks WHERE id = $1", id, NULL), 1);
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks", NULL, NULL), 1);
+
+    E2E_SECTION("TLS check: an endpoint that does not answer yet is accepted (201)");
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/later", hx_free_port());
+    CHECK_EQ_INT(e2e_webhook_new(st, key, "not yet deployed", url, id, NULL), 201);
+
+    E2E_SECTION("http:// is accepted where HOOKLINE_ALLOW_HTTP=true");
+    snprintf(url, sizeof(url), "%s/plain", hx_receiver_url(plain));
+    CHECK(e2e_starts_with(url, "http://"));
+    CHECK_EQ_INT(e2e_webhook_new(st, key, "plain", url, id, NULL), 201);
+
+    hx_receiver_stop(good);
+    hx_receiver_stop(bad);
+    hx_receiver_stop(plain);
+    CHECK_EQ_INT(hx_stack_stop(st), 0);
+}
+
+int main(void)
+{
+    wh_private_targets();
+    wh_tls_check();
+    return check_exit();
+}
