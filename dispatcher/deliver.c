@@ -51,18 +51,13 @@ struct deliver {
 };
 
 /* Connections to keep: DELIVER_CONNS_PER_SLOT per in-flight delivery, as
- * far as the descriptor limit allows (raised to its hard limit first),
+ * far as the descriptor limit allows (main.c raises it to its hard limit),
  * never fewer than one per in-flight delivery. */
 static long deliver_max_conns(int max_in_flight)
 {
     long want = (long)max_in_flight * DELIVER_CONNS_PER_SLOT;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < rl.rlim_max) {
-            rl.rlim_cur = rl.rlim_max;
-            setrlimit(RLIMIT_NOFILE, &rl);
-            getrlimit(RLIMIT_NOFILE, &rl);
-        }
         /* room for PostgreSQL, Kafka and the metrics listener */
         long room = rl.rlim_cur == RLIM_INFINITY ? want : (long)rl.rlim_cur - 256;
         if (room < want)

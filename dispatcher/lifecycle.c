@@ -99,9 +99,9 @@ static void lifecycle_apply(struct lifecycle *lc, const rd_kafka_message_t *rkm)
     const char *type = json_string_value(json_object_get(ev, "type"));
     json_t *doc = json_object_get(ev, "webhook"), *version = json_object_get(ev, "version");
     int rc = -1;
-    /* a webhook the index already had (from a load) got every event since */
+    /* one the index already had (from a load) got every event since */
     const char *id = json_string_value(json_object_get(doc, "id"));
-    bool version_was_new = id != NULL && sub_index_get(lc->idx, id) == NULL;
+    bool was_absent = id != NULL && sub_index_get(lc->idx, id) == NULL;
     if (type && json_is_object(doc) && json_is_integer(version))
         rc = sub_index_apply(lc->idx, doc, json_integer_value(version), strcmp(type, "webhook.deleted") == 0);
     if (rc < 0) {
@@ -110,7 +110,7 @@ static void lifecycle_apply(struct lifecycle *lc, const rd_kafka_message_t *rkm)
                  rkm->partition, (long long)rkm->offset);
     } else if (rc > 0) {
         lc->applied++;
-        bool created = strcmp(type, "webhook.created") == 0 && version_was_new;
+        bool created = strcmp(type, "webhook.created") == 0 && was_absent;
         struct sub *s = created && lc->created ? sub_index_get(lc->idx, id) : NULL;
         if (s != NULL && s->active)
             lc->created(s, hl_time_parse_ms(json_string_value(json_object_get(doc, "created_at"))), lc->created_arg);
