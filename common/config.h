@@ -31,6 +31,9 @@ struct hl_config {
     /* dispatcher */
     int max_in_flight;        /* deliveries in flight in one process */
     int max_in_flight_per_endpoint;
+    int max_in_flight_per_tenant;
+    int lane_size;            /* deliveries waiting in memory per endpoint */
+    long lane_lease_ms;       /* lease on an endpoint's slow lane */
     long delivery_timeout_ms;
     long connect_timeout_ms;
     long retry_schedule_ms[CONFIG_RETRY_STEPS_MAX];

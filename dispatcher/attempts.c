@@ -7,9 +7,8 @@
  * the writer wakes it (the 'wake' callback) when a batch is done. A batch
  * that cannot be written goes back in front of the next one and is tried
  * again after ATTEMPTS_BACKOFF_MS: nothing is reported as recorded (so no
- * Kafka offset moves) before it is in PostgreSQL. Due retries are claimed
- * on the loop's own connection with FOR UPDATE SKIP LOCKED under a lease,
- * so any dispatcher can take them and a dead one's leases simply run out.
+ * Kafka offset moves) before it is in PostgreSQL. The loop's own connection
+ * (attempts_pg) serves the slow lanes (lanes.c) and index loads.
  */
 #include "dispatcher.h"
 
@@ -36,7 +35,9 @@ enum writer_state { WRITER_IDLE, WRITER_BUSY, WRITER_DONE };
 
 struct attempts {
     const struct hl_config *cfg;
-    PGconn *pg;                 /* the loop's: claims, retry rows, index loads */
+    PGconn *pg;                 /* the loop's: slow lanes, index loads */
+    bool resetting;             /* a non-blocking reconnect of 'pg' is under way */
+    long long reset_after_ms;
     char name[128];
     struct batch fill;          /* the loop's: finished, not handed over yet */
     long long fill_since_ms;
@@ -161,7 +162,31 @@ void attempts_free(struct attempts *at)
 
 PGconn *attempts_pg(struct attempts *at)
 {
-    return at->pg;
+    if (PQstatus(at->pg) == CONNECTION_OK && !at->resetting)
+        return at->pg;
+    /* reconnect without blocking the loop: one step of libpq's non-blocking
+     * reset per call, a new try at most every ATTEMPTS_BACKOFF_MS */
+    long long now = hl_time_now_ms();
+    if (!at->resetting) {
+        if (now < at->reset_after_ms)
+            return NULL;
+        at->reset_after_ms = now + ATTEMPTS_BACKOFF_MS;
+        if (!PQresetStart(at->pg))
+            return NULL;
+        at->resetting = true;
+        log_warn("PostgreSQL: the loop's session is down; reconnecting");
+    }
+    switch (PQresetPoll(at->pg)) {
+    case PGRES_POLLING_OK:
+        at->resetting = false;
+        log_info("PostgreSQL: the loop's session is back");
+        return at->pg;
+    case PGRES_POLLING_FAILED:
+        at->resetting = false;
+        return NULL;
+    default:
+        return NULL;
+    }
 }
 
 void attempts_add(struct attempts *at, struct delivery *d)
@@ -248,71 +273,4 @@ int attempts_sync(struct attempts *at, long timeout_ms, void (*recorded)(struct 
         /* a failed write waits out its back-off; a busy writer wakes us */
         attempts_wait(at, at->resume_ms > now && at->resume_ms < deadline ? at->resume_ms : deadline);
     }
-}
-
-int attempts_claim_retries(struct attempts *at, int max,
-                           void (*claimed)(int64_t retry_id, const char *webhook_id, const char *endpoint_id,
-                                           const char *event_id, const char *event_type, const char *payload,
-                                           int attempt, void *arg), void *arg)
-{
-    if (max <= 0 || !attempts_connected(at->pg))
-        return 0;
-    struct hl_error err = { 0 };
-    char limit[16], lease[32];
-    snprintf(limit, sizeof(limit), "%d", max);
-    snprintf(lease, sizeof(lease), "%ld", 60 + at->cfg->delivery_timeout_ms / 1000 * 2);
-    const char *params[2] = { limit, lease };
-    PGresult *res = db_query(at->pg, &err,
-        "UPDATE retries r SET lease_until = now() + make_interval(secs => $2::int) "
-        "FROM (SELECT id FROM retries WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now()) "
-        "      ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED) c "
-        "WHERE r.id = c.id RETURNING r.id, r.webhook_id, r.endpoint_id, r.event_id, r.event_type, r.payload, r.attempt",
-        2, params);
-    if (res == NULL) {
-        log_error("retry claim: %s", err.msg);
-        return HL_EDB;
-    }
-    int n = PQntuples(res);
-    for (int i = 0; i < n; i++)
-        claimed(atoll(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-                PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), atoi(PQgetvalue(res, i, 6)), arg);
-    PQclear(res);
-    return n;
-}
-
-static void attempts_retry_exec(struct attempts *at, const char *sql, int64_t retry_id)
-{
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", (long long)retry_id);
-    const char *params[1] = { id };
-    struct hl_error err = { 0 };
-    if (attempts_connected(at->pg) && db_exec(at->pg, &err, sql, 1, params) < 0)
-        log_warn("retry %s: %s", id, err.msg);
-}
-
-void attempts_release_retry(struct attempts *at, int64_t retry_id)
-{
-    attempts_retry_exec(at, "UPDATE retries SET lease_until = NULL WHERE id = $1::bigint", retry_id);
-}
-
-void attempts_forget_retry(struct attempts *at, int64_t retry_id)
-{
-    attempts_retry_exec(at, "DELETE FROM retries WHERE id = $1::bigint", retry_id);
-}
-
-void attempts_defer(struct attempts *at, const struct delivery *d)
-{
-    const struct sub *s = d->sub;
-    char attempt[16];
-    snprintf(attempt, sizeof(attempt), "%d", d->attempt);
-    const char *params[7] = { s->tenant, s->id, s->eps[d->ep].id, d->payload->event_id, d->payload->event_type,
-                              d->payload->data, attempt };
-    struct hl_error err = { 0 };
-    if (!attempts_connected(at->pg) ||
-        db_exec(at->pg, &err,
-                "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7::int, now()) ON CONFLICT (endpoint_id, event_id) DO NOTHING",
-                7, params) < 0)
-        log_error("event %s for webhook %s: not sent and not kept: %s", d->payload->event_id, s->id,
-                  err.msg[0] ? err.msg : "PostgreSQL unreachable");
 }

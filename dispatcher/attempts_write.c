@@ -123,6 +123,8 @@ static void write_copy_rows(struct wbuf *b, struct delivery *const *v, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct delivery *d = v[i];
         const struct sub *s = d->sub;
+        if (d->outcome == DELIVERY_DEFERRED)
+            continue;           /* not attempted: a slow-lane row, no attempt record */
         if (d->response)
             write_text_clean(d->response, d->response_len);
         write_text_clean(d->error, strlen(d->error));
@@ -157,23 +159,25 @@ static void write_copy_rows(struct wbuf *b, struct delivery *const *v, size_t n,
     }
 }
 
-/* The failed attempts of the batch as a JSON array (NULL when none): what
- * the retry and disable statements read. */
-static char *write_failure_rows(struct delivery *const *v, size_t n)
+/* The batch's failed attempts (kind 'f') or its deferred deliveries (kind
+ * 'd') as a JSON array, NULL when there are none: what the slow-lane and
+ * disable statements read. */
+static char *write_rows_json(struct delivery *const *v, size_t n, char kind)
 {
     json_t *rows = NULL;
     for (size_t i = 0; i < n; i++) {
         struct delivery *d = v[i];
-        if (d->outcome == DELIVERY_SUCCESS)
+        if (d->outcome == DELIVERY_SUCCESS || (d->outcome == DELIVERY_DEFERRED) != (kind == 'd'))
             continue;
         const struct sub *s = d->sub;
-        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:b,s:b}",
+        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:b,s:b,s:I,s:I}",
             "tenant_id", s->tenant, "webhook_id", s->id, "endpoint_id", s->eps[d->ep].id,
             "endpoint_url", s->eps[d->ep].url, "event_id", d->payload->event_id,
             "event_type", d->payload->event_type, "payload", d->payload->data, "attempt", d->attempt,
             "sent_ms", (json_int_t)d->sent_ms,
             "next_ms", d->outcome == DELIVERY_RETRY ? json_integer(d->next_ms) : json_null(),
-            "final", (int)(d->outcome != DELIVERY_RETRY), "gone", (int)d->gone);
+            "final", (int)(d->outcome != DELIVERY_RETRY), "gone", (int)d->gone,
+            "retry_id", (json_int_t)d->retry_id, "epoch", (json_int_t)d->lane_epoch);
         if (rows == NULL)
             rows = json_array();
         json_array_append_new(rows, row);
@@ -183,21 +187,27 @@ static char *write_failure_rows(struct delivery *const *v, size_t n)
     return text;
 }
 
-/* Ids of the retries rows settled by this batch (final attempts that came
- * from one), as a PostgreSQL array literal; NULL when none. */
-static char *write_settled_ids(struct delivery *const *v, size_t n)
+/* The slow-lane rows settled by this batch (a success or a final failure
+ * of a delivery taken from one) as two PostgreSQL array literals, ids and
+ * the epochs they were taken under; both NULL when none. */
+static void write_settled(struct delivery *const *v, size_t n, char **ids, char **epochs)
 {
-    struct wbuf b = { 0 };
+    struct wbuf b[2] = { { 0 }, { 0 } };
     for (size_t i = 0; i < n; i++) {
-        if (v[i]->retry_id == 0 || v[i]->outcome == DELIVERY_RETRY)
+        if (v[i]->retry_id == 0 || v[i]->outcome == DELIVERY_RETRY || v[i]->outcome == DELIVERY_DEFERRED)
             continue;
-        char id[32];
-        snprintf(id, sizeof(id), "%c%lld", b.n ? ',' : '{', (long long)v[i]->retry_id);
-        wbuf_str(&b, id);
+        long long vals[2] = { (long long)v[i]->retry_id, (long long)v[i]->lane_epoch };
+        for (int k = 0; k < 2; k++) {
+            char text[32];
+            snprintf(text, sizeof(text), "%c%lld", b[k].n ? ',' : '{', vals[k]);
+            wbuf_str(&b[k], text);
+        }
     }
-    if (b.n)
-        wbuf_add(&b, "}", 1);
-    return b.p;
+    for (int k = 0; k < 2; k++)
+        if (b[k].n)
+            wbuf_add(&b[k], "}", 1);
+    *ids = b[0].p;
+    *epochs = b[1].p;
 }
 
 static int write_by_endpoint(const void *a, const void *b)
@@ -251,7 +261,7 @@ static void write_health_rows(struct delivery **v, size_t n, char **ok, char **m
 #define FAILURES_AS_X \
     "FROM json_to_recordset($1::json) AS x(tenant_id text, webhook_id text, endpoint_id text, " \
     "endpoint_url text, event_id text, event_type text, payload text, attempt int, sent_ms bigint, " \
-    "next_ms bigint, final boolean, gone boolean)"
+    "next_ms bigint, final boolean, gone boolean, retry_id bigint, epoch bigint)"
 
 static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
 {
@@ -321,16 +331,36 @@ static int write_health_ok(PGconn *pg, const char *rows, struct hl_error *err)
         1, params);
 }
 
+/* Failed attempts that will be tried again. One from Kafka gets (or moves
+ * on) its endpoint's slow-lane row, unless a lane's holder is delivering
+ * that row right now; one taken from a lane moves its own row on, if the
+ * lease it was taken under still holds. */
 static int write_retries(PGconn *pg, const char *failures, struct hl_error *err)
 {
     const char *params[1] = { failures };
+    if (db_exec(pg, err,
+        "INSERT INTO retries AS r (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
+        "SELECT DISTINCT ON (endpoint_id, event_id) tenant_id, webhook_id, endpoint_id, event_id, event_type, "
+        "payload, attempt + 1, to_timestamp(next_ms / 1000.0) " FAILURES_AS_X " WHERE NOT final AND retry_id = 0 "
+        "ORDER BY endpoint_id, event_id, attempt DESC "
+        "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET attempt = EXCLUDED.attempt, due_at = EXCLUDED.due_at "
+        "WHERE r.epoch IS NULL", 1, params) < 0)
+        return HL_EDB;
+    return db_exec(pg, err,
+        "UPDATE retries r SET attempt = x.attempt + 1, due_at = to_timestamp(x.next_ms / 1000.0), epoch = NULL "
+        FAILURES_AS_X " WHERE NOT x.final AND x.retry_id <> 0 AND r.id = x.retry_id AND r.epoch = x.epoch",
+        1, params);
+}
+
+/* Deliveries deferred to their endpoint's slow lane: a row due now, unless
+ * the endpoint has one for that event already (further along). */
+static int write_deferred(PGconn *pg, const char *deferred, struct hl_error *err)
+{
+    const char *params[1] = { deferred };
     return db_exec(pg, err,
         "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
-        "SELECT DISTINCT ON (endpoint_id, event_id) tenant_id, webhook_id, endpoint_id, event_id, event_type, "
-        "payload, attempt + 1, to_timestamp(next_ms / 1000.0) " FAILURES_AS_X " WHERE NOT final "
-        "ORDER BY endpoint_id, event_id, attempt DESC "
-        "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET attempt = EXCLUDED.attempt, "
-        "due_at = EXCLUDED.due_at, lease_until = NULL", 1, params);
+        "SELECT tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, now() "
+        FAILURES_AS_X " ORDER BY endpoint_id ON CONFLICT (endpoint_id, event_id) DO NOTHING", 1, params);
 }
 
 /* Disable the webhooks of endpoints that answered 410 or have failed for
@@ -371,27 +401,37 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
 {
     struct wbuf copy = { 0 };
     write_copy_rows(&copy, v, n, dispatcher);
-    char *failures = write_failure_rows(v, n);
-    char *settled = write_settled_ids(v, n);
+    char *failures = write_rows_json(v, n, 'f');
+    char *deferred = write_rows_json(v, n, 'd');
+    char *settled = NULL, *settled_epochs = NULL;
+    write_settled(v, n, &settled, &settled_epochs);
+    /* endpoint health from the attempts made: deferred ones go last, out of its reach */
+    size_t attempted = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i]->outcome != DELIVERY_DEFERRED) {
+            struct delivery *d = v[i];
+            v[i] = v[attempted];
+            v[attempted++] = d;
+        }
     char *health_ok = NULL, *health = NULL;
-    write_health_rows(v, n, &health_ok, &health);
+    write_health_rows(v, attempted, &health_ok, &health);
     int rc = HL_EDB;
-    if (copy.p == NULL) {
-        hl_error_set(err, HL_ENOMEM, "out of memory");
+    if (db_begin(pg, err) < 0 || (copy.n > 0 && write_copy(pg, &copy, err) < 0))
         goto out;
-    }
-    if (db_begin(pg, err) < 0 || write_copy(pg, &copy, err) < 0)
+    if (deferred && write_deferred(pg, deferred, err) < 0)
         goto out;
     if (failures && write_retries(pg, failures, err) < 0)
         goto out;
     if (settled) {
-        const char *params[1] = { settled };
-        if (db_exec(pg, err, "DELETE FROM retries WHERE id = ANY($1::bigint[])", 1, params) < 0)
+        const char *params[2] = { settled, settled_epochs };
+        if (db_exec(pg, err,
+                    "DELETE FROM retries r USING unnest($1::bigint[], $2::bigint[]) AS s(id, epoch) "
+                    "WHERE r.id = s.id AND r.epoch = s.epoch", 2, params) < 0)
             goto out;
     }
     /* a 410, or an endpoint failing for too long, disables its webhook */
     bool doomed = false;
-    for (size_t i = 0; i < n && !doomed; i++)
+    for (size_t i = 0; i < attempted && !doomed; i++)
         doomed = v[i]->gone;
     if ((health_ok && write_health_ok(pg, health_ok, err) < 0) ||
         (health && write_health(pg, health, disable_after_ms, &doomed, err) < 0))
@@ -404,7 +444,9 @@ out:
         db_rollback(pg);
     free(copy.p);
     free(failures);
+    free(deferred);
     free(settled);
+    free(settled_epochs);
     free(health_ok);
     free(health);
     return rc;

@@ -1,9 +1,12 @@
 /* dispatch.c: the dispatcher's event loop.
  *
  * Each turn: apply lifecycle events; read a bounded number of events from
- * Kafka (unless too many deliveries wait); claim due retries; start what
- * the queues allow; let libcurl make progress; record finished attempts in
- * one batch; commit the offsets whose events are fully recorded.
+ * Kafka (unless this process has too much waiting already) and match them,
+ * each delivery into its endpoint's fast lane in memory or, when that
+ * endpoint is busy, throttled or failing, to its slow lane in PostgreSQL;
+ * take due rows of the slow lanes this process leases; start what the fast
+ * lanes allow; let libcurl make progress; record finished attempts in one
+ * batch; commit the offsets whose events are fully recorded.
  */
 #include "dispatch.h"
 
@@ -14,12 +17,11 @@
 #include "db.h"
 #include "envelope.h"
 #include "kafka.h"
+#include "lanes.h"
 #include "log.h"
 #include "metrics.h"
 
 #define POLL_BATCH 1000
-#define CLAIM_EVERY_MS 200
-#define CLAIM_MAX 200
 #define COMMIT_EVERY_MS 100
 #define STATS_EVERY_MS 30000
 #define DRAIN_RECORD_MS 10000  /* at stop: how long to keep trying to record */
@@ -27,7 +29,7 @@
 #define RECENT_MAX 4096         /* events kept for webhooks created a moment ago... */
 #define RECENT_MAX_BYTES (8u << 20)
 #define RECENT_KEEP_MS 3000     /* ...for at most this long */
-#define HOLD_MAX_MS 1000        /* over the mark: read nothing for this long, then pause */     /* on revoke or stop; well inside the group's session timeout */
+#define HOLD_MAX_MS 1000        /* over the mark: read nothing for this long, then pause */
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
 {
@@ -80,6 +82,19 @@ struct fanout {
     struct msg_track *track;
 };
 
+/* Hand a new delivery to its endpoint's fast lane, or defer it to its slow
+ * lane: it is then recorded (as a row due now) like a finished attempt. */
+static void dispatch_route(struct dispatcher *dsp, struct delivery *d)
+{
+    if (queue_admit(dsp->q, d, hl_time_now_ms())) {
+        queue_push(dsp->q, d);
+        return;
+    }
+    d->outcome = DELIVERY_DEFERRED;
+    dsp->stats.spilled++;
+    attempts_add(dsp->at, d);
+}
+
 static void fanout_sub(struct sub *s, void *arg)
 {
     struct fanout *f = arg;
@@ -88,7 +103,7 @@ static void fanout_sub(struct sub *s, void *arg)
         d->track = f->track;
         if (f->track)
             f->track->pending++;
-        queue_push(f->dsp->q, d);
+        dispatch_route(f->dsp, d);
     }
 }
 
@@ -127,8 +142,9 @@ static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm
     if (target != NULL) {
         /* a test event (POST /v1/webhooks/{id}/test) goes to that webhook only */
         struct sub *s = sub_index_get(dsp->idx, target);
-        if (s == NULL)  /* created a moment ago: its lifecycle event may still be on the way */
-            s = sub_index_fetch(dsp->idx, attempts_pg(dsp->at), target);
+        PGconn *pg = attempts_pg(dsp->at);
+        if (s == NULL && pg)    /* created a moment ago: its lifecycle event may still be on the way */
+            (void)sub_index_fetch(dsp->idx, pg, target, &s);
         if (s && s->active && strcmp(s->tenant, tenant) == 0)
             fanout_sub(s, &f);
     } else {
@@ -159,7 +175,7 @@ static void dispatch_catch_up_one(struct payload *p, void *arg)
     const char *type = json_string_value(json_object_get(env, "type"));
     if (tenant && type && sub_matches(c->s, tenant, type, env)) {
         for (size_t i = 0; i < c->s->neps; i++)
-            queue_push(c->dsp->q, delivery_new(c->s, i, p, 1));
+            dispatch_route(c->dsp, delivery_new(c->s, i, p, 1));
         c->n++;
     }
     json_decref(env);
@@ -224,45 +240,159 @@ static void dispatch_consume(struct dispatcher *dsp, long long now, int max)
     }
 }
 
-/* ---- retries ---- */
+/* ---- the slow lanes ---- */
 
-static void dispatch_claimed(int64_t retry_id, const char *webhook_id, const char *endpoint_id,
-                             const char *event_id, const char *event_type, const char *body, int attempt, void *arg)
+/* How many rows a held lane may have taken and not yet recorded: what its
+ * endpoint can use in a second under its rate limit, one while it fails,
+ * else a fast lane's worth. */
+struct lane_turn {
+    struct dispatcher *dsp;
+    PGconn *pg;
+};
+
+static int dispatch_lane_room(const char *webhook_id, const char *endpoint_id, void *arg)
 {
-    struct dispatcher *dsp = arg;
+    struct dispatcher *dsp = ((struct lane_turn *)arg)->dsp;
+    const struct sub *s = sub_index_get(dsp->idx, webhook_id);
+    if (s && s->rate_limit > 0)
+        return s->rate_limit < dsp->cfg.lane_size ? s->rate_limit : dsp->cfg.lane_size;
+    if (queue_failing(dsp->q, endpoint_id, hl_time_now_ms()))
+        return 1;
+    return dsp->cfg.lane_size;
+}
+
+/* The index's webhook for a slow-lane row, asking PostgreSQL when the index
+ * has it not, or not active, or without the row's endpoint (the index may
+ * lag: PostgreSQL is the truth). Returns 1 with *out and *ep, 0 when the
+ * webhook or endpoint is gone, -1 when unknown for now. */
+static int dispatch_lane_sub(struct dispatcher *dsp, PGconn *pg, const char *webhook_id, const char *endpoint_id,
+                             struct sub **out, size_t *ep)
+{
     struct sub *s = sub_index_get(dsp->idx, webhook_id);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i = 0;
+        while (s && i < s->neps && strcmp(s->eps[i].id, endpoint_id) != 0)
+            i++;
+        if (s && s->active && i < s->neps) {
+            *out = s;
+            *ep = i;
+            return 1;
+        }
+        if (pass == 1)
+            return s == NULL || i == s->neps ? 0 : 1;
+        int rc = sub_index_fetch(dsp->idx, pg, webhook_id, &s);
+        if (rc <= 0)
+            return rc;
+        *out = s;
+        *ep = s->neps;
+    }
+    return -1;
+}
+
+static void dispatch_lane_taken(const struct lane_row *row, void *arg)
+{
+    struct lane_turn *t = arg;
+    struct dispatcher *dsp = t->dsp;
+    struct sub *s = NULL;
     size_t ep = 0;
-    while (s && ep < s->neps && strcmp(s->eps[ep].id, endpoint_id) != 0)
-        ep++;
-    if (s == NULL || !s->active || ep == s->neps) {
-        /* the webhook, or this endpoint of it, is gone or disabled */
-        attempts_forget_retry(dsp->at, retry_id);
+    int rc = dispatch_lane_sub(dsp, t->pg, row->webhook_id, row->endpoint_id, &s, &ep);
+    if (rc <= 0 || !s->active || ep == s->neps) {
+        lanes_done(dsp->lanes, row->endpoint_id, row->epoch);
+        if (rc == 0)
+            lanes_forget_row(t->pg, row->retry_id);            /* gone in PostgreSQL too */
+        else if (rc > 0)
+            lanes_park(dsp->lanes, row->endpoint_id);          /* disabled: its rows wait */
         return;
     }
-    struct payload *p = payload_new(event_id, event_type, body, strlen(body));
+    struct payload *p = payload_new(row->event_id, row->event_type, row->payload, row->payload_len);
     if (p == NULL)
         abort();
-    struct delivery *d = delivery_new(s, ep, p, attempt);
-    d->retry_id = retry_id;
+    struct delivery *d = delivery_new(s, ep, p, row->attempt);
+    d->retry_id = row->retry_id;
+    d->lane_epoch = row->epoch;
     payload_unref(p);
+    if (row->send_ms > 0)
+        queue_set_next_start(dsp->q, d, row->send_ms);
     queue_push(dsp->q, d);
+}
+
+/* Serve the slow lanes, taking rows only while the fast lanes have room. */
+static void dispatch_serve_lanes(struct dispatcher *dsp, long long now)
+{
+    PGconn *pg = attempts_pg(dsp->at);
+    if (pg == NULL)
+        return;
+    size_t waiting = queue_waiting(dsp->q) + attempts_batched(dsp->at);
+    int budget = waiting < dsp->max_waiting / 2 ? (int)(dsp->max_waiting / 2 - waiting) : 0;
+    struct lane_turn t = { dsp, pg };
+    (void)lanes_serve(dsp->lanes, pg, now, budget, dispatch_lane_room, dispatch_lane_taken, &t);
 }
 
 /* ---- delivering and recording ---- */
 
-static void dispatch_start(struct delivery *d, void *arg)
+/* The webhook 'd' should go to now: the index's current version of its
+ * webhook (its URL, headers and secrets as they are now), or NULL when the
+ * webhook, or this endpoint of it, is gone or disabled. Moves 'd' onto
+ * that version. */
+static struct sub *dispatch_current(struct dispatcher *dsp, struct delivery *d)
+{
+    struct sub *cur = sub_index_get(dsp->idx, d->sub->id);
+    if (cur == d->sub)
+        return cur->active ? cur : NULL;
+    if (cur == NULL || !cur->active)
+        return NULL;
+    const char *ep_id = d->sub->eps[d->ep].id;
+    size_t i = 0;
+    while (i < cur->neps && strcmp(cur->eps[i].id, ep_id) != 0)
+        i++;
+    if (i == cur->neps)
+        return NULL;
+    sub_ref(cur);
+    sub_unref(d->sub);
+    d->sub = cur;
+    d->ep = i;
+    return cur;
+}
+
+/* A delivery that will not go out now after all: one from Kafka is kept in
+ * its slow lane if its webhook may come back (disabled), else forgotten
+ * with it; one from a slow lane stays in its row. */
+static void dispatch_withdraw(struct dispatcher *dsp, struct delivery *d)
+{
+    if (d->retry_id) {
+        lanes_done(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch);
+        delivery_free(d);
+    } else if (sub_index_get(dsp->idx, d->sub->id) != NULL) {
+        d->outcome = DELIVERY_DEFERRED;
+        attempts_add(dsp->at, d);
+    } else {
+        if (d->track)
+            tracker_done(dsp->tr, d->track);
+        delivery_free(d);
+    }
+}
+
+static int dispatch_start(struct delivery *d, void *arg)
 {
     struct dispatcher *dsp = arg;
-    if (deliver_start(dsp->dv, d) < 0) {
-        snprintf(d->error, sizeof(d->error), "could not start the request (out of memory)");
-        d->sent_ms = hl_time_now_ms();
-        queue_done(dsp->q, d->sub->eps[d->ep].id);
-        d->outcome = DELIVERY_RETRY;
-        d->next_ms = d->sent_ms + 1000;
-        if (hl_id_new("dlv_", d->dlv_id, sizeof(d->dlv_id)) < 0)
-            abort();
-        attempts_add(dsp->at, d);
+    /* nothing goes to a webhook deleted or disabled, or to an old URL, once
+     * the index has it; a held delivery is signed with the current secrets */
+    if (dispatch_current(dsp, d) == NULL ||
+        (d->retry_id && !lanes_holds(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch))) {
+        dispatch_withdraw(dsp, d);
+        return -1;
     }
+    if (deliver_start(dsp->dv, d) == 0)
+        return 0;
+    /* out of memory: recorded as a failed attempt, retried in a second */
+    snprintf(d->error, sizeof(d->error), "could not start the request (out of memory)");
+    d->sent_ms = hl_time_now_ms();
+    d->outcome = DELIVERY_RETRY;
+    d->next_ms = d->sent_ms + 1000;
+    if (hl_id_new("dlv_", d->dlv_id, sizeof(d->dlv_id)) < 0)
+        abort();
+    attempts_add(dsp->at, d);
+    return -1;
 }
 
 /* Decide what follows a finished attempt. */
@@ -293,8 +423,8 @@ static void dispatch_classify(struct dispatcher *dsp, struct delivery *d)
 static void dispatch_finished(struct delivery *d, void *arg)
 {
     struct dispatcher *dsp = arg;
-    queue_done(dsp->q, d->sub->eps[d->ep].id);
     dispatch_classify(dsp, d);
+    queue_done(dsp->q, d, d->outcome != DELIVERY_SUCCESS);
     metrics_attempt(dsp->metrics, d->duration_ms);
     if (hl_id_new("dlv_", d->dlv_id, sizeof(d->dlv_id)) < 0)
         abort();
@@ -304,7 +434,10 @@ static void dispatch_finished(struct delivery *d, void *arg)
 static void dispatch_recorded(struct delivery *d, void *arg)
 {
     struct dispatcher *dsp = arg;
-    dsp->stats.recorded++;
+    if (d->outcome != DELIVERY_DEFERRED)
+        dsp->stats.recorded++;
+    if (d->retry_id)
+        lanes_done(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch);
     if (d->track)
         tracker_done(dsp->tr, d->track);
     delivery_free(d);
@@ -335,7 +468,7 @@ static bool drop_pred(const struct delivery *d, void *arg)
 {
     struct drop_ctx *c = arg;
     if (d->track == NULL)
-        return c->parts == NULL;    /* retries: only at stop */
+        return c->parts == NULL;    /* slow-lane and catch-up deliveries: only at stop */
     if (c->parts == NULL)
         return true;
     for (int i = 0; i < c->parts->cnt; i++)
@@ -347,12 +480,16 @@ static bool drop_pred(const struct delivery *d, void *arg)
 static void drop_one(struct delivery *d, void *arg)
 {
     struct drop_ctx *c = arg;
-    if (d->track)
+    if (d->track) {
         tracker_abandon(c->dsp->tr, d->track);
-    else if (d->retry_id)
-        attempts_release_retry(c->dsp->at, d->retry_id);
-    else
-        attempts_defer(c->dsp->at, d);     /* a catch-up delivery: due now, for any dispatcher */
+        d->track = NULL;
+    } else if (!d->retry_id) {
+        /* a catch-up delivery, tied to no offset: to its slow lane, for any dispatcher */
+        d->outcome = DELIVERY_DEFERRED;
+        attempts_add(c->dsp->at, d);
+        return;
+    }
+    /* a slow-lane row stays where it is, free for the lane's next holder */
     delivery_free(d);
 }
 
@@ -472,7 +609,8 @@ struct dispatcher *dispatch_new(const struct hl_config *cfg, volatile sig_atomic
     dsp->tr = tracker_new();
     dsp->q = queue_new(&dsp->cfg);
     dsp->recent = recent_new(RECENT_MAX, RECENT_MAX_BYTES, RECENT_KEEP_MS);
-    if (!dsp->idx || !dsp->tr || !dsp->q || !dsp->recent) {
+    dsp->lanes = dsp->q ? lanes_new(&dsp->cfg, dsp->q, dsp->name) : NULL;
+    if (!dsp->idx || !dsp->tr || !dsp->q || !dsp->recent || !dsp->lanes) {
         hl_error_set(err, HL_ENOMEM, "out of memory");
         goto fail;
     }
@@ -497,9 +635,10 @@ static void dispatch_log_stats(struct dispatcher *dsp)
 {
     struct dispatch_stats *s = &dsp->stats;
     log_info("events %ld (malformed %ld, unknown tenant %ld), delivered %ld, retried %ld, failed %ld, "
-             "recorded %ld, waiting %zu, in flight %zu, webhooks %zu",
+             "recorded %ld, to slow lanes %ld, waiting %zu, in flight %zu, slow lanes held %zu, webhooks %zu",
              s->events, s->malformed, s->unknown_tenant, s->delivered, s->retried, s->failed, s->recorded,
-             queue_waiting(dsp->q), queue_in_flight(dsp->q), sub_index_size(dsp->idx));
+             s->spilled, queue_waiting(dsp->q), queue_in_flight(dsp->q), lanes_held(dsp->lanes),
+             sub_index_size(dsp->idx));
 }
 
 int dispatch_run(struct dispatcher *dsp)
@@ -509,17 +648,14 @@ int dispatch_run(struct dispatcher *dsp)
     while (!*dsp->stop) {
         long long now = hl_time_now_ms();
         lifecycle_poll(dsp->lc, POLL_BATCH);
-        if (now >= dsp->next_resync_ms) {
+        if (now >= dsp->next_resync_ms && attempts_pg(dsp->at) != NULL) {
             if (sub_index_load(dsp->idx, attempts_pg(dsp->at), &err) < 0)
                 log_error("resync failed (kept the current index): %s", err.msg);
             hl_error_clear(&err);
             dsp->next_resync_ms = now + dsp->cfg.resync_interval_ms;
         }
         dispatch_consume(dsp, now, POLL_BATCH);
-        if (now >= dsp->next_claim_ms && queue_waiting(dsp->q) < dsp->max_waiting / 2) {
-            attempts_claim_retries(dsp->at, CLAIM_MAX, dispatch_claimed, dsp);
-            dsp->next_claim_ms = now + CLAIM_EVERY_MS;
-        }
+        dispatch_serve_lanes(dsp, now);
         /* start nothing while the batch of unrecorded attempts is full */
         if (attempts_batched(dsp->at) < dsp->max_waiting)
             queue_run(dsp->q, now, dispatch_start, dsp);
@@ -547,6 +683,8 @@ int dispatch_run(struct dispatcher *dsp)
     struct drop_ctx c = { .dsp = dsp, .parts = NULL };
     queue_drop_if(dsp->q, drop_pred, drop_one, &c);
     dispatch_drain(dsp);
+    if (attempts_pg(dsp->at) != NULL)
+        lanes_release_all(dsp->lanes, attempts_pg(dsp->at));
     int rc = attempts_batched(dsp->at) == 0 ? 0 : 1;
     tracker_commit(dsp->tr, dsp->rk, true);
     rd_kafka_consumer_close(dsp->rk);
@@ -564,6 +702,7 @@ void dispatch_free(struct dispatcher *dsp)
     lifecycle_free(dsp->lc);
     attempts_free(dsp->at);     /* first: its writer may wake the deliverer */
     deliver_free(dsp->dv);
+    lanes_free(dsp->lanes);
     queue_free(dsp->q);
     recent_free(dsp->recent);
     tracker_free(dsp->tr);

@@ -18,6 +18,7 @@ struct dispatch_stats {
     long retried;           /* failed attempts with a retry scheduled */
     long failed;            /* failed for good */
     long recorded;          /* attempts written to PostgreSQL */
+    long spilled;           /* deliveries from Kafka deferred to their slow lane */
 };
 
 struct dispatcher {
@@ -28,7 +29,8 @@ struct dispatcher {
     struct lifecycle *lc;
     struct tracker *tr;
     rd_kafka_t *rk;             /* hookline.events, group hookline-dispatchers */
-    struct queue *q;
+    struct queue *q;            /* fast lanes */
+    struct lanes *lanes;        /* slow lanes this process leases */
     struct recent *recent;      /* events read a moment ago (recent.c) */
     struct deliver *dv;
     struct attempts *at;
@@ -37,7 +39,7 @@ struct dispatcher {
     bool paused;                /* partitions paused: over the mark for long */
     long long over_since_ms;    /* over the mark since; 0 = under it */
     volatile sig_atomic_t *stop;
-    long long next_resync_ms, next_claim_ms, next_commit_ms, next_stats_ms;
+    long long next_resync_ms, next_commit_ms, next_stats_ms;
     struct dispatch_stats stats;
 };
 

@@ -75,9 +75,10 @@ int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version,
 int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err) HL_MUST_CHECK;
 
 /* Read webhook 'id' from PostgreSQL into the index now (for an event that
- * names a webhook the lifecycle stream has not brought yet). Returns it
- * (borrowed) or NULL if it does not exist or cannot be read. */
-struct sub *sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id);
+ * names a webhook the lifecycle stream has not brought yet, or a slow-lane
+ * row the index disagrees with). Returns 1 with *out (borrowed) set, 0 when
+ * PostgreSQL has no such webhook, or -1 when it cannot be read. */
+int sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id, struct sub **out);
 
 /* Call 'fn' once for every active webhook of 'tenant' subscribed to 'type'
  * (directly or through its group) whose filter matches 'envelope'. */
@@ -130,17 +131,24 @@ size_t recent_size(const struct recent *r);
 
 /* ---- Kafka offset tracking (consumer.c) ---- */
 
-/* One consumed message, done when 'pending' deliveries reach 0. */
+/* One consumed message, done when 'pending' (its deliveries not yet
+ * recorded, plus one while it is being matched) reaches 0 and none of them
+ * was abandoned. Also the count of references to it: once its partition
+ * is revoked it is an orphan, freed by whoever drops 'pending' to 0. */
 struct msg_track {
     int32_t partition;
     int64_t offset;
     int pending;
+    bool abandoned;                 /* a delivery was dropped: never finished here */
+    bool orphan;                    /* its partition was revoked while it was pending */
     struct msg_track *next;
 };
 
 /* ---- deliveries ---- */
 
-enum delivery_outcome { DELIVERY_SUCCESS, DELIVERY_RETRY, DELIVERY_FAILED };
+/* DELIVERY_DEFERRED: not attempted; it goes to its endpoint's slow lane
+ * (a retries row due now), which then holds it instead of memory. */
+enum delivery_outcome { DELIVERY_SUCCESS, DELIVERY_RETRY, DELIVERY_FAILED, DELIVERY_DEFERRED };
 
 struct delivery {
     struct delivery *next;          /* endpoint queue link */
@@ -148,7 +156,8 @@ struct delivery {
     size_t ep;                      /* index into sub->eps */
     struct payload *payload;        /* reference */
     int attempt;                    /* 1 = first */
-    int64_t retry_id;               /* retries row it came from; 0 = from Kafka */
+    int64_t retry_id;               /* retries row it came from (slow lane); 0 = from Kafka */
+    int64_t lane_epoch;             /* the lane lease it was taken under, with retry_id */
     struct msg_track *track;        /* NULL for retries */
     /* filled when the attempt completes */
     long status;
@@ -166,21 +175,34 @@ struct delivery {
 
 struct dispatcher;
 
-/* queue.c: per-endpoint FIFO queues, in-flight limits and rate limits. */
+/* queue.c: the fast lanes: per-endpoint FIFOs in memory, in-flight slots
+ * round-robin over tenants then endpoints, per-endpoint rate limits. */
 struct queue;
 struct queue *queue_new(const struct hl_config *cfg);
 void queue_free(struct queue *q);
+/* May a new delivery from Kafka wait here (true), or should it go to its
+ * endpoint's slow lane in PostgreSQL (false: the endpoint is rate limited
+ * or failing, or it and its tenant have their share in flight and a full
+ * lane waiting)? Borrows 'd'. */
+bool queue_admit(struct queue *q, const struct delivery *d, long long now_ms);
 /* Take ownership of 'd'; it waits for its endpoint's turn. */
 void queue_push(struct queue *q, struct delivery *d);
-/* Start every delivery whose endpoint and the process have room, through
- * 'start'. */
-void queue_run(struct queue *q, long long now_ms, void (*start)(struct delivery *d, void *arg), void *arg);
-/* An in-flight delivery of 'endpoint_id' ended. */
-void queue_done(struct queue *q, const char *endpoint_id);
+/* Start deliveries while slots are free, one per tenant in turn, then per
+ * endpoint in turn, through 'start': it returns 0 when the delivery is in
+ * flight (queue_done follows), or -1 when it took the delivery back. */
+void queue_run(struct queue *q, long long now_ms, int (*start)(struct delivery *d, void *arg), void *arg);
+/* An in-flight delivery ended; 'failed' marks its endpoint failing for a
+ * while (one delivery at a time, new ones to the slow lane). Borrows 'd'. */
+void queue_done(struct queue *q, const struct delivery *d, bool failed);
+/* Rate limit: the earliest next start of an endpoint (0: none known), and
+ * holding one back until 'when_ms' (a lane's previous holder's pace). */
+long long queue_next_start(const struct queue *q, const char *endpoint_id);
+void queue_set_next_start(struct queue *q, const struct delivery *d, long long when_ms);
+bool queue_failing(const struct queue *q, const char *endpoint_id, long long now_ms);
 size_t queue_waiting(const struct queue *q);
 size_t queue_in_flight(const struct queue *q);
 /* Remove every waiting delivery for which 'pred' is true, passing each to
- * 'drop'. */
+ * 'drop' (which takes it). */
 void queue_drop_if(struct queue *q, bool (*pred)(const struct delivery *d, void *arg),
                    void (*drop)(struct delivery *d, void *arg), void *arg);
 
@@ -209,7 +231,8 @@ struct attempts *attempts_new(const struct hl_config *cfg, const char *dispatche
 /* Stop the writer (after the batch it is writing) and close. Deliveries
  * still batched are not freed: drain with attempts_sync first. */
 void attempts_free(struct attempts *at);
-/* Add a finished delivery to the batch (takes ownership until 'recorded'). */
+/* Add a finished delivery, or one deferred to its slow lane, to the batch
+ * (takes ownership until 'recorded'). */
 void attempts_add(struct attempts *at, struct delivery *d);
 /* Deliveries finished and not yet recorded (batched or being written). */
 size_t attempts_batched(const struct attempts *at);
@@ -223,21 +246,9 @@ int attempts_pump(struct attempts *at, long long now_ms, bool force,
 /* Block until every batched delivery is recorded (0) or 'timeout_ms' has
  * passed (HL_EDB; the rest stays batched). */
 int attempts_sync(struct attempts *at, long timeout_ms, void (*recorded)(struct delivery *d, void *arg), void *arg);
-/* Claim up to 'max' due retries (lease), calling 'claimed' with the row's
- * fields. Returns how many, or HL_EDB. */
-int attempts_claim_retries(struct attempts *at, int max,
-                           void (*claimed)(int64_t retry_id, const char *webhook_id, const char *endpoint_id,
-                                           const char *event_id, const char *event_type, const char *payload,
-                                           int attempt, void *arg), void *arg);
-/* Give back leases of retries we will not attempt (shutdown, dropped). */
-void attempts_release_retry(struct attempts *at, int64_t retry_id);
-/* Store a delivery that was never attempted as a retries row due now, so
- * that any dispatcher makes it (at stop, for one tied to no Kafka offset).
- * Borrows 'd'. Logs a failure. */
-void attempts_defer(struct attempts *at, const struct delivery *d);
-/* Delete a retry row whose webhook or endpoint is gone. */
-void attempts_forget_retry(struct attempts *at, int64_t retry_id);
-/* The database connection, for the loader (same thread). */
+/* The loop's own PostgreSQL session (slow lanes, index loads), or NULL
+ * while it is down: each call then makes one step of a reconnect that
+ * never blocks. Loop thread only. */
 PGconn *attempts_pg(struct attempts *at);
 
 #endif

@@ -166,7 +166,7 @@ static void metrics_count_retries(struct metrics *m, struct dispatcher *dsp)
 {
     struct hl_error err = { 0 };
     PGconn *pg = attempts_pg(dsp->at);
-    PGresult *res = PQstatus(pg) == CONNECTION_OK ? db_query(pg, &err, "SELECT count(*) FROM retries", 0, NULL) : NULL;
+    PGresult *res = pg != NULL ? db_query(pg, &err, "SELECT count(*) FROM retries", 0, NULL) : NULL;
     m->work.pg_ok = res != NULL;
     if (res != NULL)
         m->work.retries_pending = atol(PQgetvalue(res, 0, 0));

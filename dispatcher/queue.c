@@ -1,11 +1,15 @@
-/* queue.c: deliveries waiting for their endpoint.
+/* queue.c: the fast lanes, deliveries waiting in memory for their endpoint.
  *
- * Each endpoint has a FIFO of waiting deliveries, an in-flight count and,
- * when its webhook sets rate_limit, a token bucket. A slow or limited
- * endpoint only ever holds back its own deliveries: the others start as
- * long as the process is below its in-flight limit. Deliveries above a
- * rate limit wait; none is dropped. The total waiting is bounded by the
- * caller, which stops reading Kafka while queue_waiting() is high.
+ * Each endpoint has a FIFO of waiting deliveries, an in-flight count, the
+ * earliest time its next delivery may start (rate limit) and whether it is
+ * failing. In-flight slots go round-robin over tenants, then over each
+ * tenant's endpoints, within three limits: the process's, the tenant's and
+ * the endpoint's (one while the endpoint fails). queue_admit() says when a
+ * new delivery should not wait here but in PostgreSQL (the slow lane,
+ * lanes.c): its endpoint is rate limited or failing, or it and its tenant
+ * have their share in flight already and a full lane waiting behind.
+ * Nothing here is ever dropped; the caller bounds the total by reading
+ * nothing more while queue_waiting() is high.
  */
 #include "dispatcher.h"
 #include "envelope.h"
@@ -13,25 +17,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define QUEUE_FAILING_HOLD_MS 30000     /* after a failure, the endpoint counts as failing this long */
+
+struct tn_state;
+
 struct ep_state {
     char id[HL_ID_MAX];
+    struct tn_state *tn;
     struct delivery *head, *tail;
     size_t waiting;
     int in_flight;
-    double tokens;
-    long long refill_ms;
-    int rate;                   /* the rate limit last applied; 0 = none */
-    bool ready;                 /* on the ready list */
-    struct ep_state *next_ready;
+    long long next_start_ms;    /* rate limit: no start before */
+    long long failing_until_ms; /* failing (one at a time, new deliveries spill) until */
+    bool ready;                 /* on its tenant's ring or the timed list */
+    struct ep_state *next;
+};
+
+struct tn_state {
+    char id[ENVELOPE_TENANT_MAX + 1];
+    size_t waiting;
+    int in_flight;
+    size_t neps;                /* endpoint states pointing here */
+    struct ep_state *ring, *ring_tail;  /* endpoints that can start one now */
+    bool ready;                 /* on the queue's ring */
+    struct tn_state *next;
 };
 
 struct queue {
     struct strmap *eps;         /* endpoint id -> struct ep_state */
-    struct ep_state *ready;     /* endpoints with waiting deliveries */
-    size_t waiting;
-    size_t in_flight;
+    struct strmap *tns;         /* tenant id -> struct tn_state */
+    struct tn_state *ring, *ring_tail;  /* tenants with an endpoint ready */
+    struct ep_state *timed;     /* endpoints waiting out their rate limit */
+    size_t waiting, in_flight;
     size_t max_in_flight;
-    int max_per_endpoint;
+    int max_per_endpoint, max_per_tenant;
+    size_t lane_size, tenant_waiting_max;
 };
 
 struct queue *queue_new(const struct hl_config *cfg)
@@ -40,12 +60,17 @@ struct queue *queue_new(const struct hl_config *cfg)
     if (q == NULL)
         return NULL;
     q->eps = strmap_new();
-    if (q->eps == NULL) {
-        free(q);
+    q->tns = strmap_new();
+    if (q->eps == NULL || q->tns == NULL) {
+        queue_free(q);
         return NULL;
     }
     q->max_in_flight = (size_t)cfg->max_in_flight;
     q->max_per_endpoint = cfg->max_in_flight_per_endpoint;
+    q->max_per_tenant = cfg->max_in_flight_per_tenant;
+    q->lane_size = (size_t)cfg->lane_size;
+    /* a tenant with its slots all busy keeps at most this many waiting */
+    q->tenant_waiting_max = (size_t)cfg->max_in_flight_per_tenant * 2;
     return q;
 }
 
@@ -54,52 +79,112 @@ void queue_free(struct queue *q)
     if (q == NULL)
         return;
     strmap_free(q->eps, free);
+    strmap_free(q->tns, free);
     free(q);
 }
 
-static struct ep_state *queue_ep(struct queue *q, const char *id, bool create)
+static const char *ep_id(const struct delivery *d)
 {
-    struct ep_state *ep = strmap_get(q->eps, id);
+    return d->sub->eps[d->ep].id;
+}
+
+static struct ep_state *queue_ep(struct queue *q, const struct delivery *d, bool create)
+{
+    struct ep_state *ep = strmap_get(q->eps, ep_id(d));
     if (ep != NULL || !create)
         return ep;
-    ep = calloc(1, sizeof(*ep));
-    if (ep == NULL)
-        return NULL;
-    snprintf(ep->id, sizeof(ep->id), "%s", id);
-    ep->tokens = -1;            /* bucket not started */
-    if (strmap_put(q->eps, id, ep, NULL) < 0) {
-        free(ep);
-        return NULL;
+    struct tn_state *tn = strmap_get(q->tns, d->sub->tenant);
+    if (tn == NULL) {
+        if ((tn = calloc(1, sizeof(*tn))) == NULL)
+            abort();            /* out of memory: nothing sensible is left to do */
+        snprintf(tn->id, sizeof(tn->id), "%s", d->sub->tenant);
+        if (strmap_put(q->tns, tn->id, tn, NULL) < 0)
+            abort();
     }
+    if ((ep = calloc(1, sizeof(*ep))) == NULL)
+        abort();
+    snprintf(ep->id, sizeof(ep->id), "%s", ep_id(d));
+    ep->tn = tn;
+    tn->neps++;
+    if (strmap_put(q->eps, ep->id, ep, NULL) < 0)
+        abort();
     return ep;
 }
 
-static void queue_ep_release(struct queue *q, struct ep_state *ep)
+/* Forget an endpoint with nothing waiting or in flight, unless its rate
+ * limit or failure still has to be remembered (one small struct). */
+static void queue_ep_release(struct queue *q, struct ep_state *ep, long long now_ms)
 {
-    if (ep->waiting != 0 || ep->in_flight != 0 || ep->ready)
+    if (ep->waiting != 0 || ep->in_flight != 0 || ep->ready || ep->next_start_ms > now_ms ||
+        ep->failing_until_ms > now_ms)
         return;
-    /* a rate-limited endpoint whose bucket is not full keeps its state (one
-     * small struct per such endpoint, reused at its next delivery), or going
-     * idle for a moment would allow a fresh burst */
-    if (ep->rate > 0 && ep->tokens + (double)(hl_time_now_ms() - ep->refill_ms) * ep->rate / 1000.0 < ep->rate)
-        return;
+    struct tn_state *tn = ep->tn;
     free(strmap_del(q->eps, ep->id));
+    if (--tn->neps == 0 && tn->waiting == 0 && tn->in_flight == 0 && !tn->ready)
+        free(strmap_del(q->tns, tn->id));
 }
 
-static void queue_make_ready(struct queue *q, struct ep_state *ep)
+static int ep_cap(const struct queue *q, const struct ep_state *ep, long long now_ms)
 {
-    if (ep->ready)
+    return ep->failing_until_ms > now_ms ? 1 : q->max_per_endpoint;
+}
+
+static void tn_ring_add(struct queue *q, struct tn_state *tn)
+{
+    if (tn->ready || tn->ring == NULL || tn->in_flight >= q->max_per_tenant)
+        return;
+    tn->ready = true;
+    tn->next = NULL;
+    if (q->ring_tail)
+        q->ring_tail->next = tn;
+    else
+        q->ring = tn;
+    q->ring_tail = tn;
+}
+
+/* Put 'ep' where queue_run finds it, if it has a delivery that may start
+ * once a slot is free: on its tenant's ring, or on the timed list while its
+ * rate limit holds it. */
+static void ep_make_ready(struct queue *q, struct ep_state *ep, long long now_ms)
+{
+    if (ep->ready || ep->head == NULL || ep->in_flight >= ep_cap(q, ep, now_ms))
         return;
     ep->ready = true;
-    ep->next_ready = q->ready;
-    q->ready = ep;
+    ep->next = NULL;
+    if (ep->next_start_ms > now_ms) {
+        ep->next = q->timed;
+        q->timed = ep;
+        return;
+    }
+    struct tn_state *tn = ep->tn;
+    if (tn->ring_tail)
+        tn->ring_tail->next = ep;
+    else
+        tn->ring = ep;
+    tn->ring_tail = ep;
+    tn_ring_add(q, tn);
+}
+
+bool queue_admit(struct queue *q, const struct delivery *d, long long now_ms)
+{
+    if (d->sub->rate_limit > 0)
+        return false;           /* served by the lane's holder alone, so the limit holds across dispatchers */
+    const struct ep_state *ep = queue_ep(q, d, false);
+    if (ep == NULL)
+        return true;
+    if (ep->failing_until_ms > now_ms)
+        return false;
+    if (ep->waiting >= q->lane_size && ep->in_flight >= q->max_per_endpoint)
+        return false;           /* the endpoint, not this process, is the bottleneck */
+    const struct tn_state *tn = ep->tn;
+    if (tn->waiting >= q->tenant_waiting_max && tn->in_flight >= q->max_per_tenant)
+        return false;
+    return true;
 }
 
 void queue_push(struct queue *q, struct delivery *d)
 {
-    struct ep_state *ep = queue_ep(q, d->sub->eps[d->ep].id, true);
-    if (ep == NULL)
-        abort();                /* out of memory: nothing sensible is left to do */
+    struct ep_state *ep = queue_ep(q, d, true);
     d->next = NULL;
     if (ep->tail)
         ep->tail->next = d;
@@ -107,66 +192,101 @@ void queue_push(struct queue *q, struct delivery *d)
         ep->head = d;
     ep->tail = d;
     ep->waiting++;
+    ep->tn->waiting++;
     q->waiting++;
-    queue_make_ready(q, ep);
+    ep_make_ready(q, ep, hl_time_now_ms());
 }
 
-/* Take one token for a rate-limited endpoint; false when none is left. */
-static bool queue_take_token(struct ep_state *ep, int rate, long long now_ms)
+/* Endpoints whose rate limit has let go go back to their tenant's ring. */
+static void queue_wake_timed(struct queue *q, long long now_ms)
 {
-    ep->rate = rate;
-    if (rate <= 0)
-        return true;
-    if (ep->tokens < 0) {
-        ep->tokens = rate;
-        ep->refill_ms = now_ms;
-    }
-    ep->tokens += (double)(now_ms - ep->refill_ms) * rate / 1000.0;
-    ep->refill_ms = now_ms;
-    if (ep->tokens > rate)
-        ep->tokens = rate;
-    if (ep->tokens < 1.0)
-        return false;
-    ep->tokens -= 1.0;
-    return true;
-}
-
-void queue_run(struct queue *q, long long now_ms, void (*start)(struct delivery *d, void *arg), void *arg)
-{
-    struct ep_state **link = &q->ready;
-    while (*link && q->in_flight < q->max_in_flight) {
+    struct ep_state **link = &q->timed;
+    while (*link) {
         struct ep_state *ep = *link;
-        while (ep->head && ep->in_flight < q->max_per_endpoint && q->in_flight < q->max_in_flight &&
-               queue_take_token(ep, ep->head->sub->rate_limit, now_ms)) {
-            struct delivery *d = ep->head;
-            ep->head = d->next;
-            if (ep->head == NULL)
-                ep->tail = NULL;
-            d->next = NULL;
-            ep->waiting--;
-            q->waiting--;
-            ep->in_flight++;
-            q->in_flight++;
-            start(d, arg);
-        }
-        if (ep->head == NULL) {
-            *link = ep->next_ready;
+        if (ep->next_start_ms <= now_ms) {
+            *link = ep->next;
             ep->ready = false;
-            queue_ep_release(q, ep);
+            ep_make_ready(q, ep, now_ms);
         } else {
-            link = &ep->next_ready;
+            link = &ep->next;
         }
     }
 }
 
-void queue_done(struct queue *q, const char *endpoint_id)
+static struct delivery *ep_pop(struct queue *q, struct ep_state *ep)
 {
-    struct ep_state *ep = queue_ep(q, endpoint_id, false);
+    struct delivery *d = ep->head;
+    ep->head = d->next;
+    if (ep->head == NULL)
+        ep->tail = NULL;
+    d->next = NULL;
+    ep->waiting--;
+    ep->tn->waiting--;
+    q->waiting--;
+    return d;
+}
+
+void queue_run(struct queue *q, long long now_ms, int (*start)(struct delivery *d, void *arg), void *arg)
+{
+    queue_wake_timed(q, now_ms);
+    while (q->ring && q->in_flight < q->max_in_flight) {
+        struct tn_state *tn = q->ring;
+        q->ring = tn->next;
+        if (q->ring == NULL)
+            q->ring_tail = NULL;
+        tn->ready = false;
+        struct ep_state *ep = tn->ring;
+        tn->ring = ep->next;
+        if (tn->ring == NULL)
+            tn->ring_tail = NULL;
+        ep->ready = false;
+        struct delivery *d = ep_pop(q, ep);
+        int rate = d->sub->rate_limit;
+        if (start(d, arg) == 0) {
+            ep->in_flight++;
+            tn->in_flight++;
+            q->in_flight++;
+            if (rate > 0)           /* evenly spaced, no burst: no second holds more than 'rate' starts */
+                ep->next_start_ms = (ep->next_start_ms > now_ms ? ep->next_start_ms : now_ms) + (999 + rate) / rate;
+        }
+        ep_make_ready(q, ep, now_ms);
+        tn_ring_add(q, tn);
+        queue_ep_release(q, ep, now_ms);
+    }
+}
+
+void queue_done(struct queue *q, const struct delivery *d, bool failed)
+{
+    struct ep_state *ep = queue_ep(q, d, false);
     if (ep == NULL)
         return;
+    long long now = hl_time_now_ms();
     ep->in_flight--;
+    ep->tn->in_flight--;
     q->in_flight--;
-    queue_ep_release(q, ep);
+    ep->failing_until_ms = failed ? now + QUEUE_FAILING_HOLD_MS : 0;
+    ep_make_ready(q, ep, now);
+    tn_ring_add(q, ep->tn);
+    queue_ep_release(q, ep, now);
+}
+
+long long queue_next_start(const struct queue *q, const char *endpoint_id)
+{
+    const struct ep_state *ep = strmap_get(q->eps, endpoint_id);
+    return ep ? ep->next_start_ms : 0;
+}
+
+void queue_set_next_start(struct queue *q, const struct delivery *d, long long when_ms)
+{
+    struct ep_state *ep = queue_ep(q, d, true);
+    if (when_ms > ep->next_start_ms)
+        ep->next_start_ms = when_ms;
+}
+
+bool queue_failing(const struct queue *q, const char *endpoint_id, long long now_ms)
+{
+    const struct ep_state *ep = strmap_get(q->eps, endpoint_id);
+    return ep && ep->failing_until_ms > now_ms;
 }
 
 size_t queue_waiting(const struct queue *q)
@@ -179,23 +299,80 @@ size_t queue_in_flight(const struct queue *q)
     return q->in_flight;
 }
 
+/* Unlink 'ep' from its tenant's ring or the timed list. */
+static void ep_unlink(struct queue *q, struct ep_state *ep)
+{
+    struct ep_state **link = ep->next_start_ms > 0 ? &q->timed : &ep->tn->ring;
+    for (int pass = 0; pass < 2 && ep->ready; pass++) {
+        struct ep_state *prev = NULL;
+        for (struct ep_state **l = link; *l; prev = *l, l = &(*l)->next) {
+            if (*l == ep) {
+                *l = ep->next;
+                if (link == &ep->tn->ring && ep->tn->ring_tail == ep)
+                    ep->tn->ring_tail = prev;
+                ep->ready = false;
+                break;
+            }
+        }
+        link = link == &q->timed ? &ep->tn->ring : &q->timed;
+    }
+}
+
+struct drop_walk {
+    struct queue *q;
+    bool (*pred)(const struct delivery *d, void *arg);
+    void (*drop)(struct delivery *d, void *arg);
+    void *arg;
+};
+
+static void queue_drop_ep(const char *key, void *value, void *arg)
+{
+    struct drop_walk *w = arg;
+    struct ep_state *ep = value;
+    (void)key;
+    struct delivery **link = &ep->head, *last = NULL, *dropped = NULL, **dtail = &dropped;
+    while (*link) {
+        struct delivery *d = *link;
+        if (w->pred(d, w->arg)) {
+            *link = d->next;
+            ep->waiting--;
+            ep->tn->waiting--;
+            w->q->waiting--;
+            d->next = NULL;
+            *dtail = d;
+            dtail = &d->next;
+        } else {
+            last = d;
+            link = &d->next;
+        }
+    }
+    ep->tail = last;
+    if (ep->head == NULL && ep->ready)
+        ep_unlink(w->q, ep);
+    /* handed over after the walk of this endpoint: 'drop' may free them */
+    while (dropped) {
+        struct delivery *d = dropped;
+        dropped = d->next;
+        w->drop(d, w->arg);
+    }
+}
+
 void queue_drop_if(struct queue *q, bool (*pred)(const struct delivery *d, void *arg),
                    void (*drop)(struct delivery *d, void *arg), void *arg)
 {
-    for (struct ep_state *ep = q->ready; ep; ep = ep->next_ready) {
-        struct delivery **link = &ep->head, *last = NULL;
-        while (*link) {
-            struct delivery *d = *link;
-            if (pred(d, arg)) {
-                *link = d->next;
-                ep->waiting--;
-                q->waiting--;
-                drop(d, arg);
-            } else {
-                last = d;
-                link = &d->next;
-            }
+    struct drop_walk w = { q, pred, drop, arg };
+    strmap_foreach(q->eps, queue_drop_ep, &w);
+    /* tenants whose every endpoint left the ring leave the queue's ring */
+    struct tn_state **link = &q->ring, *prev = NULL;
+    while (*link) {
+        struct tn_state *tn = *link;
+        if (tn->ring == NULL) {
+            *link = tn->next;
+            tn->ready = false;
+        } else {
+            prev = tn;
+            link = &tn->next;
         }
-        ep->tail = last;
     }
+    q->ring_tail = prev;
 }

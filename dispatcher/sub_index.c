@@ -486,24 +486,27 @@ fail:
     return HL_EDB;
 }
 
-struct sub *sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id)
+int sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id, struct sub **out)
 {
     struct hl_error err = { 0 };
     const char *params[1] = { id };
+    *out = NULL;
     PGresult *res = db_query(pg, &err, "SELECT doc::text, (doc->>'version')::bigint FROM webhook_docs WHERE id = $1",
                              1, params);
     if (res == NULL) {
         log_warn("webhook %s: %s", id, err.msg);
-        return NULL;
+        return -1;
     }
-    if (PQntuples(res) == 1) {
+    int found = PQntuples(res) == 1;
+    if (found) {
         json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
         if (doc)
             sub_index_apply(idx, doc, atoll(PQgetvalue(res, 0, 1)), false);
         json_decref(doc);
+        *out = sub_table_get(&idx->by_id, id);
     }
     PQclear(res);
-    return sub_table_get(&idx->by_id, id);
+    return found && *out ? 1 : found ? -1 : 0;
 }
 
 struct sub *sub_index_get(struct sub_index *idx, const char *id)

@@ -65,8 +65,19 @@ void tracker_revoke(struct tracker *tr, const rd_kafka_topic_partition_list_t *p
         int32_t n = parts->elems[i].partition;
         if (n < 0 || n >= TRACKER_MAX_PARTITIONS)
             continue;
-        tracker_clear(tr, &tr->parts[n]);
-        tr->parts[n].assigned = false;
+        struct part *p = &tr->parts[n];
+        while (p->head) {
+            struct msg_track *t = p->head;
+            p->head = t->next;
+            tr->pending--;
+            t->next = NULL;
+            if (t->pending > 0)
+                t->orphan = true;   /* a delivery still points at it */
+            else
+                free(t);
+        }
+        p->tail = NULL;
+        p->assigned = false;
     }
 }
 
@@ -94,19 +105,20 @@ struct msg_track *tracker_add(struct tracker *tr, int32_t partition, int64_t off
 void tracker_done(struct tracker *tr, struct msg_track *track)
 {
     (void)tr;
-    track->pending--;
+    if (--track->pending == 0 && track->orphan)
+        free(track);
 }
 
 void tracker_abandon(struct tracker *tr, struct msg_track *track)
 {
-    (void)tr;
-    track->pending = -1000000;  /* never counts as finished: the commit stops before it */
+    track->abandoned = true;    /* never counts as finished: the commit stops before it */
+    tracker_done(tr, track);
 }
 
 /* Drop finished messages from the head; returns the commit position. */
 static int64_t tracker_advance(struct tracker *tr, struct part *p)
 {
-    while (p->head && p->head->pending == 0) {
+    while (p->head && p->head->pending == 0 && !p->head->abandoned) {
         struct msg_track *t = p->head;
         p->head = t->next;
         if (p->head == NULL)

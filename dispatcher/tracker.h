@@ -18,8 +18,10 @@ void tracker_free(struct tracker *tr);
 /* Start tracking partitions (after an assignment). */
 void tracker_assign(struct tracker *tr, const rd_kafka_topic_partition_list_t *parts);
 
-/* Forget partitions (after revocation); their tracks are freed, so no
- * delivery may still point at them. */
+/* Forget partitions (after revocation). Tracks nothing refers to any more
+ * are freed; one a delivery still holds (not recorded yet: PostgreSQL was
+ * too slow for the drain) becomes an orphan, freed by its last
+ * tracker_done or tracker_abandon, and never commits anything. */
 void tracker_revoke(struct tracker *tr, const rd_kafka_topic_partition_list_t *parts);
 
 /* Track message (partition, offset) with one pending unit (the matching
@@ -30,7 +32,8 @@ struct msg_track *tracker_add(struct tracker *tr, int32_t partition, int64_t off
 void tracker_done(struct tracker *tr, struct msg_track *track);
 
 /* A unit of 'track' will never be recorded here (dropped on revoke or
- * stop): its message must be consumed again by whoever owns it next. */
+ * stop): its message must be consumed again by whoever owns it next. The
+ * caller's reference is gone (do not use 'track' afterwards). */
 void tracker_abandon(struct tracker *tr, struct msg_track *track);
 
 /* Commit every partition whose position advanced since the last commit the

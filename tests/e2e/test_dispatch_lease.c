@@ -1,23 +1,24 @@
-/* test_dispatch_lease.c: a retry claimed by a dispatcher that dies is made
- * by another one once the claim's lease runs out.
+/* test_dispatch_lease.c: a retry taken from its endpoint's slow lane by a
+ * dispatcher that dies is made by another one once the lane's lease runs
+ * out.
  *
- * attempts.c leases a claimed retry for 60 s + 2 x HOOKLINE_DELIVERY_TIMEOUT
- * (whole seconds); with the timeout at 2 s that is 64 s. The only
+ * lanes.c leases a lane for HOOKLINE_LANE_LEASE (6 s here) and renews the
+ * lease every quarter of that while it serves the lane. The only
  * dispatcher is killed with SIGKILL while its retry (attempt 2) is in
- * flight; a new dispatcher leaves the row alone while the lease holds, then
- * makes attempt 2 with the same webhook-id, and the row is gone.
+ * flight; a new dispatcher leaves the lane alone while the lease holds,
+ * then makes attempt 2 with the same webhook-id, and the row is gone.
  */
 #include <signal.h>
 
 #include "dispatch_e2e.h"
 
-#define LEASE_S (60 + 2 * 2)
+#define LEASE_S 6
 
 int main(void)
 {
     struct hx_stack_opts opts = {
         .dispatchers = 0,
-        .env = { "HOOKLINE_RETRY_SCHEDULE=1s,1s,1s", "HOOKLINE_DELIVERY_TIMEOUT=2s", NULL },
+        .env = { "HOOKLINE_RETRY_SCHEDULE=1s,1s,1s", "HOOKLINE_DELIVERY_TIMEOUT=2s", "HOOKLINE_LANE_LEASE=6s", NULL },
     };
     struct hx_stack *st = hx_stack_start(&opts);
     struct hx_receiver *r = hx_receiver_start(NULL);
@@ -40,10 +41,12 @@ int main(void)
     hx_receiver_set_delay(r, 0);
     long long killed = hx_realtime_ms();
     CHECK_EQ_INT(de_pg_long(pg, "SELECT count(*) FROM attempts WHERE event_id = $1", id, NULL, NULL), 1);
-    long long lease_ms = de_pg_long(pg, "SELECT (extract(epoch FROM lease_until) * 1000)::bigint FROM retries "
-                                        "WHERE event_id = $1 AND attempt = 2", id, NULL, NULL);
+    long long lease_ms = de_pg_long(pg, "SELECT (extract(epoch FROM l.lease_until) * 1000)::bigint FROM lanes l "
+                                        "JOIN retries r USING (endpoint_id) WHERE r.event_id = $1 AND r.attempt = 2 "
+                                        "AND r.epoch = l.epoch", id, NULL, NULL);
     printf("lease runs out %lld ms after the kill\n", lease_ms - killed);
-    CHECK(lease_ms - killed > (LEASE_S - 5) * 1000LL && lease_ms - killed <= LEASE_S * 1000LL);
+    /* renewed every LEASE_S / 4 while it served the lane */
+    CHECK(lease_ms - killed > LEASE_S * 1000LL * 3 / 4 - 1000 && lease_ms - killed <= LEASE_S * 1000LL);
 
     E2E_SECTION("another dispatcher makes attempt 2 once the lease has run out, not before");
     hx_dispatcher_start(st, NULL);

@@ -1,0 +1,469 @@
+/* lanes.c: the slow lanes, deliveries waiting in PostgreSQL (see
+ * sql/005_lanes.sql for the tables and their invariants).
+ *
+ * A dispatcher with room leases free lanes that have rows due, oldest
+ * first, takes their due rows oldest first as far as each lane's room
+ * allows (queue.c then paces them by the endpoint's concurrency and rate
+ * limit), renews its leases while it serves them, and lets a lane go once
+ * nothing of it is due, waiting or in flight, writing back when its
+ * earliest row is due and when the rate limit lets the next one start.
+ * Every row it takes carries the lane's epoch, so only the lease's holder
+ * settles it (attempts_write.c). All of it runs on the loop's thread and
+ * connection; each statement is bounded by that session's statement
+ * timeout, and a failure only means trying again at the next turn.
+ */
+#include "lanes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+
+#define LANES_EVERY_MS 100          /* take rows and lanes this often */
+#define LANES_SCRATCH 64            /* text of one number */
+
+struct lane {
+    char endpoint_id[HL_ID_MAX];
+    char webhook_id[HL_ID_MAX];
+    int64_t epoch;
+    int outstanding;                /* rows taken and not yet recorded or dropped */
+    bool drained;                   /* the last take found nothing more due */
+    bool parked;                    /* its webhook is disabled: let go, keep nothing */
+    long long send_ms;              /* rate limit: no start before (from the previous holder) */
+};
+
+struct lanes {
+    const struct hl_config *cfg;
+    struct queue *q;
+    char owner[128];
+    struct strmap *held;            /* endpoint id -> struct lane */
+    size_t max_held;
+    long long next_turn_ms, next_renew_ms;
+};
+
+struct lanes *lanes_new(const struct hl_config *cfg, struct queue *q, const char *owner)
+{
+    struct lanes *ln = calloc(1, sizeof(*ln));
+    if (ln == NULL || (ln->held = strmap_new()) == NULL) {
+        free(ln);
+        return NULL;
+    }
+    ln->cfg = cfg;
+    ln->q = q;
+    snprintf(ln->owner, sizeof(ln->owner), "%s", owner);
+    /* each held lane may have up to HOOKLINE_LANE_SIZE rows in memory */
+    ln->max_held = (size_t)cfg->max_in_flight;
+    return ln;
+}
+
+void lanes_free(struct lanes *ln)
+{
+    if (ln == NULL)
+        return;
+    strmap_free(ln->held, free);
+    free(ln);
+}
+
+size_t lanes_held(const struct lanes *ln)
+{
+    return strmap_size(ln->held);
+}
+
+/* ---- arrays of the held lanes as PostgreSQL literals ---- */
+
+struct arr {
+    char *p;
+    size_t n, cap;
+};
+
+static void arr_add(struct arr *a, const char *s)
+{
+    size_t len = strlen(s);
+    if (a->n + len + 4 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 1024;
+        while (cap < a->n + len + 4)
+            cap *= 2;
+        char *p = realloc(a->p, cap);
+        if (p == NULL)
+            abort();
+        a->p = p;
+        a->cap = cap;
+    }
+    a->p[a->n] = a->n == 0 ? '{' : ',';
+    a->n++;
+    memcpy(a->p + a->n, s, len);    /* ids and numbers: nothing to quote */
+    a->n += len;
+    a->p[a->n] = '\0';
+}
+
+/* The array literal; only called with at least one element added. */
+static const char *arr_end(struct arr *a)
+{
+    a->p[a->n++] = '}';
+    a->p[a->n] = '\0';
+    return a->p;
+}
+
+static void arr_num(struct arr *a, long long v)
+{
+    char text[LANES_SCRATCH];
+    snprintf(text, sizeof(text), "%lld", v);
+    arr_add(a, text);
+}
+
+/* ---- letting lanes go ---- */
+
+struct pick {
+    struct lanes *ln;
+    struct arr ids, epochs, extra;
+    bool (*want)(const struct lane *l, void *arg);
+    void *arg;
+    int n;
+};
+
+static void pick_one(const char *key, void *value, void *arg)
+{
+    struct pick *p = arg;
+    struct lane *l = value;
+    (void)key;
+    if (!p->want(l, p->arg))
+        return;
+    arr_add(&p->ids, l->endpoint_id);
+    arr_num(&p->epochs, l->epoch);
+    arr_num(&p->extra, queue_next_start(p->ln->q, l->endpoint_id));
+    p->n++;
+}
+
+static void pick_free(struct pick *p)
+{
+    free(p->ids.p);
+    free(p->epochs.p);
+    free(p->extra.p);
+}
+
+static bool want_idle(const struct lane *l, void *arg)
+{
+    (void)arg;
+    return l->outstanding == 0 && (l->drained || l->parked);
+}
+
+static bool want_none(const struct lane *l, void *arg)
+{
+    (void)arg;
+    (void)l;
+    return false;
+}
+
+static bool want_all(const struct lane *l, void *arg)
+{
+    (void)arg;
+    (void)l;
+    return true;
+}
+
+/* Keep only the held lanes 'keep' says yes to (a new map: a strmap cannot
+ * lose entries while it is walked). */
+struct keep_walk {
+    struct strmap *kept;
+    bool (*keep)(const struct lane *l, void *arg);
+    void *arg;
+};
+
+static void keep_one(const char *key, void *value, void *arg)
+{
+    struct keep_walk *w = arg;
+    struct lane *l = value;
+    (void)key;
+    if (w->keep(l, w->arg)) {
+        if (strmap_put(w->kept, l->endpoint_id, l, NULL) < 0)
+            abort();
+    } else {
+        free(l);
+    }
+}
+
+static void lanes_keep(struct lanes *ln, bool (*keep)(const struct lane *l, void *arg), void *arg)
+{
+    struct keep_walk w = { strmap_new(), keep, arg };
+    if (w.kept == NULL)
+        abort();
+    strmap_foreach(ln->held, keep_one, &w);
+    strmap_free(ln->held, NULL);
+    ln->held = w.kept;
+}
+
+static bool keep_busy(const struct lane *l, void *arg)
+{
+    return !want_idle(l, arg);
+}
+
+/* Let go of the lanes 'want' picks: no owner, the earliest due row as the
+ * next due time (none while the webhook is disabled), the rate limit's
+ * next start carried over. The lanes rows are locked first, so the due
+ * time is read after any concurrent insert that touched them committed. */
+static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct lane *l, void *arg))
+{
+    struct pick p = { .ln = ln, .want = want };
+    strmap_foreach(ln->held, pick_one, &p);
+    if (p.n == 0)
+        return 0;
+    const char *params[4] = { ln->owner, arr_end(&p.ids), arr_end(&p.epochs), arr_end(&p.extra) };
+    struct hl_error err = { 0 };
+    int rc = db_begin(pg, &err);
+    if (rc == 0)
+        rc = db_exec(pg, &err,
+            "SELECT 1 FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1 ORDER BY endpoint_id FOR UPDATE",
+            2, params);
+    if (rc == 0)
+        rc = db_exec(pg, &err,
+            "UPDATE lanes l SET owner = NULL, lease_until = NULL, "
+            "send_after = CASE WHEN w.send_ms > 0 THEN to_timestamp(w.send_ms / 1000.0) END, "
+            "next_due_at = CASE WHEN EXISTS (SELECT 1 FROM webhooks wh WHERE wh.id = l.webhook_id AND wh.is_active) "
+            "  THEN (SELECT min(r.due_at) FROM retries r WHERE r.endpoint_id = l.endpoint_id) END "
+            "FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS w(endpoint_id, epoch, send_ms) "
+            "WHERE l.endpoint_id = w.endpoint_id AND l.epoch = w.epoch AND l.owner = $1",
+            4, params);
+    if (rc == 0)
+        rc = db_commit(pg, &err);
+    if (rc != 0) {
+        db_rollback(pg);
+        log_warn("slow lanes: letting %d go: %s (their leases run out instead)", p.n, err.msg);
+    }
+    pick_free(&p);
+    return rc;
+}
+
+/* ---- leases ---- */
+
+static bool keep_renewed(const struct lane *l, void *arg)
+{
+    return strmap_get(arg, l->endpoint_id) != NULL;
+}
+
+static bool lanes_renew(struct lanes *ln, PGconn *pg, long long now_ms)
+{
+    struct pick p = { .ln = ln, .want = want_all };
+    strmap_foreach(ln->held, pick_one, &p);
+    if (p.n == 0)
+        return true;
+    char lease[32];
+    snprintf(lease, sizeof(lease), "%.3f", ln->cfg->lane_lease_ms / 1000.0);
+    const char *params[4] = { ln->owner, arr_end(&p.ids), arr_end(&p.epochs), lease };
+    struct hl_error err = { 0 };
+    PGresult *res = db_query(pg, &err,
+        "UPDATE lanes l SET lease_until = now() + make_interval(secs => $4::float8) "
+        "FROM unnest($2::text[], $3::bigint[]) AS w(endpoint_id, epoch) "
+        "WHERE l.endpoint_id = w.endpoint_id AND l.epoch = w.epoch AND l.owner = $1 RETURNING l.endpoint_id",
+        4, params);
+    pick_free(&p);
+    if (res == NULL) {
+        log_warn("slow lanes: renewing %zu leases: %s", lanes_held(ln), err.msg);
+        return false;
+    }
+    /* a lane not renewed has passed to another dispatcher (our lease ran
+     * out): it serves the rows now, we stop */
+    struct strmap *renewed = strmap_new();
+    if (renewed == NULL)
+        abort();
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strmap_put(renewed, PQgetvalue(res, i, 0), ln, NULL) < 0)
+            abort();
+    PQclear(res);
+    size_t before = lanes_held(ln);
+    lanes_keep(ln, keep_renewed, renewed);
+    strmap_free(renewed, NULL);
+    if (lanes_held(ln) < before)
+        log_warn("slow lanes: %zu leases ran out before they were renewed; other dispatchers serve them",
+                 before - lanes_held(ln));
+    ln->next_renew_ms = now_ms + ln->cfg->lane_lease_ms / 4;
+    return true;
+}
+
+/* Lease up to 'max' free lanes with rows due, oldest first. */
+static int lanes_acquire(struct lanes *ln, PGconn *pg, int max)
+{
+    char limit[16], lease[32];
+    snprintf(limit, sizeof(limit), "%d", max);
+    snprintf(lease, sizeof(lease), "%.3f", ln->cfg->lane_lease_ms / 1000.0);
+    const char *params[3] = { ln->owner, lease, limit };
+    struct hl_error err = { 0 };
+    PGresult *res = db_query(pg, &err,
+        "UPDATE lanes l SET owner = $1, lease_until = now() + make_interval(secs => $2::float8), epoch = l.epoch + 1 "
+        "FROM (SELECT endpoint_id FROM lanes WHERE next_due_at <= now() "
+        "      AND (lease_until IS NULL OR lease_until < now()) "
+        "      ORDER BY next_due_at LIMIT $3::int FOR UPDATE SKIP LOCKED) c "
+        "WHERE l.endpoint_id = c.endpoint_id "
+        "RETURNING l.endpoint_id, l.webhook_id, l.epoch, "
+        "coalesce((extract(epoch FROM l.send_after) * 1000)::bigint, 0)",
+        3, params);
+    if (res == NULL) {
+        log_warn("slow lanes: leasing: %s", err.msg);
+        return HL_EDB;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        struct lane *l = calloc(1, sizeof(*l));
+        if (l == NULL)
+            abort();
+        snprintf(l->endpoint_id, sizeof(l->endpoint_id), "%s", PQgetvalue(res, i, 0));
+        snprintf(l->webhook_id, sizeof(l->webhook_id), "%s", PQgetvalue(res, i, 1));
+        l->epoch = atoll(PQgetvalue(res, i, 2));
+        l->send_ms = atoll(PQgetvalue(res, i, 3));
+        struct lane *old = NULL;
+        if (strmap_put(ln->held, l->endpoint_id, l, (void **)&old) < 0)
+            abort();
+        free(old);
+    }
+    PQclear(res);
+    return n;
+}
+
+/* ---- taking rows ---- */
+
+struct room_walk {
+    struct lanes *ln;
+    struct arr ids, epochs, counts;
+    int (*room)(const char *webhook_id, const char *endpoint_id, void *arg);
+    void *arg;
+    int budget, n;
+};
+
+static void room_one(const char *key, void *value, void *arg)
+{
+    struct room_walk *w = arg;
+    struct lane *l = value;
+    (void)key;
+    if (l->parked || w->budget <= 0)
+        return;
+    int want = w->room(l->webhook_id, l->endpoint_id, w->arg) - l->outstanding;
+    if (want <= 0)
+        return;
+    if (want > w->budget)
+        want = w->budget;
+    w->budget -= want;
+    arr_add(&w->ids, l->endpoint_id);
+    arr_num(&w->epochs, l->epoch);
+    arr_num(&w->counts, want);
+    l->drained = true;              /* until the take says otherwise */
+    w->n++;
+}
+
+static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
+                      int (*room)(const char *webhook_id, const char *endpoint_id, void *arg),
+                      void (*taken)(const struct lane_row *row, void *arg), void *arg)
+{
+    struct room_walk w = { .ln = ln, .room = room, .arg = arg, .budget = budget };
+    strmap_foreach(ln->held, room_one, &w);
+    int n = 0;
+    if (w.n > 0) {
+        const char *params[4] = { ln->owner, arr_end(&w.ids), arr_end(&w.epochs), arr_end(&w.counts) };
+        struct hl_error err = { 0 };
+        PGresult *res = db_query(pg, &err,
+            "WITH want AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[]) AS w(endpoint_id, epoch, n)), "
+            "pick AS (SELECT r.id, w.epoch FROM want w "
+            "  JOIN lanes l ON l.endpoint_id = w.endpoint_id AND l.owner = $1 AND l.epoch = w.epoch "
+            "  JOIN webhooks wh ON wh.id = l.webhook_id AND wh.is_active "
+            "  CROSS JOIN LATERAL (SELECT id FROM retries r WHERE r.endpoint_id = w.endpoint_id AND r.due_at <= now() "
+            "    AND (r.epoch IS NULL OR r.epoch < w.epoch) ORDER BY r.due_at, r.id LIMIT w.n FOR UPDATE SKIP LOCKED) r) "
+            "UPDATE retries r SET epoch = p.epoch FROM pick p WHERE r.id = p.id "
+            "RETURNING r.id, r.epoch, r.webhook_id, r.endpoint_id, r.event_id, r.event_type, r.payload, r.attempt, "
+            "(extract(epoch FROM r.due_at) * 1000)::bigint",
+            4, params);
+        if (res == NULL) {
+            log_warn("slow lanes: taking rows: %s", err.msg);
+            n = HL_EDB;
+        } else {
+            n = PQntuples(res);
+            for (int i = 0; i < n; i++) {
+                struct lane *l = strmap_get(ln->held, PQgetvalue(res, i, 3));
+                if (l == NULL)
+                    continue;
+                l->outstanding++;
+                l->drained = false;
+                struct lane_row row = {
+                    .retry_id = atoll(PQgetvalue(res, i, 0)), .epoch = atoll(PQgetvalue(res, i, 1)),
+                    .webhook_id = PQgetvalue(res, i, 2), .endpoint_id = PQgetvalue(res, i, 3),
+                    .event_id = PQgetvalue(res, i, 4), .event_type = PQgetvalue(res, i, 5),
+                    .payload = PQgetvalue(res, i, 6), .payload_len = (size_t)PQgetlength(res, i, 6),
+                    .attempt = atoi(PQgetvalue(res, i, 7)), .due_ms = atoll(PQgetvalue(res, i, 8)),
+                    .send_ms = l->send_ms,
+                };
+                taken(&row, arg);
+            }
+            PQclear(res);
+        }
+    }
+    free(w.ids.p);
+    free(w.epochs.p);
+    free(w.counts.p);
+    return n;
+}
+
+int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
+                int (*room)(const char *webhook_id, const char *endpoint_id, void *arg),
+                void (*taken)(const struct lane_row *row, void *arg), void *arg)
+{
+    if (now_ms < ln->next_turn_ms)
+        return 0;
+    ln->next_turn_ms = now_ms + LANES_EVERY_MS;
+    if (PQstatus(pg) != CONNECTION_OK)
+        return HL_EDB;              /* the loop's connection is reset elsewhere */
+    if (now_ms >= ln->next_renew_ms && !lanes_renew(ln, pg, now_ms))
+        return HL_EDB;
+    if (lanes_let_go(ln, pg, want_idle) == 0)
+        lanes_keep(ln, keep_busy, NULL);
+    int n = 0;
+    if (budget > 0 && lanes_held(ln) > 0)
+        n = lanes_take(ln, pg, budget, room, taken, arg);
+    if (n >= 0 && budget - n > 0 && lanes_held(ln) < ln->max_held) {
+        size_t room_left = ln->max_held - lanes_held(ln);
+        int max = room_left < 32 ? (int)room_left : 32;
+        if (lanes_acquire(ln, pg, max) > 0)
+            n += lanes_take(ln, pg, budget - n, room, taken, arg);
+    }
+    return n;
+}
+
+bool lanes_holds(const struct lanes *ln, const char *endpoint_id, int64_t epoch)
+{
+    const struct lane *l = strmap_get(ln->held, endpoint_id);
+    return l != NULL && l->epoch == epoch;
+}
+
+void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch)
+{
+    struct lane *l = strmap_get(ln->held, endpoint_id);
+    if (l != NULL && l->epoch == epoch && l->outstanding > 0)
+        l->outstanding--;
+}
+
+void lanes_park(struct lanes *ln, const char *endpoint_id)
+{
+    struct lane *l = strmap_get(ln->held, endpoint_id);
+    if (l != NULL)
+        l->parked = true;
+}
+
+void lanes_forget_row(PGconn *pg, int64_t retry_id)
+{
+    char id[LANES_SCRATCH];
+    snprintf(id, sizeof(id), "%lld", (long long)retry_id);
+    const char *params[1] = { id };
+    struct hl_error err = { 0 };
+    /* only when PostgreSQL itself says the webhook or the endpoint is gone */
+    if (db_exec(pg, &err,
+                "DELETE FROM retries r WHERE r.id = $1::bigint AND NOT EXISTS (SELECT 1 FROM webhooks w, "
+                "jsonb_array_elements(w.endpoints) e WHERE w.id = r.webhook_id AND e->>'id' = r.endpoint_id)",
+                1, params) < 0)
+        log_warn("slow lanes: row %s: %s", id, err.msg);
+}
+
+void lanes_release_all(struct lanes *ln, PGconn *pg)
+{
+    if (lanes_held(ln) == 0 || PQstatus(pg) != CONNECTION_OK)
+        return;
+    if (lanes_let_go(ln, pg, want_all) == 0)
+        log_info("slow lanes: let %zu go", lanes_held(ln));
+    lanes_keep(ln, want_none, NULL);
+}

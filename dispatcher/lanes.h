@@ -1,0 +1,53 @@
+/* lanes.h: the slow lanes, deliveries waiting in PostgreSQL, served per
+ * endpoint under a lease (lanes.c, sql/005_lanes.sql). Loop thread only. */
+#ifndef HL_LANES_H
+#define HL_LANES_H
+
+#include "dispatcher.h"
+
+/* One due row taken from a lane; every pointer is borrowed for the call. */
+struct lane_row {
+    int64_t retry_id;
+    int64_t epoch;                  /* the lease it was taken under */
+    const char *webhook_id, *endpoint_id, *event_id, *event_type;
+    const char *payload;
+    size_t payload_len;
+    int attempt;                    /* the attempt it makes */
+    long long due_ms;
+    long long send_ms;              /* rate limit: the lane's next start, from its previous holder; 0 none */
+};
+
+struct lanes;
+
+/* Lanes served as 'owner' (the dispatcher's name), paced through 'q'
+ * (borrowed; outlives the lanes). NULL when out of memory. */
+struct lanes *lanes_new(const struct hl_config *cfg, struct queue *q, const char *owner);
+/* Frees the memory only: release first (lanes_release_all). */
+void lanes_free(struct lanes *ln);
+
+/* One turn, at most every 100 ms (else returns 0 at once): renew the
+ * leases when due (a lane whose lease passed to another dispatcher is
+ * dropped), let idle lanes go, then take up to 'budget' due rows, oldest
+ * first, from held lanes with room ('room' says how many rows a lane may
+ * have outstanding) and, if the budget is not spent, lease more lanes.
+ * Calls 'taken' for each row. Returns the rows taken, or HL_EDB (nothing
+ * changed in memory; tried again at the next turn). */
+int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
+                int (*room)(const char *webhook_id, const char *endpoint_id, void *arg),
+                void (*taken)(const struct lane_row *row, void *arg), void *arg);
+
+/* Is the lease under which a row was taken still ours? */
+bool lanes_holds(const struct lanes *ln, const char *endpoint_id, int64_t epoch);
+/* A taken row was recorded or dropped. */
+void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch);
+/* The lane's webhook is disabled: take nothing more, let it go (parked)
+ * once nothing of it is outstanding. */
+void lanes_park(struct lanes *ln, const char *endpoint_id);
+/* Delete a row whose webhook or endpoint PostgreSQL no longer has. */
+void lanes_forget_row(PGconn *pg, int64_t retry_id);
+/* Let every held lane go (at stop), whatever is outstanding: rows taken
+ * under our leases are free for the next holder. */
+void lanes_release_all(struct lanes *ln, PGconn *pg);
+size_t lanes_held(const struct lanes *ln);
+
+#endif
