@@ -18,6 +18,7 @@
 #include "envelope.h"
 #include "kafka.h"
 #include "lanes.h"
+#include "offsets.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -107,8 +108,26 @@ static void fanout_sub(struct sub *s, void *arg)
     }
 }
 
+/* Events at offsets [from, to) of 'partition' are gone: Kafka no longer
+ * held them when this dispatcher got there (retention; the development
+ * broker keeps at most 5 MiB or 100,000 message sets a partition). Never
+ * passed over in silence: an error naming them, a count, and /readyz. */
+static void dispatch_report_lost(struct dispatcher *dsp, int32_t partition, int64_t from, int64_t to)
+{
+    dsp->stats.lost += to - from;
+    log_error("%s[%d]: events at offsets %lld to %lld were lost: Kafka no longer holds them (retention); reading "
+              "resumes at %lld", HL_TOPIC_EVENTS, partition, (long long)from, (long long)(to - 1), (long long)to);
+}
+
 static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm)
 {
+    /* offsets skipped while reading: transaction markers, or (when they are
+     * below the partition's start now) events Kafka deleted before we read them */
+    int64_t expected = tracker_next(dsp->tr, rkm->partition), lo = -1, hi = -1;
+    if (expected >= 0 && rkm->offset > expected &&
+        rd_kafka_get_watermark_offsets(dsp->rk, HL_TOPIC_EVENTS, rkm->partition, &lo, &hi) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR && lo > expected)
+        dispatch_report_lost(dsp, rkm->partition, expected, lo < rkm->offset ? lo : rkm->offset);
     struct msg_track *track = tracker_add(dsp->tr, rkm->partition, rkm->offset);
     struct hl_error err = { 0 };
     struct fanout f = { .dsp = dsp, .track = track };
@@ -514,24 +533,57 @@ static void dispatch_finish_read(struct dispatcher *dsp, const rd_kafka_topic_pa
         rd_kafka_topic_partition_list_destroy(all);
 }
 
+/* Where each assigned partition starts: after what its previous owner
+ * recorded (event_offsets in PostgreSQL, written at every hand-over, or
+ * Kafka's committed offset, whichever is further), and a start before
+ * what Kafka still holds is reported as lost. */
+static void dispatch_assign_offsets(struct dispatcher *dsp, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    if (rd_kafka_committed(dsp->rk, committed, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_warn("%s: committed offsets not known; starting from PostgreSQL's record of them", HL_TOPIC_EVENTS);
+    offsets_load(attempts_pg(dsp->at), parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t kafka = committed->elems[i].err ? -1 : committed->elems[i].offset;
+        if (kafka > tp->offset)
+            tp->offset = kafka;
+        if (tp->offset < 0) {
+            tp->offset = RD_KAFKA_OFFSET_INVALID;       /* auto.offset.reset: the earliest */
+            continue;
+        }
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_query_watermark_offsets(dsp->rk, HL_TOPIC_EVENTS, tp->partition, &lo, &hi, 2000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset < lo)
+            dispatch_report_lost(dsp, tp->partition, tp->offset, lo);
+    }
+    rd_kafka_topic_partition_list_destroy(committed);
+}
+
 static void dispatch_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
                                void *opaque)
 {
     struct dispatcher *dsp = opaque;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info("assigned %d partitions of %s", parts->cnt, HL_TOPIC_EVENTS);
+        dispatch_assign_offsets(dsp, parts);
         tracker_assign(dsp->tr, parts);
         rd_kafka_assign(rk, parts);
         dsp->paused = false;
         return;
     }
-    /* revoked: deliver and record what was read from them, for a while; what
-     * is still waiting after that is left to the next owner to read again */
+    /* revoked: deliver and record what was read from them, for a while, and
+     * keep the position reached in PostgreSQL and Kafka before letting go,
+     * so the next owner starts after it: a graceful hand-over repeats
+     * nothing. What is still waiting after that is left to the next owner
+     * to read again. */
     log_info("revoking %d partitions of %s", parts->cnt, HL_TOPIC_EVENTS);
     dispatch_finish_read(dsp, parts);
     struct drop_ctx c = { .dsp = dsp, .parts = parts };
     queue_drop_if(dsp->q, drop_pred, drop_one, &c);
     dispatch_drain(dsp);
+    tracker_positions(dsp->tr, parts);
+    offsets_save(attempts_pg(dsp->at), parts);
     tracker_commit(dsp->tr, rk, true);
     tracker_revoke(dsp->tr, parts);
     rd_kafka_assign(rk, NULL);

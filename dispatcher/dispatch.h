@@ -14,6 +14,7 @@ struct dispatch_stats {
     long events;            /* messages consumed from hookline.events */
     long malformed;         /* skipped: not an envelope */
     long unknown_tenant;    /* skipped: no such tenant */
+    long lost;              /* skipped: offsets Kafka no longer held when we got there */
     long delivered;         /* attempts that succeeded */
     long retried;           /* failed attempts with a retry scheduled */
     long failed;            /* failed for good */

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "dispatch.h"
 #include "kafka.h"
+#include "lanes.h"
 #include "log.h"
 
 #define METRICS_PUBLISH_MS 250
@@ -43,7 +44,7 @@ struct metrics_snap {
     unsigned long long buckets[METRICS_BUCKETS + 1];   /* not cumulative; last is +Inf */
     unsigned long long attempts;
     double attempt_seconds;
-    long in_flight, waiting, unrecorded, index_size, assigned;
+    long in_flight, waiting, unrecorded, index_size, assigned, lanes_held;
     long retries_pending;           /* -1 until the first count */
     bool paused;
     bool pg_ok;                     /* the last count query answered */
@@ -195,6 +196,7 @@ void metrics_tick(struct metrics *m, struct dispatcher *dsp)
     w->waiting = (long)queue_waiting(dsp->q);
     w->unrecorded = (long)attempts_batched(dsp->at);
     w->index_size = (long)sub_index_size(dsp->idx);
+    w->lanes_held = (long)lanes_held(dsp->lanes);
     w->paused = dsp->paused;
     w->published_ms = now;
     pthread_mutex_lock(&m->lock);
@@ -226,8 +228,15 @@ static void metrics_format(FILE *out, const struct metrics_snap *s, long long no
     fprintf(out, "# HELP hookline_dispatcher_events_skipped_total Messages skipped, by reason.\n"
                  "# TYPE hookline_dispatcher_events_skipped_total counter\n"
                  "hookline_dispatcher_events_skipped_total{reason=\"malformed\"} %ld\n"
-                 "hookline_dispatcher_events_skipped_total{reason=\"unknown_tenant\"} %ld\n",
-            st->malformed, st->unknown_tenant);
+                 "hookline_dispatcher_events_skipped_total{reason=\"unknown_tenant\"} %ld\n"
+                 "hookline_dispatcher_events_skipped_total{reason=\"lost\"} %ld\n",
+            st->malformed, st->unknown_tenant, st->lost);
+    fprintf(out, "# HELP hookline_dispatcher_spilled_total Deliveries from Kafka written to their endpoint's slow "
+                 "lane in PostgreSQL instead of waiting in memory.\n"
+                 "# TYPE hookline_dispatcher_spilled_total counter\nhookline_dispatcher_spilled_total %ld\n",
+            st->spilled);
+    fprintf(out, "# HELP hookline_dispatcher_lanes_held Slow lanes (endpoints) this process leases and serves.\n"
+                 "# TYPE hookline_dispatcher_lanes_held gauge\nhookline_dispatcher_lanes_held %ld\n", s->lanes_held);
     fprintf(out, "# HELP hookline_dispatcher_deliveries_total Finished delivery attempts, by result.\n"
                  "# TYPE hookline_dispatcher_deliveries_total counter\n"
                  "hookline_dispatcher_deliveries_total{result=\"success\"} %ld\n"
@@ -361,10 +370,11 @@ static enum MHD_Result metrics_on_request(void *cls, struct MHD_Connection *conn
     } else if (strcmp(url, "/readyz") == 0) {
         bool ready = metrics_ready(s, now);
         rc = metrics_send_json(conn, ready ? 200 : 503,
-                               "{\"status\":\"%s\",\"postgres\":\"%s\",\"kafka\":\"%s\",\"assignment\":\"%s\"}",
+                               "{\"status\":\"%s\",\"postgres\":\"%s\",\"kafka\":\"%s\",\"assignment\":\"%s\","
+                               "\"events_lost\":%ld}",
                                ready ? "ready" : "not ready", s->pg_ok ? "ok" : "unreachable",
                                metrics_kafka_ok(s, now) ? "ok" : "unreachable",
-                               s->assigned > 0 || s->group_steady ? "ok" : "waiting");
+                               s->assigned > 0 || s->group_steady ? "ok" : "waiting", s->stats.lost);
     } else {
         rc = metrics_send_json(conn, 404, "{\"error\":\"Not found.\"}");
     }

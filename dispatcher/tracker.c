@@ -129,6 +129,22 @@ static int64_t tracker_advance(struct tracker *tr, struct part *p)
     return p->head ? p->head->offset : p->next;
 }
 
+int64_t tracker_next(const struct tracker *tr, int32_t partition)
+{
+    if (partition < 0 || partition >= TRACKER_MAX_PARTITIONS || !tr->parts[partition].assigned)
+        return -1;
+    return tr->parts[partition].next;
+}
+
+void tracker_positions(struct tracker *tr, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t n = parts->elems[i].partition;
+        struct part *p = n >= 0 && n < TRACKER_MAX_PARTITIONS ? &tr->parts[n] : NULL;
+        parts->elems[i].offset = p && p->assigned && p->next >= 0 ? tracker_advance(tr, p) : -1;
+    }
+}
+
 int tracker_commit(struct tracker *tr, rd_kafka_t *rk, bool sync)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);

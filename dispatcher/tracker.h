@@ -46,6 +46,13 @@ int tracker_commit(struct tracker *tr, rd_kafka_t *rk, bool sync);
  * are sent again. */
 void tracker_committed(struct tracker *tr, rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offsets);
 
+/* The offset after the last message seen of 'partition' (-1: none yet). */
+int64_t tracker_next(const struct tracker *tr, int32_t partition);
+
+/* Set each element's offset to its partition's commit position (every
+ * message before it recorded), -1 when nothing was read. */
+void tracker_positions(struct tracker *tr, rd_kafka_topic_partition_list_t *parts);
+
 /* Deliveries not yet recorded for messages of 'parts'. */
 long tracker_unrecorded(const struct tracker *tr, const rd_kafka_topic_partition_list_t *parts);
 

@@ -1,4 +1,5 @@
--- 005_lanes.sql: the slow lane. Released migrations are never edited.
+-- 005_lanes.sql: the slow lanes, and the positions reached in Kafka.
+-- Released migrations are never edited.
 --
 -- A delivery that cannot go out at once (its endpoint's in-memory lane is
 -- full, the endpoint is rate limited or failing) and every pending retry
@@ -83,3 +84,15 @@ END $$;
 
 CREATE TRIGGER webhooks_lanes AFTER UPDATE OR DELETE ON webhooks
   FOR EACH ROW EXECUTE FUNCTION hl_lanes_webhook();
+
+-- The position reached in each partition of hookline.events, written by
+-- the dispatcher that lets the partition go (dispatcher/offsets.c): every
+-- event before it is recorded. The next owner starts from the further of
+-- this and Kafka's committed offset.
+CREATE TABLE event_offsets (
+    topic           text NOT NULL,
+    partition       int NOT NULL,
+    next_offset     bigint NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic, partition)
+);
