@@ -19,8 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
+#include "db.h"
 #include "log.h"
 
 #define LISTENER_TICK_MS 100            /* how often the thread looks at its stop flag */
@@ -49,32 +48,27 @@ static void listener_sleep(struct doc_cache_listener *dl, long ms)
         nanosleep(&(struct timespec){ .tv_nsec = LISTENER_TICK_MS * 1000000L }, NULL);
 }
 
-/* A session to the database of 'conninfo' under our own application_name,
- * with TCP keepalives, already LISTENing. NULL with the reason in 'err'. */
+/* A session to the database of 'conninfo' under our own application_name
+ * (the operator's session defaults otherwise, db_params.h), already
+ * LISTENing. NULL with the reason in 'err'. */
 static PGconn *listener_connect(struct doc_cache_listener *dl, struct hl_error *err)
 {
-    /* later keywords override what the expanded conninfo says */
-    const char *const keys[] = { "dbname", "application_name", "connect_timeout", "keepalives", "keepalives_idle",
-                                 "keepalives_interval", "keepalives_count", NULL };
-    const char *const values[] = { dl->conninfo, DOC_CACHE_APP_NAME, "5", "1", "5", "2", "2", NULL };
-    PGconn *pg = PQconnectdbParams(keys, values, 1);
-    if (pg == NULL) {
-        hl_error_set(err, HL_ENOMEM, "out of memory");
+    struct db_params *params = db_params_new(dl->conninfo, DB_TIMEOUT_REQUEST_MS, err);
+    PGconn *pg = NULL;
+    if (params == NULL)
         return NULL;
+    if (db_params_set(params, "application_name", DOC_CACHE_APP_NAME) < 0) {
+        hl_error_set(err, HL_ENOMEM, "out of memory");
+        goto out;
     }
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *res = PQexec(pg, "LISTEN " DOC_CACHE_CHANNEL);
-        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (ok)
-            return pg;
+    pg = db_connect_params(params, err);
+    if (pg != NULL && db_exec(pg, err, "LISTEN " DOC_CACHE_CHANNEL, 0, NULL) < 0) {
+        PQfinish(pg);
+        pg = NULL;
     }
-    char msg[200];
-    snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
-    msg[strcspn(msg, "\n")] = '\0';
-    hl_error_set(err, HL_EDB, "%s", msg);
-    PQfinish(pg);
-    return NULL;
+out:
+    db_params_free(params);
+    return pg;
 }
 
 /* Evict every id notified so far. */

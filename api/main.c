@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     int rc = 1;
-    PGconn *pg = db_connect(ctx.cfg.database_url, &err);
+    /* no statement timeout: migrations wait for each other's lock and may take long */
+    PGconn *pg = db_connect_session(ctx.cfg.database_url, DB_TIMEOUT_NONE, &err);
     if (pg == NULL || db_migrate(pg, db_sql_dir(), &err) < 0) {
         fprintf(stderr, "hookline-api: %s\n", err.msg);
         goto out;
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
         rc = api_create_tenant(&ctx, pg, argv[2]);
         goto out;
     }
-    ctx.pool = db_pool_new(ctx.cfg.database_url, ctx.cfg.db_pool_size, &err);
+    ctx.pool = db_pool_new(ctx.cfg.database_url, DB_TIMEOUT_REQUEST_MS, ctx.cfg.db_pool_size, &err);
     if (ctx.pool == NULL) {
         fprintf(stderr, "hookline-api: %s\n", err.msg);
         goto out;

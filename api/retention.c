@@ -111,6 +111,23 @@ static int retention_pass(struct retention *rt, PGconn *pg)
     return 0;
 }
 
+/* The job's session: long statements (DB_TIMEOUT_BATCH_MS), but it fails
+ * fast rather than queue behind a long lock; both are startup options, so
+ * they survive a reconnect. NULL with the reason in 'err'. */
+static PGconn *retention_connect(struct retention *rt, struct hl_error *err)
+{
+    struct db_params *params = db_params_new(rt->ctx->cfg.database_url, DB_TIMEOUT_BATCH_MS, err);
+    if (params == NULL)
+        return NULL;
+    PGconn *pg = NULL;
+    if (db_params_option(params, "lock_timeout", "2s") < 0)
+        hl_error_set(err, HL_ENOMEM, "out of memory");
+    else
+        pg = db_connect_params(params, err);
+    db_params_free(params);
+    return pg;
+}
+
 static void *retention_main(void *arg)
 {
     struct retention *rt = arg;
@@ -119,13 +136,9 @@ static void *retention_main(void *arg)
         struct hl_error err = { 0 };
         if (pg == NULL) {
             atomic_store(&rt->active, false);
-            pg = db_connect(rt->ctx->cfg.database_url, &err);
-            /* fail fast rather than queue behind a long lock */
-            if (pg == NULL || db_exec(pg, &err, "SET lock_timeout = '2s'", 0, NULL) < 0 ||
-                db_exec(pg, &err, "SET statement_timeout = '60s'", 0, NULL) < 0) {
+            pg = retention_connect(rt, &err);
+            if (pg == NULL) {
                 log_error("retention: %s", err.msg);
-                PQfinish(pg);
-                pg = NULL;
                 retention_wait(rt, RETENTION_RECONNECT_MS);
                 continue;
             }

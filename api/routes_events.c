@@ -18,16 +18,6 @@
 
 #define IDEMPOTENCY_KEY_MAX 255
 
-static bool event_id_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > ENVELOPE_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("_-.:", s[i]))
-            return false;
-    return true;
-}
-
 /* RFC 3339 date-time: "2026-11-25T10:00:00Z", optional fraction, "Z" or
  * a "+hh:mm" / "-hh:mm" offset. Receivers parse it: refuse anything else. */
 static bool event_time_valid(const char *s)
@@ -151,7 +141,7 @@ static int event_publish(struct api_call *call)
         hl_error_set(&call->err, rc, "\"data\" must be an object.");
         goto out;
     }
-    if (id != NULL && (!json_is_string(id) || !event_id_valid(json_string_value(id), json_string_length(id)))) {
+    if (id != NULL && (!json_is_string(id) || !envelope_id_valid(json_string_value(id), json_string_length(id)))) {
         hl_error_set(&call->err, rc, "\"id\" must be 1 to %d letters, digits or _-.: characters.", ENVELOPE_ID_MAX);
         goto out;
     }

@@ -1,27 +1,62 @@
-/* db.c: libpq connections, the connection pool and migrations. */
+/* db.c: libpq sessions with bounded waits, the connection pool and
+ * migrations. */
 #include "db.h"
 
 #include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include <libpq-events.h>
 
 #include "log.h"
 
 struct db_pool {
     pthread_mutex_t lock;
     pthread_cond_t freed;
-    char *conninfo;
+    struct db_params *params;
     int size;
     int opened;         /* connections created so far */
     int nfree;
     PGconn **free;      /* stack of idle connections */
 };
+
+/* What a session opened here knows about itself: libpq instance data,
+ * freed with the PGconn (PGEVT_CONNDESTROY), kept across resets. */
+struct db_session {
+    long wait_ms;           /* longest wait for an answer; 0: unbounded */
+    long reset_ms;          /* longest wait for a reconnect; 0: libpq's connect_timeout alone */
+    long long retry_at_ms;  /* no reconnect before this (after a failed one) */
+};
+
+static long long db_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int db_event(PGEventId id, void *info, void *pass)
+{
+    (void)pass;
+    if (id == PGEVT_CONNDESTROY) {
+        PGEventConnDestroy *e = info;
+        free(PQinstanceData(e->conn, db_event));
+    }
+    return 1;
+}
+
+static struct db_session *db_session_get(const PGconn *pg)
+{
+    return PQinstanceData(pg, db_event);
+}
 
 /* Quiet libpq's NOTICE output (e.g. "relation already exists, skipping"). */
 static void db_notice_ignore(void *arg, const char *message)
@@ -30,10 +65,12 @@ static void db_notice_ignore(void *arg, const char *message)
     (void)message;
 }
 
-PGconn *db_connect(const char *conninfo, struct hl_error *err)
+PGconn *db_connect_params(const struct db_params *params, struct hl_error *err)
 {
-    PGconn *pg = PQconnectdb(conninfo);
+    struct db_session *session = calloc(1, sizeof(*session));
+    PGconn *pg = session ? PQconnectdbParams(db_params_keys(params), db_params_values(params), 0) : NULL;
     if (pg == NULL) {
+        free(session);
         hl_error_set(err, HL_ENOMEM, "PostgreSQL: out of memory");
         return NULL;
     }
@@ -42,24 +79,189 @@ PGconn *db_connect(const char *conninfo, struct hl_error *err)
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
         msg[strcspn(msg, "\n")] = '\0';
         hl_error_set(err, HL_EDB, "PostgreSQL connection failed: %s", msg);
+        free(session);
         PQfinish(pg);
+        return NULL;
+    }
+    long stmt_ms = db_params_statement_timeout_ms(params), connect_ms = db_params_connect_timeout_ms(params);
+    session->wait_ms = stmt_ms > 0 ? stmt_ms + DB_WAIT_GRACE_MS : 0;
+    session->reset_ms = session->wait_ms > 0 && (connect_ms == 0 || session->wait_ms < connect_ms) ? session->wait_ms
+                                                                                                  : connect_ms;
+    if (!PQregisterEventProc(pg, db_event, "hookline.db", NULL) || !PQsetInstanceData(pg, db_event, session)) {
+        free(session);
+        PQfinish(pg);
+        hl_error_set(err, HL_ENOMEM, "PostgreSQL: out of memory");
         return NULL;
     }
     PQsetNoticeProcessor(pg, db_notice_ignore, NULL);
     return pg;
 }
 
-struct db_pool *db_pool_new(const char *conninfo, int size, struct hl_error *err)
+PGconn *db_connect_session(const char *conninfo, long statement_timeout_ms, struct hl_error *err)
+{
+    struct db_params *params = db_params_new(conninfo, statement_timeout_ms, err);
+    if (params == NULL)
+        return NULL;
+    PGconn *pg = db_connect_params(params, err);
+    db_params_free(params);
+    return pg;
+}
+
+PGconn *db_connect(const char *conninfo, struct hl_error *err)
+{
+    return db_connect_session(conninfo, DB_TIMEOUT_DEFAULT_MS, err);
+}
+
+/* Wait until 'pg''s socket is ready for 'events' or 'deadline' (monotonic
+ * ms) passes. Returns >0 ready, 0 on timeout, <0 on error. */
+static int db_wait_socket(PGconn *pg, short events, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - db_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pfd = { .fd = PQsocket(pg), .events = events };
+        if (pfd.fd < 0)
+            return -1;
+        int n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+        if (n != 0 && !(n < 0 && errno == EINTR))
+            return n;
+    }
+}
+
+/* Give up on a session that does not answer: shut its socket so that
+ * libpq sees the end of it at once (and marks it CONNECTION_BAD), and
+ * empty what it holds. The next db_reset reconnects. */
+static void db_drop(PGconn *pg)
+{
+    int fd = PQsocket(pg);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    PQconsumeInput(pg);
+    PGresult *res;
+    while ((res = PQgetResult(pg)) != NULL)
+        PQclear(res);
+}
+
+int db_reset(PGconn *pg)
+{
+    if (PQstatus(pg) == CONNECTION_OK)
+        return 0;
+    struct db_session *session = db_session_get(pg);
+    if (session == NULL) {      /* not opened here: libpq's own bounds */
+        PQreset(pg);
+        return PQstatus(pg) == CONNECTION_OK ? 0 : -1;
+    }
+    long long now = db_now_ms();
+    if (now < session->retry_at_ms)
+        return -1;
+    int rc = -1;
+    if (session->reset_ms <= 0) {
+        PQreset(pg);
+        rc = PQstatus(pg) == CONNECTION_OK ? 0 : -1;
+        goto out;
+    }
+    long long deadline = now + session->reset_ms;
+    if (!PQresetStart(pg))
+        goto out;
+    for (;;) {
+        PostgresPollingStatusType st = PQresetPoll(pg);
+        if (st == PGRES_POLLING_OK) {
+            rc = 0;
+            break;
+        }
+        if (st == PGRES_POLLING_FAILED)
+            break;
+        if (db_wait_socket(pg, st == PGRES_POLLING_WRITING ? POLLOUT : POLLIN, deadline) <= 0) {
+            db_drop(pg);    /* half open: a later db_reset starts afresh */
+            break;
+        }
+    }
+out:
+    if (rc == 0) {
+        PQsetnonblocking(pg, 0);    /* a drop may have left it set */
+        session->retry_at_ms = 0;
+    } else {
+        session->retry_at_ms = db_now_ms() + DB_RESET_BACKOFF_MS;
+    }
+    return rc;
+}
+
+/* Run 'sql' (with parameters, or when 'simple' through the simple protocol,
+ * which allows several statements) and return the last result, as
+ * PQexecParams / PQexec would, but wait for it at most the session's
+ * wait_ms: past that, drop the session and set *timed_out. */
+static PGresult *db_run(PGconn *pg, const char *sql, int nparams, const char *const *params, bool simple,
+                        bool *timed_out)
+{
+    struct db_session *session = db_session_get(pg);
+    *timed_out = false;
+    if (session == NULL || session->wait_ms <= 0)
+        return simple ? PQexec(pg, sql) : PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    long long deadline = db_now_ms() + session->wait_ms;
+    /* nonblocking: a large statement to a server that reads nothing must not
+     * block in send() past the deadline */
+    if (PQsetnonblocking(pg, 1) != 0)
+        return NULL;
+    PGresult *last = NULL;
+    int sent = simple ? PQsendQuery(pg, sql) : PQsendQueryParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!sent)
+        goto out;
+    for (int flush; (flush = PQflush(pg)) != 0;) {
+        if (flush < 0)
+            goto out;
+        int n = db_wait_socket(pg, POLLOUT | POLLIN, deadline);
+        if (n == 0)
+            goto timeout;
+        if (n < 0 || !PQconsumeInput(pg))
+            goto out;   /* the results below say why */
+    }
+    for (;;) {
+        while (!PQisBusy(pg)) {
+            PGresult *res = PQgetResult(pg);
+            if (res == NULL)
+                goto out;
+            /* as PQexec: the last result, but an error is never hidden by a later one */
+            if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+                PQclear(res);
+                continue;
+            }
+            PQclear(last);
+            last = res;
+            ExecStatusType st = PQresultStatus(res);
+            if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+                goto out;
+        }
+        int n = db_wait_socket(pg, POLLIN, deadline);
+        if (n == 0)
+            goto timeout;
+        if (n < 0 || !PQconsumeInput(pg))
+            continue;   /* libpq now holds the error as a result */
+    }
+timeout:
+    *timed_out = true;
+    PQclear(last);
+    last = NULL;
+    db_drop(pg);
+out:
+    PQsetnonblocking(pg, 0);
+    return last;
+}
+
+struct db_pool *db_pool_new(const char *conninfo, long statement_timeout_ms, int size, struct hl_error *err)
 {
     struct db_pool *pool = calloc(1, sizeof(*pool));
     if (pool == NULL)
         return NULL;
-    pool->conninfo = strdup(conninfo);
     pool->free = calloc((size_t)size, sizeof(PGconn *));
     pool->size = size;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->freed, NULL);
-    PGconn *pg = pool->conninfo && pool->free ? db_connect(conninfo, err) : NULL;
+    if (pool->free == NULL)
+        hl_error_set(err, HL_ENOMEM, "PostgreSQL: out of memory");
+    else
+        pool->params = db_params_new(conninfo, statement_timeout_ms, err);
+    PGconn *pg = pool->params ? db_connect_params(pool->params, err) : NULL;
     if (pg == NULL) {
         db_pool_free(pool);
         return NULL;
@@ -78,7 +280,7 @@ void db_pool_free(struct db_pool *pool)
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->freed);
     free(pool->free);
-    free(pool->conninfo);
+    db_params_free(pool->params);
     free(pool);
 }
 
@@ -105,7 +307,7 @@ PGconn *db_pool_acquire(struct db_pool *pool, struct hl_error *err)
     pthread_mutex_unlock(&pool->lock);
 
     if (pg == NULL) {
-        pg = db_connect(pool->conninfo, err);
+        pg = db_connect_params(pool->params, err);
         if (pg == NULL) {
             pthread_mutex_lock(&pool->lock);
             pool->opened--;
@@ -114,13 +316,10 @@ PGconn *db_pool_acquire(struct db_pool *pool, struct hl_error *err)
         }
         return pg;
     }
-    if (PQstatus(pg) != CONNECTION_OK) {
-        PQreset(pg);
-        if (PQstatus(pg) != CONNECTION_OK) {
-            hl_error_set(err, HL_EDB, "PostgreSQL connection lost and could not be re-established");
-            db_pool_release(pool, pg);
-            return NULL;
-        }
+    if (db_reset(pg) < 0) {
+        hl_error_set(err, HL_EDB, "PostgreSQL connection lost and could not be re-established");
+        db_pool_release(pool, pg);
+        return NULL;
     }
     return pg;
 }
@@ -137,33 +336,46 @@ void db_pool_release(struct db_pool *pool, PGconn *pg)
     pthread_mutex_unlock(&pool->lock);
 }
 
+static bool db_result_ok(const PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
 PGresult *db_query(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params)
 {
+    bool timed_out = false;
+    /* PQTRANS_UNKNOWN for a session already down: it stays down (a reset
+     * would silently lose what it held: LISTEN, advisory locks) */
     bool idle = PQtransactionStatus(pg) == PQTRANS_IDLE;
-    PGresult *res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+    PGresult *res = db_run(pg, sql, nparams, params, false, &timed_out);
+    if (db_result_ok(res))
         return res;
     /* an idle pooled session may have ended (server restart, idle reaper):
-     * outside a transaction nothing is lost by reconnecting and trying once more */
-    if (idle && PQstatus(pg) == CONNECTION_BAD) {
+     * outside a transaction nothing is lost by reconnecting and trying once
+     * more; not after a timeout, which would only double the wait */
+    if (idle && !timed_out && PQstatus(pg) != CONNECTION_OK) {
         PQclear(res);
-        PQreset(pg);
-        if (PQstatus(pg) == CONNECTION_OK)
-            log_warn("PostgreSQL connection was lost; reconnected");
-        res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
-        st = PQresultStatus(res);
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        res = NULL;
+        if (db_reset(pg) < 0)
+            goto fail;
+        log_warn("PostgreSQL connection was lost; reconnected");
+        res = db_run(pg, sql, nparams, params, false, &timed_out);
+        if (db_result_ok(res))
             return res;
     }
+fail:;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char msg[200];
     snprintf(msg, sizeof(msg), "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
     msg[strcspn(msg, "\n")] = '\0';
-    if (state != NULL && strcmp(state, "23505") == 0)
+    if (timed_out)
+        hl_error_set(err, HL_EDB, "PostgreSQL: no answer within %ld ms; session dropped",
+                     db_session_get(pg)->wait_ms);
+    else if (state != NULL && strcmp(state, "23505") == 0)
         hl_error_set(err, HL_EDUP, "duplicate: %s", msg);
     else
-        hl_error_set(err, HL_EDB, "PostgreSQL: %s", msg);
+        hl_error_set(err, HL_EDB, "PostgreSQL: %s", msg[0] ? msg : "unreachable");
     PQclear(res);
     return NULL;
 }
@@ -192,8 +404,10 @@ int db_commit(PGconn *pg, struct hl_error *err)
 
 void db_rollback(PGconn *pg)
 {
-    PGresult *res = PQexec(pg, "ROLLBACK");
-    PQclear(res);
+    bool timed_out;
+    if (PQstatus(pg) != CONNECTION_OK)
+        return;     /* the server ends the transaction of a lost session */
+    PQclear(db_run(pg, "ROLLBACK", 0, NULL, true, &timed_out));
 }
 
 static int db_name_cmp(const void *a, const void *b)
@@ -243,7 +457,8 @@ static int db_migrate_one(PGconn *pg, const char *dir, const char *name, struct 
     int rc = HL_EDB;
     if (db_begin(pg, err) < 0)
         goto out;
-    PGresult *r = PQexec(pg, sql); /* simple protocol: a file holds many statements */
+    bool timed_out;
+    PGresult *r = db_run(pg, sql, 0, NULL, true, &timed_out); /* simple protocol: a file holds many statements */
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
         char msg[200];
         snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
@@ -299,7 +514,8 @@ int db_migrate(PGconn *pg, const char *dir, struct hl_error *err)
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = db_migrate_one(pg, dir, names[i], err);
 unlock:
-    PQclear(PQexec(pg, "SELECT pg_advisory_unlock(7240001)"));
+    if (db_exec(pg, NULL, "SELECT pg_advisory_unlock(7240001)", 0, NULL) < 0)
+        log_warn("migrations: advisory lock not released; it ends with the session");
 out:
     closedir(d);
     for (size_t i = 0; i < n; i++)

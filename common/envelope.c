@@ -13,7 +13,7 @@
 #include "ids.h"
 
 /* Check that the required string member 'name' is present, non-empty and
- * shorter than 'max'. Returns 0 or HL_EINVAL with the reason in 'err'. */
+ * at most 'max' characters. Returns 0 or HL_EINVAL with the reason in 'err'. */
 static int envelope_check_string(const json_t *env, const char *name, size_t max, struct hl_error *err)
 {
     const json_t *value = json_object_get(env, name);
@@ -24,9 +24,23 @@ static int envelope_check_string(const json_t *env, const char *name, size_t max
     size_t len = json_string_length(value);
     if (len == 0)
         return hl_error_set(err, HL_EINVAL, "Event \"%s\" is empty.", name);
-    if (len >= max)
-        return hl_error_set(err, HL_EINVAL, "Event \"%s\" is longer than %zu characters.", name, max - 1);
+    if (len > max)
+        return hl_error_set(err, HL_EINVAL, "Event \"%s\" is longer than %zu characters.", name, max);
     return 0;
+}
+
+bool envelope_id_valid(const char *id, size_t len)
+{
+    if (id == NULL || len == 0 || len > ENVELOPE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        /* ranges, not isalnum(): the answer must not depend on the locale */
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == ':' || c == '-'))
+            return false;
+    }
+    return true;
 }
 
 json_t *envelope_parse(const char *buf, size_t len, struct hl_error *err)
@@ -55,6 +69,12 @@ json_t *envelope_parse(const char *buf, size_t len, struct hl_error *err)
         envelope_check_string(env, "type", ENVELOPE_TYPE_MAX, err) < 0 ||
         envelope_check_string(env, "tenant", ENVELOPE_TENANT_MAX, err) < 0)
         goto fail;
+    value = json_object_get(env, "id");
+    if (!envelope_id_valid(json_string_value(value), json_string_length(value))) {
+        hl_error_set(err, HL_EINVAL, "Event \"id\" must be 1 to %d letters, digits or _.:- characters.",
+                     ENVELOPE_ID_MAX);
+        goto fail;
+    }
     value = json_object_get(env, "occurred_at");
     if (value != NULL && !json_is_string(value)) {
         hl_error_set(err, HL_EINVAL, "Event \"occurred_at\" is not a string.");
@@ -78,7 +98,7 @@ json_t *envelope_new(const char *id, const char *type, const char *tenant,
     char timebuf[32];
     json_t *env = NULL;
 
-    if (type == NULL || tenant == NULL)
+    if (type == NULL || tenant == NULL || (id != NULL && !envelope_id_valid(id, strlen(id))))
         goto fail;
     if (id == NULL) {
         if (hl_id_new("evt_", idbuf, sizeof(idbuf)) < 0)

@@ -9,6 +9,7 @@
  * kept only up to the configured excerpt size.
  */
 #include "dispatcher.h"
+#include "deliver_outcome.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -33,8 +34,8 @@ struct transfer {
     CURL *easy;
     struct curl_slist *headers;
     char errbuf[CURL_ERROR_SIZE];
-    bool forbidden;             /* the connect address broke the policy */
-    char forbidden_ip[48];
+    bool forbidden;             /* an address of the name broke the policy */
+    char forbidden_ip[48];      /* the first such address */
 };
 
 struct deliver {
@@ -213,8 +214,11 @@ static curl_socket_t deliver_open_socket(void *arg, curlsocktype purpose, struct
     else if (addr->family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr->addr)->sin6_addr, ip, sizeof(ip));
     if (dest_policy_ip_forbidden(ip)) {
+        /* the name may have other addresses: libcurl tries them next, and
+         * deliver_outcome() decides whether this refusal is the result */
+        if (!t->forbidden)
+            snprintf(t->forbidden_ip, sizeof(t->forbidden_ip), "%s", ip);
         t->forbidden = true;
-        snprintf(t->forbidden_ip, sizeof(t->forbidden_ip), "%s", ip);
         return CURL_SOCKET_BAD;
     }
     return socket(addr->family, addr->socktype, addr->protocol);
@@ -294,21 +298,15 @@ static void deliver_result(struct transfer *t, CURLcode rc)
 {
     struct delivery *d = t->d;
     curl_off_t us = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &d->status);
+    char *primary_ip = NULL;
+    struct deliver_facts facts = { .rc = rc, .curl_error = t->errbuf,
+                                   .refused_ip = t->forbidden ? t->forbidden_ip : NULL };
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &facts.status);
+    curl_easy_getinfo(t->easy, CURLINFO_PRIMARY_IP, &primary_ip);
     curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
+    facts.primary_ip = primary_ip;
     d->duration_ms = (long)(us / 1000);
-    if (t->forbidden) {
-        d->status = 0;
-        snprintf(d->error, sizeof(d->error),
-                 "refused to connect to %s: a private, loopback or metadata address (HOOKLINE_ALLOW_PRIVATE_TARGETS)",
-                 t->forbidden_ip);
-    } else if (rc != CURLE_OK) {
-        snprintf(d->error, sizeof(d->error), "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-    } else if (d->status < 200 || d->status > 299) {
-        snprintf(d->error, sizeof(d->error), "HTTP %ld", d->status);
-    } else {
-        d->error[0] = '\0';
-    }
+    d->status = deliver_outcome(&facts, d->error, sizeof(d->error));
 }
 
 void deliver_run(struct deliver *dv, int timeout_ms, void (*done)(struct delivery *d, void *arg), void *arg)

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "dest_policy.h"
+#include "envelope.h"
 #include "hl_error.h"
 #include "ids.h"
 #include "strmap.h"
@@ -103,8 +104,8 @@ size_t sub_index_size(const struct sub_index *idx);
 struct payload {
     int refs;
     size_t len;
-    char event_id[128];
-    char event_type[128];
+    char event_id[ENVELOPE_ID_MAX + 1];
+    char event_type[ENVELOPE_TYPE_MAX + 1];
     char data[];                    /* 'len' bytes + NUL */
 };
 

@@ -3,7 +3,8 @@
  *
  * 202 {"id":"evt_..."} once Kafka has the envelope (key = tenant; tenant,
  * type, data, id, occurred_at); a given id and occurred_at are kept;
- * unknown types 422, bad bodies 400; an Idempotency-Key replays the first
+ * unknown types 422, bad bodies 400 (an id is 1 to 128 characters of
+ * [A-Za-z0-9_.:-], as the dispatcher reads it); an Idempotency-Key replays the first
  * answer and publishes nothing more, per tenant; /readyz follows Kafka;
  * with the broker down the call answers 503 within 15 s, publishes
  * nothing, releases its Idempotency-Key, and works again once it is up.
@@ -141,9 +142,32 @@ static void ev_publish(struct hx_stack *st, const char *key, struct e2e_consumer
                "\"occurred_at\":\"2026-11-25T10:00:00.123+02:00\"}",
                202, NULL);
 
-    E2E_SECTION("refused events were not published: only the accepted one follows");
+    E2E_SECTION("a given id is 1 to 128 of [A-Za-z0-9_.:-] (the rule the dispatcher applies): CR LF, other "
+                "characters, 129 characters or empty -> 400 naming \"id\"");
+    static const char *const bad_ids[] = {
+        "evt_1\\r\\nx-injected: 1", "evt_1\\n", "evt/1", "evt+1", "\\u00e9vt", "evt\\u2028", "",
+    };
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"type\":\"booking.scheduled\",\"id\":\"%s\"}", bad_ids[i]);
+        E2E_EXPECT(st, "POST", key, "/v1/events", body, 400, "\"id\" must be 1 to 128");
+    }
+    char id128[129], body[256];
+    static const char class[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-";
+    for (size_t i = 0; i < 128; i++)
+        id128[i] = class[i % (sizeof(class) - 1)];
+    id128[128] = '\0';
+    snprintf(body, sizeof(body), "{\"type\":\"booking.scheduled\",\"id\":\"%sZ\"}", id128);
+    E2E_EXPECT(st, "POST", key, "/v1/events", body, 400, "\"id\" must be 1 to 128");
+    snprintf(body, sizeof(body), "{\"type\":\"booking.scheduled\",\"id\":\"%s\"}", id128);
+    CHECK_EQ_INT(hx_api(st, "POST", key, body, &resp, "/v1/events"), 202);
+    CHECK_EQ_STR(e2e_str(resp.json, "id"), id128);
+    hx_resp_free(&resp);
+    CHECK(e2e_consume_until(c, "id", id128, 1, 30000));
+
+    E2E_SECTION("refused events were not published: only the accepted ones follow");
     CHECK(ev_drain(st, key, c, "marker-after-refusals"));
-    CHECK_EQ_INT((long)json_array_size(c->msgs), published + 2);
+    CHECK_EQ_INT((long)json_array_size(c->msgs), published + 3);
 }
 
 static void ev_idempotency(struct hx_stack *st, const char *key, const char *key_other, struct e2e_consumer *c)

@@ -1,7 +1,8 @@
 /* fuzz_envelope.c: envelope_parse on arbitrary Kafka message values.
  *
  * Besides memory errors, it checks the contract: an accepted envelope has
- * non-empty string id, type and tenant within their limits and survives a
+ * non-empty string id, type and tenant within their limits, an id of the
+ * allowed characters only (it becomes a header), and survives a
  * dump and re-parse; a refusal carries HL_EINVAL and a reason.
  */
 #include <stdint.h>
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_check_string(const json_t *env, const char *name, size_t max)
 {
     const json_t *value = json_object_get(env, name);
-    if (!json_is_string(value) || json_string_length(value) == 0 || json_string_length(value) >= max)
+    if (!json_is_string(value) || json_string_length(value) == 0 || json_string_length(value) > max)
         abort();
 }
 
@@ -29,6 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     fuzz_check_string(env, "id", ENVELOPE_ID_MAX);
+    const json_t *id = json_object_get(env, "id");
+    if (!envelope_id_valid(json_string_value(id), json_string_length(id)))
+        abort();
     fuzz_check_string(env, "type", ENVELOPE_TYPE_MAX);
     fuzz_check_string(env, "tenant", ENVELOPE_TENANT_MAX);
     char *text = json_dumps(env, JSON_COMPACT);

@@ -1,6 +1,7 @@
 /* test_envelope.c: parsing Kafka message values into envelopes (accepted
  * shapes and every documented refusal), building envelopes, and the UTC
  * time format. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -94,8 +95,7 @@ static void test_parse_refusals(void)
     CHECK(envelope_parse("{}", 2, NULL) == NULL);
 }
 
-/* id, type and tenant may be one less than their *_MAX in length; at
- * *_MAX they are refused. */
+/* id, type and tenant may be *_MAX characters long; one more is refused. */
 static void test_parse_length_limits(void)
 {
     static const struct {
@@ -103,7 +103,7 @@ static void test_parse_length_limits(void)
         size_t max;
     } limits[] = { { "id", ENVELOPE_ID_MAX }, { "type", ENVELOPE_TYPE_MAX }, { "tenant", ENVELOPE_TENANT_MAX } };
     for (size_t i = 0; i < 3; i++) {
-        for (size_t len = limits[i].max - 1; len <= limits[i].max; len++) {
+        for (size_t len = limits[i].max - 1; len <= limits[i].max + 1; len++) {
             json_t *obj = json_pack("{s:s,s:s,s:s}", "id", "e", "type", "t", "tenant", "a");
             char *val = malloc(len + 1);
             CHECK_FATAL(obj != NULL && val != NULL);
@@ -113,7 +113,7 @@ static void test_parse_length_limits(void)
             char *text = json_dumps(obj, 0);
             struct hl_error err;
             json_t *env = parse(text, &err);
-            if (len < limits[i].max) {
+            if (len <= limits[i].max) {
                 CHECK(env != NULL);
             } else {
                 CHECK(env == NULL);
@@ -125,6 +125,72 @@ static void test_parse_length_limits(void)
             json_decref(obj);
         }
     }
+}
+
+/* An envelope whose id is 'id' (escaped into the JSON text by jansson). */
+static json_t *parse_with_id(const char *id, struct hl_error *err)
+{
+    json_t *obj = json_pack("{s:s,s:s,s:s}", "id", id, "type", "t", "tenant", "a");
+    char *text = json_dumps(obj, 0);
+    CHECK_FATAL(text != NULL);
+    json_t *env = parse(text, err);
+    free(text);
+    json_decref(obj);
+    return env;
+}
+
+/* An id is 1 to 128 characters of [A-Za-z0-9_.:-], and nothing else: it
+ * goes out as the webhook-id header. Every character of the class at the
+ * longest length passes; each other kind of character is refused with a
+ * reason that names "id" and does not quote the value. */
+static void test_parse_id_rule(void)
+{
+    char id[ENVELOPE_ID_MAX + 2];
+    static const char class[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-";
+    for (size_t i = 0; i < ENVELOPE_ID_MAX; i++)
+        id[i] = class[i % (sizeof(class) - 1)];
+    id[ENVELOPE_ID_MAX] = '\0';
+    struct hl_error err;
+    json_t *env = parse_with_id(id, &err);
+    CHECK(env != NULL);
+    CHECK(env && strcmp(json_string_value(json_object_get(env, "id")), id) == 0);
+    json_decref(env);
+    CHECK(envelope_id_valid(id, ENVELOPE_ID_MAX));
+    id[ENVELOPE_ID_MAX] = 'x';
+    id[ENVELOPE_ID_MAX + 1] = '\0';
+    CHECK(parse_with_id(id, &err) == NULL);
+    CHECK(strstr(err.msg, "\"id\"") != NULL);
+    CHECK(!envelope_id_valid(id, ENVELOPE_ID_MAX + 1));
+
+    static const char *const bad[] = {
+        "evt_1\r\nx-injected: 1", "evt\r", "evt\n", "evt 1", "evt\t1", "evt/1", "evt?1", "evt#1", "evt@1",
+        "evt+1", "evt,1", "evt;1", "evt=1", "evt\"1", "evt'1", "evt\\1", "evt%0d%0a", "evt\x01", "evt\x7f",
+        "\xc3\xa9vt", "evt\xe2\x80\xa8", "evt~1", "(evt)", "evt*", "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        env = parse_with_id(bad[i], &err);
+        if (env != NULL)
+            fprintf(stderr, "id case %zu accepted\n", i);
+        CHECK(env == NULL);
+        CHECK_EQ_INT(err.code, HL_EINVAL);
+        CHECK(strstr(err.msg, "\"id\"") != NULL);
+        CHECK(bad[i][0] == '\0' || strstr(err.msg, bad[i]) == NULL);
+        CHECK(strpbrk(err.msg, "\r\n") == NULL);
+        CHECK(!envelope_id_valid(bad[i], strlen(bad[i])));
+        json_decref(env);
+    }
+    /* the length given is the length checked: a NUL inside is refused, a
+     * NULL pointer or zero length too */
+    CHECK(!envelope_id_valid("evt\0x", 5));
+    CHECK(envelope_id_valid("evt\0x", 3));
+    CHECK(!envelope_id_valid(NULL, 0));
+    CHECK(!envelope_id_valid("evt", 0));
+    /* envelope_new takes no id that envelope_parse would refuse */
+    CHECK(envelope_new("evt_1\r\nx-injected: 1", "t", "a", NULL, NULL) == NULL);
+    CHECK(envelope_new("", "t", "a", NULL, NULL) == NULL);
+    json_t *ok = envelope_new("ext:2026-01.a_b", "t", "a", NULL, NULL);
+    CHECK(ok != NULL);
+    json_decref(ok);
 }
 
 /* envelope_new with every field given builds exactly that envelope, with
@@ -214,6 +280,7 @@ int main(void)
     test_parse_uses_len();
     test_parse_refusals();
     test_parse_length_limits();
+    test_parse_id_rule();
     test_new_given_fields();
     test_new_generated_fields();
     test_time_format();
