@@ -115,6 +115,28 @@ bool hx_proc_alive(struct hx_stack *st, pid_t pid);
 /* Log file path of child 'pid' (borrowed), or NULL if unknown or forgotten. */
 const char *hx_proc_log(const struct hx_stack *st, pid_t pid);
 
+/* ---- freezing PostgreSQL (pgfreeze.c) -------------------------------------- */
+
+/* SIGSTOP every process of the PostgreSQL server that holds the stack's
+ * database: the postmaster (its pid from postmaster.pid in SHOW
+ * data_directory, else the parent of this session's backend) first, so it
+ * forks nothing more, then each of its children (found through /proc),
+ * and wait until all are stopped. The server must run on this machine
+ * (pg_virtualenv's does). Connections stay open and simply get no answer,
+ * as with a server that hangs. Until hx_pg_thaw(), a guard process
+ * (its own session, so a signal to the test's process group spares it)
+ * continues the server if the test process dies in any way, and an atexit
+ * handler does on exit(); the guard also continues it after
+ * HX_PG_FREEZE_MAX_MS whatever happens. Returns the number of processes
+ * stopped; exit(1) if the server cannot be found or stopped (what was
+ * stopped is continued first). One freeze at a time. Main thread only. */
+#define HX_PG_FREEZE_MAX_MS 300000
+int hx_pg_freeze(struct hx_stack *st);
+
+/* SIGCONT every process stopped by hx_pg_freeze() and end its guard.
+ * Nothing happens if nothing is frozen. */
+void hx_pg_thaw(struct hx_stack *st);
+
 /* ---- HTTP client (libcurl easy; thread-safe) ----------------------------- */
 
 struct hx_resp {
@@ -187,6 +209,8 @@ void hx_sleep_ms(long ms);
 struct hx_receiver_opts {
     bool plain_http;        /* serve http:// instead */
     bool untrusted_cert;    /* serve a self-signed certificate NOT issued by the test CA */
+    bool ids_only;          /* store only path, webhook-id header, time and answer of each
+                             * request (body "" and headers {"webhook-id"}): for volume tests */
 };
 
 struct hx_receiver;
@@ -211,6 +235,11 @@ void hx_receiver_respond(struct hx_receiver *r, const char *path, int status, in
 /* Make every answer wait 'delay_ms' before it is sent (0 = none): for
  * timeout tests. Applies to requests that arrive afterwards. */
 void hx_receiver_set_delay(struct hx_receiver *r, long delay_ms);
+
+/* Answer at once every request that is waiting out a delay now (requests
+ * arriving afterwards wait as set): ends a slow-endpoint test without
+ * waiting for its hanging requests. */
+void hx_receiver_release(struct hx_receiver *r);
 
 struct hx_received {
     char path[256];         /* without the query string */

@@ -3,7 +3,9 @@
  * libmicrohttpd (GnuTLS) on 127.0.0.1, one thread per connection so
  * keep-alive and slow answers need no care; every request is recorded
  * (path, method, body, lower-cased headers, time, our answer) under a mutex,
- * up to HX_RECEIVER_MAX_STORED; answers follow per-path scripts, else 200.
+ * up to HX_RECEIVER_MAX_STORED (only the path, webhook-id, time and answer
+ * with opts->ids_only); answers follow per-path scripts, else 200. A delay
+ * is waited out in short steps so hx_receiver_release() can cut it short.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -46,6 +48,8 @@ struct hx_receiver {
     bool counts_full_warned;
     struct receiver_script *scripts;
     long delay_ms;
+    unsigned long release_gen;  /* bumped by hx_receiver_release() */
+    bool ids_only;
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -209,24 +213,36 @@ static enum MHD_Result receiver_access(void *cls, struct MHD_Connection *conn, c
     char *header = NULL;
     int status;
     long delay_ms;
+    unsigned long gen;
     struct hx_received *rec = calloc(1, sizeof(*rec));
     if (!rec)
         hx_die("out of memory");
     snprintf(rec->path, sizeof(rec->path), "%s", url);
     snprintf(rec->method, sizeof(rec->method), "%s", method);
-    rec->body = rq->body ? rq->body : strdup("");
-    if (!rec->body)
-        hx_die("out of memory");
-    rec->len = rq->len;
-    rq->body = NULL;
-    rec->headers = rq->headers;
-    rq->headers = NULL;
+    if (r->ids_only) {
+        /* volume tests: keep what tells deliveries apart, not what they carry */
+        json_t *id = json_object_get(rq->headers, "webhook-id");
+        rec->body = strdup("");
+        rec->len = 0;
+        rec->headers = json_object();
+        if (!rec->body || !rec->headers || (id && json_object_set(rec->headers, "webhook-id", id) < 0))
+            hx_die("out of memory");
+    } else {
+        rec->body = rq->body ? rq->body : strdup("");
+        if (!rec->body)
+            hx_die("out of memory");
+        rec->len = rq->len;
+        rq->body = NULL;
+        rec->headers = rq->headers;
+        rq->headers = NULL;
+    }
     rec->at_ms = rq->at_ms;
 
     pthread_mutex_lock(&r->mu);
     status = rq->too_big ? 413 : receiver_next_status(r, rec->path, &header);
     rec->status = status;
     delay_ms = r->delay_ms;
+    gen = r->release_gen;
     receiver_count_path(r, rec->path);
     if (r->nreqs < HX_RECEIVER_MAX_STORED) {
         if (r->nreqs == r->capreqs) {
@@ -243,8 +259,16 @@ static enum MHD_Result receiver_access(void *cls, struct MHD_Connection *conn, c
     pthread_mutex_unlock(&r->mu);
     hx_received_free(rec); /* not stored: over the cap */
 
-    if (delay_ms > 0)
-        hx_sleep_ms(delay_ms);
+    /* in steps, so that hx_receiver_release() answers at once */
+    for (long long until = hx_now_ms() + delay_ms; delay_ms > 0;) {
+        long long left = until - hx_now_ms();
+        pthread_mutex_lock(&r->mu);
+        bool released = r->release_gen != gen;
+        pthread_mutex_unlock(&r->mu);
+        if (left <= 0 || released)
+            break;
+        hx_sleep_ms(left < 20 ? (long)left : 20);
+    }
 
     char text[64];
     if (status >= 200 && status < 300)
@@ -299,6 +323,7 @@ struct hx_receiver *hx_receiver_start(const struct hx_receiver_opts *opts)
     if (!r)
         hx_die("out of memory");
     pthread_mutex_init(&r->mu, NULL);
+    r->ids_only = opts->ids_only;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (getenv("HX_VERBOSE"))
         flags |= MHD_USE_ERROR_LOG;
@@ -380,6 +405,13 @@ void hx_receiver_set_delay(struct hx_receiver *r, long delay_ms)
 {
     pthread_mutex_lock(&r->mu);
     r->delay_ms = delay_ms > 0 ? delay_ms : 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void hx_receiver_release(struct hx_receiver *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->release_gen++;
     pthread_mutex_unlock(&r->mu);
 }
 
