@@ -47,13 +47,15 @@ static const char *delivery_attempt_id(struct api_call *call)
     return did;
 }
 
-/* Whether webhook 'id' of the caller's tenant is active, into *active.
- * With 'lock' the row is held FOR SHARE until the caller's transaction
- * ends, so it cannot be disabled in between. Returns 0, HL_ENOTFOUND or
- * HL_EDB. */
+/* Whether webhook 'id' of the caller's tenant is active, into *active
+ * (false unless it returns 0). With 'lock' the row is held FOR SHARE until
+ * the caller's transaction ends, so it cannot be disabled in between.
+ * Returns 0, HL_ENOTFOUND or HL_EDB. */
 static int delivery_webhook_find(struct api_call *call, const char *id, bool lock, bool *active)
 {
     const char *params[2] = { id, call->who.tenant };
+    /* set on every path: the compiler cannot see that hl_error_set's code is negative */
+    *active = false;
     PGresult *res = db_query(call->pg, &call->err, lock
         ? "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2 FOR SHARE"
         : "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2", 2, params);
