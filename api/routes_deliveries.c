@@ -254,6 +254,9 @@ static int delivery_list(struct api_call *call)
     const char *type = api_query(call, "event_type");
     if (type != NULL && *type == '\0')
         type = NULL;
+    if (type != NULL && strlen(type) > LIMIT_EVENT_TYPE_MAX)
+        return hl_error_set(&call->err, HL_EINVAL, "\"event_type\" must be at most %d characters.",
+                            LIMIT_EVENT_TYPE_MAX);
     if (delivery_query_time(call, "since", since, sizeof(since)) < 0 ||
         delivery_query_time(call, "until", until, sizeof(until)) < 0)
         return HL_EINVAL;

@@ -13,8 +13,9 @@
 
 #include <stdbool.h>
 #include "hl_error.h"
+#include "hl_limits.h"
 
-#define DEST_URL_MAX 2048
+#define DEST_URL_MAX LIMIT_URL_MAX  /* the longest URL accepted, in characters */
 
 struct dest_policy {
     bool allow_http;

@@ -13,7 +13,7 @@
 #include "ids.h"
 
 /* Check that the required string member 'name' is present, non-empty and
- * shorter than 'max'. Returns 0 or HL_EINVAL with the reason in 'err'. */
+ * at most 'max' long. Returns 0 or HL_EINVAL with the reason in 'err'. */
 static int envelope_check_string(const json_t *env, const char *name, size_t max, struct hl_error *err)
 {
     const json_t *value = json_object_get(env, name);
@@ -24,8 +24,8 @@ static int envelope_check_string(const json_t *env, const char *name, size_t max
     size_t len = json_string_length(value);
     if (len == 0)
         return hl_error_set(err, HL_EINVAL, "Event \"%s\" is empty.", name);
-    if (len >= max)
-        return hl_error_set(err, HL_EINVAL, "Event \"%s\" is longer than %zu characters.", name, max - 1);
+    if (len > max)
+        return hl_error_set(err, HL_EINVAL, "Event \"%s\" is longer than %zu characters.", name, max);
     return 0;
 }
 

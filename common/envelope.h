@@ -9,16 +9,19 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "hl_error.h"
+#include "hl_limits.h"
 
-#define ENVELOPE_ID_MAX 128
-#define ENVELOPE_TYPE_MAX 128
-#define ENVELOPE_TENANT_MAX 64
+/* The longest "id", "type" and "tenant" accepted, in characters (the
+ * limits the api enforces: an envelope it publishes always parses). */
+#define ENVELOPE_ID_MAX LIMIT_EVENT_ID_MAX
+#define ENVELOPE_TYPE_MAX LIMIT_EVENT_TYPE_MAX
+#define ENVELOPE_TENANT_MAX LIMIT_TENANT_ID_MAX
 
 /* Parse a Kafka message value. Returns a new reference to the envelope
  * object, or NULL with the reason in 'err' (HL_EINVAL): not JSON, not an
- * object, "id"/"type"/"tenant" missing, not strings, empty or too long,
- * "occurred_at" present but not a string, "data" present but not an
- * object. */
+ * object, "id"/"type"/"tenant" missing, not strings, empty or longer than
+ * their *_MAX, "occurred_at" present but not a string, "data" present
+ * but not an object. */
 json_t *envelope_parse(const char *buf, size_t len, struct hl_error *err);
 
 /* Build an envelope. 'id' NULL generates "evt_<random>"; 'occurred_at'

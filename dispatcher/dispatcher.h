@@ -21,6 +21,7 @@
 #include "config.h"
 #include "dest_policy.h"
 #include "hl_error.h"
+#include "hl_limits.h"
 #include "ids.h"
 #include "strmap.h"
 
@@ -102,8 +103,8 @@ size_t sub_index_size(const struct sub_index *idx);
 struct payload {
     int refs;
     size_t len;
-    char event_id[128];
-    char event_type[128];
+    char event_id[LIMIT_EVENT_ID_MAX + 1];
+    char event_type[LIMIT_EVENT_TYPE_MAX + 1];
     char data[];                    /* 'len' bytes + NUL */
 };
 

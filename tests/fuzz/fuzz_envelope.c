@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_check_string(const json_t *env, const char *name, size_t max)
 {
     const json_t *value = json_object_get(env, name);
-    if (!json_is_string(value) || json_string_length(value) == 0 || json_string_length(value) >= max)
+    if (!json_is_string(value) || json_string_length(value) == 0 || json_string_length(value) > max)
         abort();
 }
 
