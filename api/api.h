@@ -16,6 +16,7 @@
 #include "db.h"
 #include "dest_policy.h"
 #include "hl_error.h"
+#include "hl_limits.h"
 #include "ids.h"
 #include "kafka.h"
 
@@ -47,7 +48,7 @@ enum api_scope {
 /* Who is calling: a tenant's key, or the admin key. */
 struct api_principal {
     bool admin;
-    char tenant[64];
+    char tenant[LIMIT_TENANT_ID_MAX + 1];
     char key_id[HL_ID_MAX];
     unsigned scopes;
 };

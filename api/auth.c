@@ -24,7 +24,7 @@
 struct auth_cache_entry {
     char hash[HL_KEYHASH_LEN + 1];  /* "" = empty */
     char key_id[HL_ID_MAX];
-    char tenant[64];
+    char tenant[LIMIT_TENANT_ID_MAX + 1];
     unsigned scopes;
     long long expires_ms;
 };
@@ -148,7 +148,7 @@ int auth_check(struct api_call *call, unsigned scope)
     struct api_principal *who = &call->who;
     if (key == NULL)
         return hl_error_set(&call->err, HL_EAUTH, "Missing API key: send it as x-api-key or Authorization: Bearer.");
-    if (strlen(key) > 256)
+    if (strlen(key) > LIMIT_API_KEY_MAX)
         return hl_error_set(&call->err, HL_EAUTH, "Invalid API key.");
 
     const char *admin = call->ctx->cfg.admin_key;
@@ -174,14 +174,22 @@ int auth_check(struct api_call *call, unsigned scope)
             "SELECT id, tenant_id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", 1, params);
         if (res == NULL)
             return HL_EDB;
-        bool found = PQntuples(res) == 1;
+        bool found = PQntuples(res) == 1, fits = true;
         if (found) {
-            snprintf(who->key_id, sizeof(who->key_id), "%s", PQgetvalue(res, 0, 0));
-            snprintf(who->tenant, sizeof(who->tenant), "%s", PQgetvalue(res, 0, 1));
-            who->scopes = auth_scopes_parse(PQgetvalue(res, 0, 2));
+            /* a tenant id cut short would be another tenant's: never truncate */
+            fits = (size_t)PQgetlength(res, 0, 0) < sizeof(who->key_id) &&
+                   (size_t)PQgetlength(res, 0, 1) < sizeof(who->tenant);
+            if (fits) {
+                memcpy(who->key_id, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0) + 1);
+                memcpy(who->tenant, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1) + 1);
+                who->scopes = auth_scopes_parse(PQgetvalue(res, 0, 2));
+            } else {
+                log_error("API key %.*s: its id or tenant id is longer than the limits allow; refused",
+                          HL_ID_MAX, PQgetvalue(res, 0, 0));
+            }
         }
         PQclear(res);
-        if (!found)
+        if (!found || !fits)
             return hl_error_set(&call->err, HL_EAUTH, "Invalid API key.");
         auth_cache_put(hash, who, gen);
     }

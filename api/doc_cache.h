@@ -16,11 +16,12 @@
 #include <stdint.h>
 
 #include "hl_error.h"
+#include "hl_limits.h"
 
 #define DOC_CACHE_SLOTS 4096        /* entries; a power of two */
 #define DOC_CACHE_DOC_MAX 8192      /* largest document text cached, bytes */
 #define DOC_CACHE_ID_MAX 64         /* longest webhook id cached */
-#define DOC_CACHE_TENANT_MAX 64     /* longest tenant id (the schema's limit) */
+#define DOC_CACHE_TENANT_MAX LIMIT_TENANT_ID_MAX  /* longest tenant id */
 
 /* The PostgreSQL channel the webhooks trigger notifies (sql/004), and the
  * application_name of each api's listener session (pg_stat_activity). */

@@ -4,6 +4,7 @@
  *   hookline-api --migrate            apply migrations and exit
  *   hookline-api create-tenant NAME   create (or reuse) tenant NAME, print a new key
  *   hookline-api --print-config       the configuration reference
+ *   hookline-api --print-limits       the length and count limits of every input
  *
  * Configuration comes from HOOKLINE_* variables (common/config.c).
  */
@@ -20,7 +21,7 @@
 static int api_usage(FILE *out)
 {
     fprintf(out,
-        "usage: hookline-api [--migrate | create-tenant NAME | --print-config | --version]\n"
+        "usage: hookline-api [--migrate | create-tenant NAME | --print-config | --print-limits | --version]\n"
         "Serves the hookline REST API on HOOKLINE_HTTP_PORT; see --print-config.\n");
     return out == stderr ? 2 : 0;
 }
@@ -112,6 +113,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "--print-config")) {
         config_print_reference(stdout);
+        return 0;
+    }
+    if (!strcmp(mode, "--print-limits")) {
+        hl_limits_print_reference(stdout);
         return 0;
     }
     if (strcmp(mode, "serve") && strcmp(mode, "--migrate") && !(strcmp(mode, "create-tenant") == 0 && argc == 3))

@@ -6,19 +6,7 @@
  */
 #include "api.h"
 
-#include <ctype.h>
 #include <string.h>
-
-static bool tenant_id_valid(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > 64 || !isalnum((unsigned char)id[0]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '-')
-            return false;
-    return true;
-}
 
 json_t *tenant_create(PGconn *pg, const char *id, const char *name, bool exist_ok, struct hl_error *err)
 {
@@ -30,8 +18,10 @@ json_t *tenant_create(PGconn *pg, const char *id, const char *name, bool exist_o
         }
         id = gen;
     }
-    if (!tenant_id_valid(id)) {
-        hl_error_set(err, HL_EINVAL, "\"id\" must be 1 to 64 letters, digits, '_' or '-', starting with a letter or digit.");
+    if (!hl_limit_tenant_id_valid(id, strlen(id))) {
+        hl_error_set(err, HL_EINVAL,
+                     "\"id\" must be 1 to %d letters, digits, '_' or '-', starting with a letter or digit.",
+                     LIMIT_TENANT_ID_MAX);
         return NULL;
     }
     const char *params[2] = { id, name ? name : id };
@@ -64,10 +54,12 @@ static int admin_tenant_create(struct api_call *call)
         hl_error_set(&call->err, rc, "\"id\" must be a string.");
         goto out;
     }
-    if (name && (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 200)) {
-        hl_error_set(&call->err, rc, "\"name\" must be a string of 1 to 200 characters.");
+    if (name && !json_is_string(name)) {
+        hl_error_set(&call->err, rc, "\"name\" must be a string.");
         goto out;
     }
+    if (name && hl_limit_check(HL_LIMIT_TENANT_NAME, json_string_length(name), &call->err) < 0)
+        goto out;
     json_t *t = tenant_create(call->pg, id ? json_string_value(id) : NULL, name ? json_string_value(name) : NULL,
                               false, &call->err);
     rc = t ? api_reply(call, 201, t) : call->err.code;
@@ -84,10 +76,12 @@ static int admin_key_create(struct api_call *call)
     int rc = HL_EINVAL;
     json_t *scopes = json_object_get(body, "scopes"), *label = json_object_get(body, "label");
     json_t *all = NULL;
-    if (label && (!json_is_string(label) || json_string_length(label) > 200)) {
-        hl_error_set(&call->err, rc, "\"label\" must be a string of at most 200 characters.");
+    if (label && !json_is_string(label)) {
+        hl_error_set(&call->err, rc, "\"label\" must be a string.");
         goto out;
     }
+    if (label && hl_limit_check(HL_LIMIT_KEY_LABEL, json_string_length(label), &call->err) < 0)
+        goto out;
     if (scopes == NULL)
         scopes = all = json_pack("[sss]", "webhooks:read", "webhooks:write", "events:write");
     json_t *key = auth_key_issue(call->pg, api_param(call, "tenant"), scopes,

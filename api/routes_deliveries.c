@@ -47,13 +47,15 @@ static const char *delivery_attempt_id(struct api_call *call)
     return did;
 }
 
-/* Whether webhook 'id' of the caller's tenant is active, into *active.
- * With 'lock' the row is held FOR SHARE until the caller's transaction
- * ends, so it cannot be disabled in between. Returns 0, HL_ENOTFOUND or
- * HL_EDB. */
+/* Whether webhook 'id' of the caller's tenant is active, into *active
+ * (false unless it returns 0). With 'lock' the row is held FOR SHARE until
+ * the caller's transaction ends, so it cannot be disabled in between.
+ * Returns 0, HL_ENOTFOUND or HL_EDB. */
 static int delivery_webhook_find(struct api_call *call, const char *id, bool lock, bool *active)
 {
     const char *params[2] = { id, call->who.tenant };
+    /* set on every path: the compiler cannot see that hl_error_set's code is negative */
+    *active = false;
     PGresult *res = db_query(call->pg, &call->err, lock
         ? "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2 FOR SHARE"
         : "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2", 2, params);
@@ -252,6 +254,9 @@ static int delivery_list(struct api_call *call)
     const char *type = api_query(call, "event_type");
     if (type != NULL && *type == '\0')
         type = NULL;
+    if (type != NULL && strlen(type) > LIMIT_EVENT_TYPE_MAX)
+        return hl_error_set(&call->err, HL_EINVAL, "\"event_type\" must be at most %d characters.",
+                            LIMIT_EVENT_TYPE_MAX);
     if (delivery_query_time(call, "since", since, sizeof(since)) < 0 ||
         delivery_query_time(call, "until", until, sizeof(until)) < 0)
         return HL_EINVAL;

@@ -16,7 +16,6 @@
 #include "log.h"
 #include "webhook_store.h"
 
-#define IDEMPOTENCY_KEY_MAX 255
 
 /* RFC 3339 date-time: "2026-11-25T10:00:00Z", optional fraction, "Z" or
  * a "+hh:mm" / "-hh:mm" offset. Receivers parse it: refuse anything else. */
@@ -121,10 +120,8 @@ static int event_publish(struct api_call *call)
     json_t *type = json_object_get(body, "type"), *data = json_object_get(body, "data");
     json_t *id = json_object_get(body, "id"), *at = json_object_get(body, "occurred_at");
     rc = HL_EINVAL;
-    if (key != NULL && (*key == '\0' || strlen(key) > IDEMPOTENCY_KEY_MAX)) {
-        hl_error_set(&call->err, rc, "Idempotency-Key must be 1 to %d characters.", IDEMPOTENCY_KEY_MAX);
+    if (key != NULL && hl_limit_check(HL_LIMIT_IDEMPOTENCY_KEY, strlen(key), &call->err) < 0)
         goto out;
-    }
     const char *k;
     json_t *v;
     json_object_foreach(body, k, v) {
@@ -133,19 +130,20 @@ static int event_publish(struct api_call *call)
             goto out;
         }
     }
-    if (!json_is_string(type) || json_string_length(type) == 0 || json_string_length(type) > ENVELOPE_TYPE_MAX) {
-        hl_error_set(&call->err, rc, "A valid \"type\" must be specified.");
+    if (!json_is_string(type) || json_string_length(type) == 0 || json_string_length(type) > LIMIT_EVENT_TYPE_MAX) {
+        hl_error_set(&call->err, rc, "A valid \"type\" must be specified: 1 to %d characters.", LIMIT_EVENT_TYPE_MAX);
         goto out;
     }
     if (data != NULL && !json_is_object(data)) {
         hl_error_set(&call->err, rc, "\"data\" must be an object.");
         goto out;
     }
-    if (id != NULL && (!json_is_string(id) || !envelope_id_valid(json_string_value(id), json_string_length(id)))) {
-        hl_error_set(&call->err, rc, "\"id\" must be 1 to %d letters, digits or _-.: characters.", ENVELOPE_ID_MAX);
+    if (id != NULL && (!json_is_string(id) || !hl_limit_event_id_valid(json_string_value(id), json_string_length(id)))) {
+        hl_error_set(&call->err, rc, "\"id\" must be 1 to %d letters, digits or _-.: characters.", LIMIT_EVENT_ID_MAX);
         goto out;
     }
-    if (at != NULL && (!json_is_string(at) || json_string_length(at) > 40 || !event_time_valid(json_string_value(at)))) {
+    if (at != NULL && (!json_is_string(at) || json_string_length(at) > LIMIT_OCCURRED_AT_MAX ||
+                       !event_time_valid(json_string_value(at)))) {
         hl_error_set(&call->err, rc, "\"occurred_at\" must be an RFC 3339 timestamp string.");
         goto out;
     }

@@ -112,6 +112,11 @@ static int webhook_list(struct api_call *call)
         return HL_EINVAL;
     q.event = api_query(call, "event");
     q.name = api_query(call, "name");
+    /* longer than any stored value can be: a mistake, said so rather than an empty page */
+    if (q.event != NULL && strlen(q.event) > LIMIT_EVENT_TYPE_MAX)
+        return hl_error_set(&call->err, HL_EINVAL, "\"event\" must be at most %d characters.", LIMIT_EVENT_TYPE_MAX);
+    if (q.name != NULL && strlen(q.name) > LIMIT_WEBHOOK_NAME_MAX)
+        return hl_error_set(&call->err, HL_EINVAL, "\"name\" must be at most %d bytes.", LIMIT_WEBHOOK_NAME_MAX);
     const char *active = api_query(call, "active");
     if (active != NULL) {
         if (strcmp(active, "true") == 0)

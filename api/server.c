@@ -21,12 +21,18 @@ struct route_binding {
 #define PATH_PARAMS_MAX 4
 
 /* Path parameters of the call in progress, parsed against the route's
- * pattern (ulfius mixes them with query parameters; we keep them apart). */
+ * pattern (ulfius mixes them with query parameters; we keep them apart).
+ * A value longer than LIMIT_PATH_PARAM_MAX names nothing that can exist:
+ * the call answers 404 rather than look up a value cut short. */
 struct path_params {
     int n;
+    bool too_long;
     char name[PATH_PARAMS_MAX][16];
-    char value[PATH_PARAMS_MAX][128];
+    char value[PATH_PARAMS_MAX][LIMIT_PATH_PARAM_MAX + 1];
 };
+
+_Static_assert(LIMIT_PATH_PARAM_MAX >= LIMIT_TENANT_ID_MAX && LIMIT_PATH_PARAM_MAX >= HL_ID_MAX,
+               "a path parameter holds any tenant id and any generated id");
 
 static _Thread_local struct path_params *call_params;
 
@@ -137,6 +143,7 @@ json_t *api_body_object(struct api_call *call)
 static void path_params_parse(struct path_params *pp, const char *pattern, const char *path)
 {
     pp->n = 0;
+    pp->too_long = false;
     while (*pattern && *path) {
         while (*pattern == '/')
             pattern++;
@@ -144,6 +151,8 @@ static void path_params_parse(struct path_params *pp, const char *pattern, const
             path++;
         size_t plen = strcspn(pattern, "/"), vlen = strcspn(path, "/?");
         if (pattern[0] == ':' && pp->n < PATH_PARAMS_MAX) {
+            if (vlen > LIMIT_PATH_PARAM_MAX)
+                pp->too_long = true;
             snprintf(pp->name[pp->n], sizeof(pp->name[0]), "%.*s", (int)(plen - 1), pattern + 1);
             snprintf(pp->value[pp->n], sizeof(pp->value[0]), "%.*s", (int)vlen, path);
             pp->n++;
@@ -182,6 +191,8 @@ static int server_dispatch(const struct _u_request *req, struct _u_response *res
         rc = HL_EDB;
     if (rc == 0 && b->route->scope != SCOPE_NONE)
         rc = auth_check(&call, b->route->scope);
+    if (rc == 0 && pp.too_long)
+        rc = hl_error_set(&call.err, HL_ENOTFOUND, "Not found.");
     if (rc == 0)
         rc = b->route->fn(&call);
     if (call.pg)

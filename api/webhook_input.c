@@ -12,14 +12,7 @@
 
 #include "base64.h"
 #include "filter.h"
-
-#define NAME_MAX_LEN 128
-#define DESCRIPTION_MAX_LEN 1024
-#define ENDPOINTS_MAX 10
-#define EVENTS_MAX 64
-#define HEADERS_MAX 32
-#define HEADER_VALUE_MAX 2048
-#define RATE_LIMIT_MAX 100000
+#include "hl_limits.h"
 
 /* Fields a client may send back unchanged from a GET (ignored on write). */
 static const char *const read_only_fields[] = {
@@ -49,7 +42,7 @@ static bool in_list(const char *const *list, const char *s, bool nocase)
 static bool name_valid(const char *s, size_t len)
 {
     bool alnum = false;
-    if (len == 0 || len > NAME_MAX_LEN)
+    if (len == 0 || len > LIMIT_WEBHOOK_NAME_MAX)
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -64,7 +57,7 @@ static bool name_valid(const char *s, size_t len)
 static bool header_name_valid(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 128)
+    if (n == 0 || n > LIMIT_HEADER_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+.^_`|~-", s[i]))
@@ -77,19 +70,22 @@ static int headers_check(const json_t *h, const char *what, struct hl_error *err
 {
     if (!json_is_object(h))
         return hl_error_set(err, HL_EINVAL, "\"%s\" must be an object of header names to string values.", what);
-    if (json_object_size(h) > HEADERS_MAX)
-        return hl_error_set(err, HL_EINVAL, "\"%s\" may hold at most %d headers.", what, HEADERS_MAX);
+    if (json_object_size(h) > LIMIT_HEADERS_MAX)
+        return hl_error_set(err, HL_EINVAL, "\"%s\" may hold at most %d headers.", what, LIMIT_HEADERS_MAX);
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)h, k, v) {
         if (!header_name_valid(k))
-            return hl_error_set(err, HL_EINVAL, "\"%s\": \"%s\" is not a valid header name.", what, k);
+            return hl_error_set(err, HL_EINVAL,
+                                "\"%s\": \"%.40s\" is not a valid header name: 1 to %d letters, digits and "
+                                "!#$%%&'*+.^_`|~-.", what, k, LIMIT_HEADER_NAME_MAX);
         if (in_list(reserved_headers, k, true) || strncasecmp(k, "proxy-", 6) == 0)
             return hl_error_set(err, HL_EINVAL, "\"%s\": header \"%s\" is set by hookline and cannot be overridden.", what, k);
-        if (!json_is_string(v) || json_string_length(v) > HEADER_VALUE_MAX ||
+        if (!json_is_string(v) || json_string_length(v) > LIMIT_HEADER_VALUE_MAX ||
             strpbrk(json_string_value(v), "\r\n") != NULL || strlen(json_string_value(v)) != json_string_length(v))
-            return hl_error_set(err, HL_EINVAL, "\"%s\": the value of \"%s\" must be a string of at most %d characters without line breaks.",
-                                what, k, HEADER_VALUE_MAX);
+            return hl_error_set(err, HL_EINVAL,
+                                "\"%s\": the value of \"%.40s\" must be a string of at most %d bytes without line breaks.",
+                                what, k, LIMIT_HEADER_VALUE_MAX);
     }
     return 0;
 }
@@ -117,8 +113,9 @@ static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_
     if (url != NULL) {
         given = json_pack("[{s:O}]", "url", url);
     } else {
-        if (!json_is_array(eps) || json_array_size(eps) == 0 || json_array_size(eps) > ENDPOINTS_MAX) {
-            hl_error_set(err, HL_EINVAL, "\"endpoints\" must be an array of 1 to %d objects with a \"url\".", ENDPOINTS_MAX);
+        if (!json_is_array(eps) || json_array_size(eps) == 0 || json_array_size(eps) > LIMIT_ENDPOINTS_MAX) {
+            hl_error_set(err, HL_EINVAL, "\"endpoints\" must be an array of 1 to %d objects with a \"url\".",
+                         LIMIT_ENDPOINTS_MAX);
             goto fail;
         }
         given = json_incref((json_t *)eps);
@@ -177,15 +174,18 @@ static json_t *events_build(const json_t *ev, const struct webhook_rules *rules,
 {
     json_t *given = json_is_string(ev) ? json_pack("[O]", ev) : json_incref((json_t *)ev);
     json_t *out = json_array();
-    if (!json_is_array(given) || json_array_size(given) == 0 || json_array_size(given) > EVENTS_MAX) {
-        hl_error_set(err, HL_EINVAL, "A valid \"events\" must be specified: an event name, a group, or an array of 1 to %d of them.", EVENTS_MAX);
+    if (!json_is_array(given) || json_array_size(given) == 0 || json_array_size(given) > LIMIT_EVENTS_MAX) {
+        hl_error_set(err, HL_EINVAL, "A valid \"events\" must be specified: an event name, a group, or an array of 1 to %d of them.",
+                     LIMIT_EVENTS_MAX);
         goto fail;
     }
     size_t i;
     json_t *e;
     json_array_foreach(given, i, e) {
-        if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 128) {
-            hl_error_set(err, HL_EINVAL, "A valid \"events\" must be specified: every entry must be a non-empty string.");
+        if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > LIMIT_EVENT_TYPE_MAX) {
+            hl_error_set(err, HL_EINVAL,
+                         "A valid \"events\" must be specified: every entry must be a string of 1 to %d characters.",
+                         LIMIT_EVENT_TYPE_MAX);
             goto fail;
         }
         const char *name = json_string_value(e);
@@ -216,12 +216,15 @@ fail:
 
 static int secret_check(const json_t *s, struct hl_error *err)
 {
-    unsigned char raw[128];
+    /* room for one byte too many, so a longer secret is told apart by its length */
+    unsigned char raw[LIMIT_SECRET_BYTES_MAX + 3];
     size_t n = 0;
     const char *v = json_string_value(s);
     if (v == NULL || strncmp(v, "whsec_", 6) != 0 ||
-        base64_decode(v + 6, strlen(v) - 6, raw, sizeof(raw), &n) < 0 || n < 24 || n > 64)
-        return hl_error_set(err, HL_EINVAL, "\"secret\" must be \"whsec_\" followed by base64 of 24 to 64 bytes.");
+        base64_decode(v + 6, strlen(v) - 6, raw, sizeof(raw), &n) < 0 || n < LIMIT_SECRET_BYTES_MIN ||
+        n > LIMIT_SECRET_BYTES_MAX)
+        return hl_error_set(err, HL_EINVAL, "\"secret\" must be \"whsec_\" followed by base64 of %d to %d bytes.",
+                            LIMIT_SECRET_BYTES_MIN, LIMIT_SECRET_BYTES_MAX);
     return 0;
 }
 
@@ -252,7 +255,8 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
     if (name != NULL || full) {
         if (!json_is_string(name) || !name_valid(json_string_value(name), json_string_length(name)))
             return hl_error_set(err, HL_EINVAL,
-                "A valid \"name\" must be specified: 1 to %d characters including at least one letter or digit.", NAME_MAX_LEN);
+                "A valid \"name\" must be specified: 1 to %d bytes including at least one letter or digit.",
+                LIMIT_WEBHOOK_NAME_MAX);
         json_object_set(doc, "name", name);
     }
     if (url != NULL && eps != NULL) {
@@ -280,8 +284,9 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
         json_object_set_new(doc, "events", built);
     }
     if ((val = json_object_get(body, "description")) != NULL) {
-        if (!json_is_null(val) && (!json_is_string(val) || json_string_length(val) > DESCRIPTION_MAX_LEN))
-            return hl_error_set(err, HL_EINVAL, "\"description\" must be a string of at most %d characters.", DESCRIPTION_MAX_LEN);
+        if (!json_is_null(val) && (!json_is_string(val) || json_string_length(val) > LIMIT_DESCRIPTION_MAX))
+            return hl_error_set(err, HL_EINVAL, "\"description\" must be a string of at most %d bytes.",
+                                LIMIT_DESCRIPTION_MAX);
         json_object_set_new(doc, "description", json_string(json_is_null(val) ? "" : json_string_value(val)));
     } else if (full) {
         json_object_set_new(doc, "description", json_string(""));
@@ -301,8 +306,11 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
         json_object_set_new(doc, "max_retries", json_integer(rules->max_retries_cap));
     }
     if ((val = json_object_get(body, "rate_limit")) != NULL) {
-        if (!json_is_null(val) && (!json_is_integer(val) || json_integer_value(val) < 1 || json_integer_value(val) > RATE_LIMIT_MAX))
-            return hl_error_set(err, HL_EINVAL, "\"rate_limit\" must be null or an integer from 1 to %d (deliveries per second).", RATE_LIMIT_MAX);
+        if (!json_is_null(val) && (!json_is_integer(val) || json_integer_value(val) < 1 ||
+                                   json_integer_value(val) > LIMIT_RATE_LIMIT_MAX))
+            return hl_error_set(err, HL_EINVAL,
+                                "\"rate_limit\" must be null or an integer from 1 to %d (deliveries per second).",
+                                LIMIT_RATE_LIMIT_MAX);
         json_object_set(doc, "rate_limit", val);
     } else if (full) {
         json_object_set_new(doc, "rate_limit", json_null());

@@ -206,9 +206,9 @@ json_t *catalog_list_load(PGconn *pg, struct hl_error *err)
         json_array_append_new(types, json_pack("{s:s,s:s,s:s}", "name", name,
                                                "description", PQgetvalue(res, i, 1), "group", gname));
         if (group == NULL || strcmp(json_string_value(json_object_get(group, "name")), gname) != 0) {
-            char desc[160];
-            snprintf(desc, sizeof(desc), "Every %s.* event.", gname);
-            group = json_pack("{s:s,s:s,s:[]}", "name", gname, "description", desc, "types");
+            /* the catalog is the operator's: its group names have no length limit to size a buffer by */
+            group = json_pack("{s:s,s:o,s:[]}", "name", gname, "description",
+                              json_sprintf("Every %s.* event.", gname), "types");
             json_array_append_new(groups, group);
         }
         json_array_append_new(json_object_get(group, "types"), json_string(name));

@@ -29,20 +29,6 @@ static int envelope_check_string(const json_t *env, const char *name, size_t max
     return 0;
 }
 
-bool envelope_id_valid(const char *id, size_t len)
-{
-    if (id == NULL || len == 0 || len > ENVELOPE_ID_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = id[i];
-        /* ranges, not isalnum(): the answer must not depend on the locale */
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == ':' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 json_t *envelope_parse(const char *buf, size_t len, struct hl_error *err)
 {
     json_error_t jerr;
@@ -70,7 +56,7 @@ json_t *envelope_parse(const char *buf, size_t len, struct hl_error *err)
         envelope_check_string(env, "tenant", ENVELOPE_TENANT_MAX, err) < 0)
         goto fail;
     value = json_object_get(env, "id");
-    if (!envelope_id_valid(json_string_value(value), json_string_length(value))) {
+    if (!hl_limit_event_id_valid(json_string_value(value), json_string_length(value))) {
         hl_error_set(err, HL_EINVAL, "Event \"id\" must be 1 to %d letters, digits or _.:- characters.",
                      ENVELOPE_ID_MAX);
         goto fail;
@@ -98,7 +84,7 @@ json_t *envelope_new(const char *id, const char *type, const char *tenant,
     char timebuf[32];
     json_t *env = NULL;
 
-    if (type == NULL || tenant == NULL || (id != NULL && !envelope_id_valid(id, strlen(id))))
+    if (type == NULL || tenant == NULL || (id != NULL && !hl_limit_event_id_valid(id, strlen(id))))
         goto fail;
     if (id == NULL) {
         if (hl_id_new("evt_", idbuf, sizeof(idbuf)) < 0)

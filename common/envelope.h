@@ -10,32 +10,26 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "hl_error.h"
+#include "hl_limits.h"
 
-/* The longest "id", "type" and "tenant", in characters (bytes: ids and
- * tenants are ASCII). A buffer for one needs *_MAX + 1 bytes. */
-#define ENVELOPE_ID_MAX 128
-#define ENVELOPE_TYPE_MAX 128
-#define ENVELOPE_TENANT_MAX 64
+/* The longest "id", "type" and "tenant" accepted, in characters (the
+ * limits the api enforces: an envelope it publishes always parses). */
+#define ENVELOPE_ID_MAX LIMIT_EVENT_ID_MAX
+#define ENVELOPE_TYPE_MAX LIMIT_EVENT_TYPE_MAX
+#define ENVELOPE_TENANT_MAX LIMIT_TENANT_ID_MAX
 
 /* Parse a Kafka message value. Returns a new reference to the envelope
  * object, or NULL with the reason in 'err' (HL_EINVAL): not JSON, not an
  * object, "id"/"type"/"tenant" missing, not strings, empty or longer than
- * their *_MAX, "id" not envelope_id_valid(), "occurred_at" present but not
+ * their *_MAX, "id" not hl_limit_event_id_valid(), "occurred_at" present but not
  * a string, "data" present but not an object. The reason never quotes the
  * message's values: it goes to logs as it is. */
 json_t *envelope_parse(const char *buf, size_t len, struct hl_error *err);
 
-/* Whether the 'len' bytes at 'id' are a valid event id: 1 to
- * ENVELOPE_ID_MAX characters of [A-Za-z0-9_.:-]. The one rule for ids read
- * from Kafka and ids a client gives POST /v1/events: an id is sent as the
- * webhook-id header and signed as it is, so nothing else may pass (a CR LF
- * would inject headers). */
-bool envelope_id_valid(const char *id, size_t len);
-
 /* Build an envelope. 'id' NULL generates "evt_<random>"; 'occurred_at'
  * NULL uses the current UTC time; 'data' is borrowed (NULL means {}).
  * Returns a new reference, or NULL if 'id' is given and not
- * envelope_id_valid(), or on allocation or randomness failure. */
+ * hl_limit_event_id_valid(), or on allocation or randomness failure. */
 json_t *envelope_new(const char *id, const char *type, const char *tenant,
                      const char *occurred_at, json_t *data);
 

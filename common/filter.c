@@ -44,6 +44,10 @@ int filter_validate(const json_t *filter, struct hl_error *err)
         return hl_error_set(err, HL_EINVAL, FILTER_ERR_PREFIX "It must be an object from paths to values.");
     if (json_object_size(filter) > FILTER_MAX_CONDITIONS)
         return hl_error_set(err, HL_EINVAL, FILTER_ERR_PREFIX "It has more than %d conditions.", FILTER_MAX_CONDITIONS);
+    /* json_dumpb with no buffer only measures */
+    if (json_dumpb(filter, NULL, 0, JSON_COMPACT) > FILTER_MAX_BYTES)
+        return hl_error_set(err, HL_EINVAL, FILTER_ERR_PREFIX "It is larger than %d bytes as compact JSON.",
+                            FILTER_MAX_BYTES);
     /* json_object_keylen_foreach wants a non-const object; we only read */
     json_object_keylen_foreach((json_t *)filter, path, path_len, value) {
         if (filter_validate_path(path, path_len, err) < 0)

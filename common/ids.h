@@ -10,7 +10,8 @@
 #include "hl_error.h"
 
 #define HL_ID_MAX 48       /* prefix (<= 8) + 22 base62 chars + NUL, rounded up */
-#define HL_SECRET_MAX 64   /* "whsec_" + base64(24 bytes) + NUL */
+#define HL_SECRET_MAX 64   /* a generated secret: "whsec_" + base64(24 bytes) + NUL (one set
+                              at create may be longer: LIMIT_SECRET_MAX in hl_limits.h) */
 #define HL_APIKEY_MAX 64   /* "hlk_" + base62(32 bytes) + NUL */
 #define HL_KEYHASH_LEN 64  /* hex SHA-256, without the NUL */
 

@@ -22,6 +22,7 @@
 #include "dest_policy.h"
 #include "envelope.h"
 #include "hl_error.h"
+#include "hl_limits.h"
 #include "ids.h"
 #include "strmap.h"
 
@@ -104,8 +105,8 @@ size_t sub_index_size(const struct sub_index *idx);
 struct payload {
     int refs;
     size_t len;
-    char event_id[ENVELOPE_ID_MAX + 1];
-    char event_type[ENVELOPE_TYPE_MAX + 1];
+    char event_id[LIMIT_EVENT_ID_MAX + 1];
+    char event_type[LIMIT_EVENT_TYPE_MAX + 1];
     char data[];                    /* 'len' bytes + NUL */
 };
 

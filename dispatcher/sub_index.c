@@ -188,6 +188,10 @@ void sub_index_free(struct sub_index *idx)
     free(idx);
 }
 
+/* "tenant\x1fname": sub_from_doc and envelope_parse bound both parts, so
+ * the key always fits */
+#define INDEX_KEY_MAX (LIMIT_TENANT_ID_MAX + 1 + LIMIT_EVENT_TYPE_MAX + 1)
+
 static void index_key(char *out, size_t cap, const char *tenant, const char *name)
 {
     snprintf(out, cap, "%s\x1f%s", tenant, name);
@@ -195,7 +199,7 @@ static void index_key(char *out, size_t cap, const char *tenant, const char *nam
 
 static void index_link(struct sub_index *idx, struct sub *s)
 {
-    char key[256];
+    char key[INDEX_KEY_MAX];
     for (size_t i = 0; i < s->nevents; i++) {
         index_key(key, sizeof(key), s->tenant, s->events[i]);
         struct sub_list *l = strmap_get(idx->by_key, key);
@@ -221,7 +225,7 @@ static void index_link(struct sub_index *idx, struct sub *s)
 
 static void index_unlink(struct sub_index *idx, struct sub *s)
 {
-    char key[256];
+    char key[INDEX_KEY_MAX];
     for (size_t i = 0; i < s->nevents; i++) {
         index_key(key, sizeof(key), s->tenant, s->events[i]);
         struct sub_list *l = strmap_get(idx->by_key, key);
@@ -250,9 +254,16 @@ static struct curl_slist *sub_headers(const json_t *wh_headers, const json_t *ep
     const char *k;
     json_t *v;
     json_object_foreach(merged, k, v) {
-        char line[2300];
-        snprintf(line, sizeof(line), "%s: %s", k, json_string_value(v) ? json_string_value(v) : "");
+        /* sized to fit: the api bounds names and values, but whatever is
+         * stored goes out whole, never cut to a buffer */
+        const char *value = json_string_value(v) ? json_string_value(v) : "";
+        size_t cap = strlen(k) + 2 + strlen(value) + 1;
+        char *line = malloc(cap);
+        if (line == NULL)
+            continue;
+        snprintf(line, cap, "%s: %s", k, value);
         list = curl_slist_append(list, line);
+        free(line);
     }
     json_decref(merged);
     return list;
@@ -273,18 +284,22 @@ static struct sub *sub_from_doc(const json_t *doc, long long version)
     const char *tenant = json_string_value(json_object_get(doc, "tenant"));
     const char *secret = json_string_value(json_object_get(doc, "secret"));
     json_t *events = json_object_get(doc, "events"), *eps = json_object_get(doc, "endpoints");
+    /* bounds only where a fixed buffer depends on them (the index keys), and
+     * then the api's own: a webhook refused here would never get an event;
+     * the secrets are copied into an allocation sized to fit */
     if (!id || !tenant || !secret || !json_is_array(events) || !json_is_array(eps) ||
-        strlen(id) >= HL_ID_MAX || strlen(tenant) >= 64 || strlen(secret) >= HL_SECRET_MAX)
+        strlen(id) >= HL_ID_MAX || strlen(tenant) > LIMIT_TENANT_ID_MAX)
         return NULL;
     const char *prev = json_string_value(json_object_get(doc, "previous_secret"));
-    if (prev && strlen(prev) >= HL_SECRET_MAX)
-        prev = NULL;
     /* one allocation: the struct, events[], eps[], then the strings */
     size_t nev = 0, nep = json_array_size(eps), chars = strlen(id) + strlen(secret) + (prev ? strlen(prev) : 0) + 3;
     size_t i;
     json_t *v;
-    json_array_foreach(events, i, v)
+    json_array_foreach(events, i, v) {
+        if (json_is_string(v) && json_string_length(v) > LIMIT_EVENT_TYPE_MAX)
+            return NULL;
         nev += json_is_string(v);
+    }
     json_array_foreach(eps, i, v) {
         const char *eid = json_string_value(json_object_get(v, "id"));
         const char *url = json_string_value(json_object_get(v, "url"));
@@ -447,8 +462,12 @@ int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
         int n = PQntuples(res);
         for (int i = 0; i < n; i++) {
             json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+            const char *wid = json_string_value(json_object_get(doc, "id"));
             if (doc && sub_index_apply(idx, doc, atoll(PQgetvalue(res, i, 1)), false) >= 0)
                 applied++;
+            else    /* said once per load: otherwise it would simply never get an event */
+                log_warn("webhook %s: its document is malformed or over the limits; not indexed",
+                         wid ? wid : "(without an id)");
             json_decref(doc);
         }
         PQclear(res);
@@ -553,7 +572,7 @@ bool sub_matches(const struct sub *s, const char *tenant, const char *type, cons
 void sub_index_match(struct sub_index *idx, const char *tenant, const char *type, const json_t *envelope,
                      void (*fn)(struct sub *s, void *arg), void *arg)
 {
-    char key[256], group[128];
+    char key[INDEX_KEY_MAX], group[LIMIT_EVENT_TYPE_MAX + 1];
     idx->stamp++;
     index_key(key, sizeof(key), tenant, type);
     match_list(idx, key, envelope, fn, arg);

@@ -5,11 +5,13 @@
 # packages (deploy/install-deps.sh), builds build/ (RelWithDebInfo) and
 # build-asan/ (AddressSanitizer + UBSan; skipped when HOOKLINE_TEST_SANITIZE=0),
 # and runs `ctest --output-on-failure -j2` in each inside a throwaway
-# PostgreSQL 15 cluster (pg_virtualenv). Prints ctest's output and summary
-# per build, then one last line "N passed, N failed" (both builds together;
-# a build that does not compile counts as one failure). Exits 1 if anything
-# failed. ctest's full output is kept in <build>/ctest.log, the e2e tests'
-# process logs under <build>/tests/artifacts/.
+# PostgreSQL 15 cluster (pg_virtualenv). It also compiles build-release/
+# (Release, -O3) without running anything there: the optimiser's warnings
+# differ by level, and -Werror must hold at each. Prints ctest's output and
+# summary per build, then one last line "N passed, N failed" (all builds
+# together; a build that does not compile counts as one failure). Exits 1
+# if anything failed. ctest's full output is kept in <build>/ctest.log, the
+# e2e tests' process logs under <build>/tests/artifacts/.
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -41,7 +43,9 @@ done
 HOOKLINE_REQUIRE_BROWSER=1 HOOKLINE_REQUIRE_OPENAPI_LINT=1 HOOKLINE_REQUIRE_COMPOSE=1
 export HOOKLINE_REQUIRE_BROWSER HOOKLINE_REQUIRE_OPENAPI_LINT HOOKLINE_REQUIRE_COMPOSE
 
-# build DIR CMAKE-ARGS...: configure and build; returns non-zero on failure.
+# build DIR CMAKE-ARGS...: configure (RelWithDebInfo, the build type of the
+# image and the local runner, unless CMAKE-ARGS set another: the last -D of
+# a variable wins) and build; returns non-zero on failure.
 build() {
     dir=$1
     shift
@@ -95,6 +99,14 @@ if build build; then
     suite build
 else
     say "build/ does not build"
+    total_failed=$((total_failed + 1))
+fi
+
+# compile only: the tests run in build/ and build-asan/
+if build build-release -DCMAKE_BUILD_TYPE=Release; then
+    say "build-release/: compiles"
+else
+    say "build-release/ does not build"
     total_failed=$((total_failed + 1))
 fi
 

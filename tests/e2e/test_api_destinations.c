@@ -1,10 +1,12 @@
 /* test_api_destinations.c: which endpoint URLs a webhook may have.
  *
  * Where private targets are not allowed, loopback, RFC 1918, link-local,
- * metadata and local names are refused at create and at change; with the
- * TLS check on, an endpoint whose certificate the CA does not trust is
- * refused, one not answering yet is accepted, and http:// only where
- * HOOKLINE_ALLOW_HTTP=true.
+ * metadata and local names are refused at create and at change; every row
+ * of the table of special-purpose ranges (tests/data/dest_policy/
+ * ranges.txt) refuses a literal address inside it with a 400 naming the
+ * row, and accepts one just outside it; with the TLS check on, an endpoint
+ * whose certificate the CA does not trust is refused, one not answering
+ * yet is accepted, and http:// only where HOOKLINE_ALLOW_HTTP=true.
  */
 #include "api_e2e.h"
 
@@ -57,6 +59,56 @@ static void wh_private_targets(void)
                "A valid \"url\" must be specified.");
     CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks", NULL, NULL), 1);
     CHECK_EQ_INT(e2e_db_long(st, "SELECT version FROM webhooks WHERE id = $1", id, NULL), 1);
+    CHECK_EQ_INT(hx_stack_stop(st), 0);
+}
+
+/* Every address of ranges.txt as the host of a new webhook's URL. */
+static void wh_special_ranges(void)
+{
+    struct hx_stack_opts opts = {.env = {"HOOKLINE_ALLOW_PRIVATE_TARGETS=false"}};
+    struct hx_stack *st = hx_stack_start(&opts);
+    char key[128];
+    CHECK_FATAL(hx_tenant_new(st, "ranges", "webhooks:read,webhooks:write", key, sizeof(key)) == 0);
+    FILE *f = fopen(HL_TEST_DATA "/dest_policy/ranges.txt", "r");
+    CHECK_FATAL(f != NULL);
+
+    E2E_SECTION("each special-purpose range: a literal address inside -> 400 naming the range, just outside -> 201");
+    char line[1024];
+    int n = 0, refused = 0, accepted = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *save = NULL, *row = strtok_r(line, " \t\n", &save), *tok;
+        if (row == NULL || row[0] == '#')
+            continue;
+        bool allow_row = strcmp(row, "2000::/3") == 0, inside = true;
+        CHECK_FATAL((tok = strtok_r(NULL, " \t\n", &save)) != NULL && strcmp(tok, "in") == 0);
+        while ((tok = strtok_r(NULL, " \t\n", &save)) != NULL) {
+            if (strcmp(tok, "out") == 0) {
+                inside = false;
+                continue;
+            }
+            bool want_refused = inside != allow_row;
+            char body[512], named[96];
+            snprintf(body, sizeof(body), "{\"name\":\"r%d\",\"url\":\"https://%s%s%s/hook\",\"events\":\"booking\"}",
+                     ++n, strchr(tok, ':') ? "[" : "", tok, strchr(tok, ':') ? "]" : "");
+            struct hx_resp resp;
+            long status = hx_api(st, "POST", key, body, &resp, "/v1/webhooks");
+            snprintf(named, sizeof(named), "(%s: ", row);
+            bool ok = want_refused ? status == 400 && e2e_starts_with(e2e_error(&resp), "A valid \"url\" must be specified.") &&
+                                         (!inside || strstr(e2e_error(&resp), named) != NULL)
+                                   : status == 201;
+            if (!ok)
+                fprintf(stderr, "range %s, address %s: want %s, got %ld %s\n", row, tok,
+                        want_refused ? "400 naming the range" : "201", status, resp.body);
+            CHECK(ok);
+            refused += want_refused;
+            accepted += !want_refused;
+            hx_resp_free(&resp);
+        }
+    }
+    fclose(f);
+    printf("%d addresses refused, %d accepted\n", refused, accepted);
+    CHECK(refused >= 100 && accepted >= 30);
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks", NULL, NULL), accepted);
     CHECK_EQ_INT(hx_stack_stop(st), 0);
 }
 
@@ -115,6 +167,7 @@ static void wh_tls_check(void)
 int main(void)
 {
     wh_private_targets();
+    wh_special_ranges();
     wh_tls_check();
     return check_exit();
 }

@@ -235,9 +235,9 @@ static int schema_check(const json_t *schema, const json_t *v, const char *at, c
             if (!strcmp(kw, "allOf") && passed != json_array_size(arg))
                 FAIL("%s", first);
             if (!strcmp(kw, "anyOf") && passed == 0)
-                FAIL("%s: no anyOf branch matches (first: %s)", at, first);
+                FAIL("%s: no anyOf branch matches (first: %.300s)", at, first);
             if (!strcmp(kw, "oneOf") && passed != 1)
-                FAIL("%s: %zu oneOf branches match, not 1 (%s)", at, passed, first);
+                FAIL("%s: %zu oneOf branches match, not 1 (%.300s)", at, passed, first);
         } else {
             FAIL("%s: schema keyword \"%s\" is not supported by this checker", at, kw);
         }

@@ -4,7 +4,7 @@
  * Checks the contract as well as memory safety: a refusal is HL_EINVAL
  * with the fixed first sentence; a looser policy never refuses what a
  * stricter one accepts; an accepted strict URL has no userinfo marker and
- * no fragment.
+ * no fragment; an address refused always comes with a reason.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,7 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (strict == 0 && strchr(url, '#') != NULL)
         abort();
 
-    (void)dest_policy_ip_forbidden(url);
+    /* the verdict with its reason is the verdict; a refusal always says why */
+    char why[256];
+    bool forbidden = dest_policy_ip_explain(url, why, sizeof(why));
+    if (forbidden != dest_policy_ip_forbidden(url) || (forbidden && why[0] == '\0'))
+        abort();
     free(url);
     return 0;
 }

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzz_check_string(env, "id", ENVELOPE_ID_MAX);
     const json_t *id = json_object_get(env, "id");
-    if (!envelope_id_valid(json_string_value(id), json_string_length(id)))
+    if (!hl_limit_event_id_valid(json_string_value(id), json_string_length(id)))
         abort();
     fuzz_check_string(env, "type", ENVELOPE_TYPE_MAX);
     fuzz_check_string(env, "tenant", ENVELOPE_TENANT_MAX);

@@ -2,6 +2,7 @@
  * tests/data/filter/cases.json (each case: a filter, an optional envelope,
  * and match, nomatch or invalid), plus the size limits, which are easier
  * to build in code than to write out. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -110,6 +111,35 @@ static void test_path_limit(void)
     json_decref(filter);
 }
 
+/* A filter of FILTER_MAX_BYTES as compact JSON is accepted, one byte more
+ * is refused with a reason naming the limit; its value still matches. */
+static void test_bytes_limit(void)
+{
+    /* {"data.s":"sss..."}: 13 bytes around the value */
+    size_t n = FILTER_MAX_BYTES - 13;
+    char *value = malloc(n + 2);
+    CHECK_FATAL(value != NULL);
+    memset(value, 's', n + 1);
+    value[n] = '\0';
+    json_t *filter = json_pack("{s:s}", "data.s", value);
+    char *text = json_dumps(filter, JSON_COMPACT);
+    CHECK_EQ_INT(strlen(text), FILTER_MAX_BYTES);
+    free(text);
+    struct hl_error err = { 0 };
+    CHECK_EQ_INT(filter_validate(filter, &err), 0);
+    json_t *env = json_pack("{s:{s:s}}", "data", "s", value);
+    CHECK(filter_match(filter, env));
+    json_decref(env);
+    json_decref(filter);
+    value[n] = 's';
+    value[n + 1] = '\0';
+    filter = json_pack("{s:s}", "data.s", value);
+    CHECK_EQ_INT(filter_validate(filter, &err), HL_EINVAL);
+    CHECK(strstr(err.msg, "16384 bytes") != NULL);
+    json_decref(filter);
+    free(value);
+}
+
 /* A path with a NUL inside ("data\0x", possible with jansson's length
  * keys) is refused rather than silently shortened. */
 static void test_path_with_nul(void)
@@ -163,6 +193,7 @@ int main(void)
     test_condition_limit();
     test_values_limit();
     test_path_limit();
+    test_bytes_limit();
     test_path_with_nul();
     test_null_and_unvalidated();
     test_number_edges();
