@@ -1,0 +1,380 @@
+/* test_ops_upgrade.c: a database holding the previous release's data,
+ * upgraded to this tree's schema, loses nothing and keeps working.
+ *
+ * The stack starts on the migrations up to UPG_FROM (the previous release)
+ * and is filled the way that release did it: tenants, keys and webhooks
+ * through the REST api (two endpoints, a rate limit, one disabled, one with
+ * a rotated secret); the old dispatcher's rows with SQL at the old schema
+ * (attempts, endpoint_health, pending retries due now, due later, and
+ * claimed under an old per-row lease that ran out or still runs, a webhook
+ * it disabled on a 410 with its outbox event); an event waiting in Kafka,
+ * an Idempotency-Key answer, and outbox rows not yet published (Kafka
+ * down). Then the upgrade runs (`hookline-api --migrate` on the whole sql/
+ * directory) and, through the product: every webhook, the list and every
+ * delivery log read as before (secrets redacted); keys, revocation and
+ * tenant isolation hold; the outbox goes out; a dispatcher started on the
+ * upgraded database delivers every retry that is due, stale or live old
+ * lease alike, with its webhook-id and body, signed by its webhook's
+ * secret (and the previous one of the rotated webhook), keeps the disabled
+ * webhook's row until the tenant enables it, holds the later one until it
+ * is due; redeliver works, and a new event reaches every active webhook.
+ *
+ * An old per-row lease (retries.lease_until, 002) holds nothing any more:
+ * its dispatcher is gone once the upgrade has replaced them all.
+ *
+ * Extending it for a new migration (upgrade_e2e.h): settings it needs go
+ * to upg_env, a command to run after --migrate to upg_commands, rows of
+ * the previous release that it transforms to upg_populate_sql() (in that
+ * release's SQL), and what must hold afterwards to the checks here. The
+ * webhooks are written by this tree's api running at the old schema: once
+ * the api needs the new schema to write them, write them in
+ * upg_populate_sql() with the previous release's SQL instead.
+ */
+#include "upgrade_e2e.h"
+
+/* ---- after the upgrade: reads ---- */
+
+static const json_t *upg_snap_body(const json_t *snap, const char *fmt, const char *id)
+{
+    char label[256], path[160];
+    snprintf(path, sizeof(path), fmt, id);
+    snprintf(label, sizeof(label), UPG_TENANT " %s", path);
+    return json_object_get(json_object_get(snap, label), "body");
+}
+
+static void upg_check_reads(struct upg_fx *fx, const json_t *before)
+{
+    E2E_SECTION("every webhook, the lists and every delivery log read as before the upgrade");
+    json_t *after = upg_snapshot(fx);
+    const char *label;
+    json_t *was;
+    json_object_foreach((json_t *)before, label, was)
+    {
+        const json_t *now = json_object_get(after, label);
+        bool same = json_equal(was, now);
+        CHECK(same);
+        CHECK_EQ_INT(e2e_int(now, "status"), 200);
+        if (!same) {
+            char *a = json_dumps(was, JSON_COMPACT), *b = json_dumps(now, JSON_COMPACT);
+            fprintf(stderr, "%s\n  before: %.2000s\n  after:  %.2000s\n", label, a, b ? b : "(none)");
+            free(a);
+            free(b);
+        }
+    }
+    CHECK_EQ_INT(json_object_size(after), json_object_size(before));
+
+    E2E_SECTION("the webhooks hold what their tenant set, secrets redacted");
+    const json_t *doc[W_N];
+    for (int w = 0; w < W_N; w++) {
+        doc[w] = upg_snap_body(after, "/v1/webhooks/%s", fx->wh[w].id);
+        CHECK_EQ_STR(e2e_str(doc[w], "id"), fx->wh[w].id);
+        CHECK_EQ_STR(e2e_str(doc[w], "secret"), "redacted");
+        CHECK(json_object_get(doc[w], "previous_secret") == NULL);
+    }
+    const json_t *eps = json_object_get(doc[W_MULTI], "endpoints");
+    CHECK_EQ_INT(json_array_size(eps), 2);
+    CHECK_EQ_STR(e2e_str(json_object_get(json_array_get(eps, 1), "headers"), "x-endpoint"), "b");
+    CHECK_EQ_STR(e2e_str(json_object_get(doc[W_MULTI], "headers"), "x-tag"), "old");
+    CHECK_EQ_STR(e2e_str(doc[W_MULTI], "description"), "changed while Kafka was down");
+    CHECK_EQ_INT(e2e_int(doc[W_LIMITED], "rate_limit"), 5);
+    CHECK_EQ_INT(e2e_int(doc[W_LIMITED], "max_retries"), 3);
+    CHECK(json_is_false(json_object_get(doc[W_DISABLED], "is_active")));
+    CHECK(json_is_true(json_object_get(doc[W_ROTATED], "is_active")));
+    CHECK(json_is_false(json_object_get(doc[W_GONE], "is_active")));
+    CHECK(strstr(e2e_str(doc[W_GONE], "disabled_reason") ? e2e_str(doc[W_GONE], "disabled_reason") : "", "410"));
+
+    E2E_SECTION("each delivery log lists the old dispatcher's attempts as it recorded them");
+    long want[W_N] = {0};
+    for (size_t i = 0; i < UPG_OLD_N; i++) {
+        const struct old_delivery *o = &upg_old[i];
+        const json_t *log =
+            json_object_get(upg_snap_body(after, "/v1/webhooks/%s/deliveries?size=100", fx->wh[o->wh].id), "elements");
+        char *payload = upg_payload(o->event);
+        json_t *sent = json_loads(payload, 0, NULL);
+        int total = o->failed + (o->succeeded ? 1 : 0);
+        for (int k = 1; k <= total; k++) {
+            char did[96];
+            const json_t *el = NULL, *it;
+            size_t j;
+            upg_attempt_id(o, k, did, sizeof(did));
+            json_array_foreach(log, j, it)
+            {
+                if (e2e_str(it, "id") && strcmp(e2e_str(it, "id"), did) == 0)
+                    el = it;
+            }
+            CHECK(el != NULL);
+            if (el == NULL) {
+                fprintf(stderr, "attempt %s is not in the log\n", did);
+                continue;
+            }
+            bool ok = k > o->failed;
+            CHECK_EQ_STR(e2e_str(el, "event_id"), o->event);
+            CHECK_EQ_STR(e2e_str(el, "endpoint_id"), upg_ep(fx, o->wh, o->ep));
+            CHECK_EQ_INT(e2e_int(el, "attempt"), k);
+            CHECK_EQ_INT(e2e_int(el, "status_code"), ok ? 200 : o->status);
+            CHECK(json_is_boolean(json_object_get(el, "success")) &&
+                  json_is_true(json_object_get(el, "success")) == ok);
+            CHECK(json_equal(json_object_get(el, "payload"), sent));
+            /* the failed attempt before a pending retry says when it is due */
+            CHECK((e2e_str(el, "next_attempt_at") != NULL) == (k == total && o->due_s != UPG_NONE));
+        }
+        want[o->wh] += total;
+        json_decref(sent);
+        free(payload);
+    }
+    for (int w = 0; w < W_N; w++)
+        CHECK_EQ_INT(json_array_size(json_object_get(
+                         upg_snap_body(after, "/v1/webhooks/%s/deliveries?size=100", fx->wh[w].id), "elements")),
+                     want[w]);
+    json_decref(after);
+}
+
+static void upg_check_keys(struct upg_fx *fx)
+{
+    char path[200];
+    E2E_SECTION("keys keep their scopes, a revoked key stays revoked, another tenant's ids answer 404");
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->wh[W_MULTI].id);
+    E2E_EXPECT(fx->st, "GET", fx->ro_key, path, NULL, 200, NULL);
+    E2E_EXPECT(fx->st, "PATCH", fx->ro_key, path, "{\"description\":\"x\"}", 403, NULL);
+    E2E_EXPECT(fx->st, "GET", fx->revoked_key, "/v1/webhooks", NULL, 401, NULL);
+    E2E_EXPECT(fx->st, "GET", fx->other_key, path, NULL, 404, NULL);
+    snprintf(path, sizeof(path), "/v1/webhooks/%s/deliveries", fx->wh[W_MULTI].id);
+    E2E_EXPECT(fx->st, "GET", fx->other_key, path, NULL, 404, NULL);
+    snprintf(path, sizeof(path), "/v1/webhooks/%s/deliveries/dlv_old_ok_0_1/retry", fx->wh[W_MULTI].id);
+    E2E_EXPECT(fx->st, "POST", fx->other_key, path, NULL, 404, NULL);
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->other.id);
+    E2E_EXPECT(fx->st, "GET", fx->key, path, NULL, 404, NULL);
+    E2E_EXPECT(fx->st, "GET", fx->other_key, path, NULL, 200, NULL);
+
+    E2E_SECTION("an Idempotency-Key answered before the upgrade gets the same answer");
+    struct hx_resp resp;
+    long status = e2e_http_hdrs(fx->st, "POST", fx->key, "{\"type\":\"booking.scheduled\",\"data\":{\"early\":true}}",
+                                (const char *const[]){"Idempotency-Key: upg-early", NULL}, &resp, "/v1/events");
+    CHECK_EQ_INT(status, 202);
+    CHECK_EQ_STR(e2e_str(resp.json, "id"), fx->early);
+    hx_resp_free(&resp);
+}
+
+/* Messages of hookline.webhooks carrying lifecycle event 'kind' of
+ * webhook 'wid' at 'version'. */
+static size_t upg_topic_count(const struct e2e_consumer *c, const char *kind, const char *wid, long long version)
+{
+    size_t n = 0, i;
+    json_t *m;
+    json_array_foreach(c->msgs, i, m)
+    {
+        const json_t *v = json_object_get(m, "value");
+        const char *type = e2e_str(v, "type"), *id = e2e_str(json_object_get(v, "webhook"), "id");
+        n += type && id && strcmp(type, kind) == 0 && strcmp(id, wid) == 0 && e2e_int(v, "version") == version;
+    }
+    return n;
+}
+
+static void upg_check_outbox(struct upg_fx *fx)
+{
+    E2E_SECTION("every lifecycle event of the previous release is published, those Kafka had not taken too");
+    char seq[32];
+    snprintf(seq, sizeof(seq), "%ld", fx->last_seq);
+    CHECK(HX_WAIT(upg_long(fx, "SELECT count(*) FROM outbox WHERE seq <= $1::bigint AND sent_at IS NULL", seq) == 0,
+                  UPG_WAIT_MS));
+    const char *params[1] = {seq};
+    PGresult *res = upg_query(fx,
+                              "SELECT kind, webhook_id, (payload->>'version')::bigint FROM outbox "
+                              "WHERE seq <= $1::bigint ORDER BY seq",
+                              1, params);
+    struct e2e_consumer *c = e2e_consumer_new(hx_brokers(fx->st), "hookline.webhooks");
+    int rows = PQntuples(res), found = 0;
+    long long deadline = hx_now_ms() + UPG_WAIT_MS;
+    for (int i = 0; i < rows; i++) {
+        const char *kind = PQgetvalue(res, i, 0), *wid = PQgetvalue(res, i, 1);
+        long long version = atoll(PQgetvalue(res, i, 2));
+        bool seen =
+            HX_WAIT((e2e_consumer_poll(c, 50), upg_topic_count(c, kind, wid, version) >= 1), deadline - hx_now_ms());
+        if (!seen)
+            fprintf(stderr, "outbox row %s of %s (version %lld) is not on hookline.webhooks\n", kind, wid, version);
+        found += seen;
+    }
+    CHECK(rows >= W_N + 3); /* created, rotated, changed while Kafka was down, disabled */
+    CHECK_EQ_INT(found, rows);
+    e2e_consumer_free(c);
+    PQclear(res);
+}
+
+/* ---- after the upgrade: a dispatcher at work ---- */
+
+/* The first request to webhook 'wh' endpoint 'ep' with webhook-id 'event'
+ * carries 'body' (NULL: an envelope of that id) and is signed by the
+ * webhook's secret, and by its previous one too once rotated. */
+static void upg_check_received(struct upg_fx *fx, int wh, int ep, const char *event, const char *body)
+{
+    struct hx_received *rec = de_find(fx->r, upg_paths[wh][ep], event, 0);
+    CHECK(rec != NULL);
+    if (rec == NULL) {
+        fprintf(stderr, "%s never got %s\n", upg_paths[wh][ep], event);
+        return;
+    }
+    if (body != NULL) {
+        CHECK(rec->len == strlen(body) && memcmp(rec->body, body, rec->len) == 0);
+    } else {
+        json_t *env = json_loadb(rec->body, rec->len, 0, NULL);
+        CHECK_EQ_STR(e2e_str(env, "id"), event);
+        CHECK_EQ_STR(e2e_str(env, "tenant"), UPG_TENANT);
+        json_decref(env);
+    }
+    const char *ts = de_hdr(rec, "webhook-timestamp"), *sigs = de_hdr(rec, "webhook-signature");
+    int entries = 0;
+    CHECK_EQ_INT(de_sig_matches(fx->wh[wh].secret, event, ts, rec->body, rec->len, sigs, &entries), 1);
+    CHECK_EQ_INT(entries, wh == W_ROTATED ? 2 : 1);
+    if (wh == W_ROTATED)
+        CHECK_EQ_INT(de_sig_matches(fx->old_secret, event, ts, rec->body, rec->len, sigs, NULL), 1);
+    if (wh == W_MULTI)
+        CHECK_EQ_STR(de_hdr(rec, "x-tag"), "old");
+    if (wh == W_MULTI && ep == 1)
+        CHECK_EQ_STR(de_hdr(rec, "x-endpoint"), "b");
+    hx_received_free(rec);
+}
+
+/* The log of 'event' on webhook 'wh' ends with a successful attempt 'n'
+ * after n - 1 others. */
+static bool upg_log_done(struct upg_fx *fx, int wh, const char *event, int n)
+{
+    json_t *log = de_attempts(fx->st, fx->key, fx->wh[wh].id, event);
+    const json_t *last = json_array_get(log, json_array_size(log) - 1);
+    bool done = json_array_size(log) == (size_t)n && e2e_int(last, "attempt") == n &&
+                json_is_true(json_object_get(last, "success"));
+    json_decref(log);
+    return done;
+}
+
+static const struct old_delivery *upg_find_old(const char *event)
+{
+    for (size_t i = 0; i < UPG_OLD_N; i++)
+        if (strcmp(upg_old[i].event, event) == 0)
+            return &upg_old[i];
+    hx_die("no old delivery %s", event);
+}
+
+/* The pending retry 'event' is delivered (within UPG_WAIT_MS) as the old
+ * dispatcher stored it, recorded as its next attempt, and its row is gone. */
+static void upg_check_retry_done(struct upg_fx *fx, const char *event)
+{
+    const struct old_delivery *o = upg_find_old(event);
+    const char *path = upg_paths[o->wh][o->ep];
+    bool delivered = HX_WAIT(de_count(fx->r, path, event) >= 1, UPG_WAIT_MS);
+    CHECK(delivered);
+    if (!delivered) {
+        fprintf(stderr, "%s: the pending retry of %s was not delivered\n", path, event);
+        return;
+    }
+    char *payload = upg_payload(event);
+    upg_check_received(fx, o->wh, o->ep, event, payload);
+    free(payload);
+    CHECK(HX_WAIT(upg_log_done(fx, o->wh, event, o->failed + 1), UPG_WAIT_MS));
+    CHECK(HX_WAIT(upg_long(fx, "SELECT count(*) FROM retries WHERE event_id = $1", event) == 0, UPG_WAIT_MS));
+}
+
+static bool upg_healthy(struct upg_fx *fx, int wh, int ep)
+{
+    return upg_long(fx,
+                    "SELECT count(*) FROM endpoint_health WHERE endpoint_id = $1 AND failing_since IS NULL "
+                    "AND last_success_at > now() - interval '1 minute'",
+                    upg_ep(fx, wh, ep)) == 1;
+}
+
+static void upg_check_dispatch(struct upg_fx *fx)
+{
+    E2E_SECTION("a dispatcher delivers the old retries that are due: never claimed, stale lease, live lease");
+    hx_dispatcher_start(fx->st, NULL);
+    long long started_ms = hx_realtime_ms();
+    upg_check_retry_done(fx, "evt_old_due");
+    upg_check_retry_done(fx, "evt_old_stale");
+    upg_check_retry_done(fx, "evt_old_leased");
+    CHECK(HX_WAIT(upg_healthy(fx, W_MULTI, 0) && upg_healthy(fx, W_MULTI, 1) && upg_healthy(fx, W_ROTATED, 0),
+                  UPG_WAIT_MS));
+
+    E2E_SECTION("the event waiting in Kafka since before the upgrade reaches every webhook then active");
+    int early_to[][2] = {{W_MULTI, 0}, {W_MULTI, 1}, {W_LIMITED, 0}, {W_ROTATED, 0}};
+    for (size_t i = 0; i < sizeof(early_to) / sizeof(early_to[0]); i++) {
+        CHECK(HX_WAIT(de_count(fx->r, upg_paths[early_to[i][0]][early_to[i][1]], fx->early) >= 1, UPG_WAIT_MS));
+        upg_check_received(fx, early_to[i][0], early_to[i][1], fx->early, NULL);
+    }
+
+    E2E_SECTION("the disabled webhook's pending row waits, and is delivered once the tenant enables it");
+    CHECK_EQ_INT(hx_receiver_count(fx->r, "/disabled"), 0);
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM retries WHERE event_id = 'evt_old_parked'", NULL), 1);
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->wh[W_DISABLED].id);
+    E2E_EXPECT(fx->st, "PATCH", fx->key, path, "{\"is_active\":true}", 200, NULL);
+    upg_check_retry_done(fx, "evt_old_parked");
+    CHECK(HX_WAIT(upg_healthy(fx, W_DISABLED, 0), UPG_WAIT_MS));
+
+    E2E_SECTION("an old attempt is redelivered on request");
+    const struct old_delivery *ex = upg_find_old("evt_old_exhausted");
+    char did[96];
+    upg_attempt_id(ex, ex->failed, did, sizeof(did));
+    snprintf(path, sizeof(path), "/v1/webhooks/%s/deliveries/%s/retry", fx->wh[W_LIMITED].id, did);
+    E2E_EXPECT(fx->st, "POST", fx->key, path, NULL, 202, NULL);
+    CHECK(HX_WAIT(de_count(fx->r, "/limited", ex->event) >= 1, UPG_WAIT_MS));
+    char *payload = upg_payload(ex->event);
+    upg_check_received(fx, W_LIMITED, 0, ex->event, payload);
+    free(payload);
+    CHECK(HX_WAIT(upg_log_done(fx, W_LIMITED, ex->event, ex->failed + 1), UPG_WAIT_MS));
+
+    E2E_SECTION("a new event reaches every active webhook, the rotated one signed by both secrets");
+    struct hx_resp resp;
+    char id[64] = "";
+    long status = hx_api(fx->st, "POST", fx->key, "{\"type\":\"booking.scheduled\",\"data\":{\"new\":true}}", &resp,
+                         "/v1/events");
+    CHECK_EQ_INT(status, 202);
+    if (e2e_str(resp.json, "id"))
+        snprintf(id, sizeof(id), "%s", e2e_str(resp.json, "id"));
+    hx_resp_free(&resp);
+    for (int w = 0; w < W_N; w++) {
+        for (int e = 0; w != W_GONE && e < fx->wh[w].neps; e++) {
+            CHECK(HX_WAIT(de_count(fx->r, upg_paths[w][e], id) >= 1, UPG_WAIT_MS));
+            upg_check_received(fx, w, e, id, NULL);
+        }
+    }
+    CHECK_EQ_INT(hx_receiver_count(fx->r, "/gone"), 0);
+    CHECK_EQ_INT(de_count(fx->r, "/disabled", fx->early), 0); /* it came while the webhook was disabled */
+    CHECK_EQ_INT(hx_receiver_count(fx->r, "/other"), 0);
+
+    E2E_SECTION("the retry due later is delivered once due, not before");
+    long long wait_ms = fx->future_due_ms - hx_realtime_ms() + UPG_WAIT_MS;
+    printf("the dispatcher started %lld ms before the later retry was due\n", fx->future_due_ms - started_ms);
+    CHECK(HX_WAIT(de_count(fx->r, "/limited", "evt_old_future") >= 1, wait_ms > 0 ? wait_ms : 0));
+    struct hx_received *rec = de_find(fx->r, "/limited", "evt_old_future", 0);
+    if (rec != NULL) {
+        printf("delivered %lld ms after it was due\n", rec->at_ms - fx->future_due_ms);
+        CHECK(rec->at_ms >= fx->future_due_ms);
+        hx_received_free(rec);
+    }
+    upg_check_retry_done(fx, "evt_old_future");
+}
+
+int main(void)
+{
+    struct upg_fx fx = {0};
+    upg_start(&fx);
+    E2E_SECTION("previous release (%s): Kafka down, a webhook changed, the old dispatcher's rows written", UPG_FROM);
+    upg_populate(&fx);
+    json_t *before = upg_snapshot(&fx);
+
+    E2E_SECTION("the upgrade applies every migration of sql/ and exits 0");
+    upg_upgrade(&fx);
+    CHECK_EQ_INT(upg_long(&fx, "SELECT count(*) FROM schema_migrations", NULL),
+                 upg_count_migrations(HOOKLINE_SOURCE_SQL_DIR));
+    hx_broker_up(fx.st);
+    CHECK_EQ_INT(hx_api_restart(fx.st), 0); /* then the api, then the dispatchers */
+
+    upg_check_reads(&fx, before);
+    upg_check_keys(&fx);
+    upg_check_outbox(&fx);
+    upg_check_dispatch(&fx);
+
+    json_decref(before);
+    PQfinish(fx.pg);
+    CHECK_EQ_INT(hx_stack_stop(fx.st), 0);
+    hx_receiver_stop(fx.r);
+    return check_exit();
+}
