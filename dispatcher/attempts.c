@@ -81,10 +81,7 @@ static void batch_swap(struct batch *a, struct batch *b)
 /* Is 'pg' usable? Reset it if not. */
 static bool attempts_connected(PGconn *pg)
 {
-    if (PQstatus(pg) == CONNECTION_OK)
-        return true;
-    PQreset(pg);
-    return PQstatus(pg) == CONNECTION_OK;
+    return db_reset(pg) == 0;
 }
 
 static void *attempts_writer(void *arg)
@@ -125,8 +122,9 @@ struct attempts *attempts_new(const struct hl_config *cfg, const char *dispatche
     snprintf(at->name, sizeof(at->name), "%s", dispatcher_name);
     pthread_mutex_init(&at->lock, NULL);
     pthread_cond_init(&at->cond, NULL);
-    if ((at->pg = db_connect(cfg->database_url, err)) == NULL ||
-        (at->wpg = db_connect(cfg->database_url, err)) == NULL)
+    /* the loop's statements end within about a second; the writer's may take longer */
+    if ((at->pg = db_connect_session(cfg->database_url, DB_TIMEOUT_LOOP_MS, err)) == NULL ||
+        (at->wpg = db_connect_session(cfg->database_url, DB_TIMEOUT_DEFAULT_MS, err)) == NULL)
         goto fail;
     if (pthread_create(&at->thread, NULL, attempts_writer, at) != 0) {
         hl_error_set(err, HL_ENOMEM, "attempt records: cannot start the writer thread");

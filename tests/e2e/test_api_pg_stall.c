@@ -1,6 +1,6 @@
 /* test_api_pg_stall.c: hookline-api when PostgreSQL stops answering.
  *
- * Every process of the test's PostgreSQL server gets SIGSTOP (pg_freeze.h):
+ * Every process of the test's PostgreSQL server gets SIGSTOP (hx_pg_freeze):
  * its connections stay open and nothing answers, as with a host that hangs
  * or a network that drops packets without a reset. A request that needs
  * PostgreSQL (listing webhooks) and GET /readyz then answer 503 within a
@@ -10,7 +10,6 @@
  * the test.
  */
 #include "api_e2e.h"
-#include "pg_freeze.h"
 
 #define STALL_BOUND_MS 8000     /* 5 s statement timeout + 0.5 s grace + a loaded machine's slack */
 #define RECOVER_MS 5000
@@ -33,10 +32,6 @@ int main(void)
     CHECK_FATAL(hx_tenant_new(st, "acme", "webhooks:read,webhooks:write", key, sizeof(key)) == 0);
     char id[64];
     CHECK_FATAL(e2e_webhook_new(st, key, "w", "https://hooks.example.com/in", id, NULL) == 201);
-    PGconn *pg = hx_pg_connect(st);
-    pid_t postmaster = pgf_postmaster(pg);
-    PQfinish(pg);
-
     struct hx_resp resp;
     long long ms;
     CHECK_EQ_INT(get_timed(st, key, "/v1/webhooks", &resp, &ms), 200);
@@ -46,8 +41,7 @@ int main(void)
     hx_resp_free(&resp);
 
     E2E_SECTION("PostgreSQL stopped: a request that needs it answers 503 within %d ms", STALL_BOUND_MS);
-    struct pgf f;
-    pgf_freeze(&f, postmaster);
+    CHECK_FATAL(hx_pg_freeze(st) > 0);
     CHECK_EQ_INT(get_timed(st, key, "/v1/webhooks", &resp, &ms), 503);
     CHECK(ms < STALL_BOUND_MS);
     CHECK(e2e_is_error_body(&resp) && e2e_starts_with(e2e_error(&resp), "Database unavailable"));
@@ -65,7 +59,7 @@ int main(void)
     hx_resp_free(&resp);
 
     E2E_SECTION("PostgreSQL back: the api answers 200 again within %d ms", RECOVER_MS);
-    pgf_thaw(&f);
+    hx_pg_thaw(st);
     long long t0 = hx_now_ms();
     long status = 0;
     CHECK(HX_WAIT((status = hx_api(st, "GET", key, NULL, &resp, "/v1/webhooks"), hx_resp_free(&resp), status == 200),
