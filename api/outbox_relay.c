@@ -51,14 +51,21 @@ static void relay_wait(struct outbox_relay *relay, PGconn *pg, int ms)
 }
 
 /* Publish one batch. Returns rows published, 0 if none were due, -1 on a
- * database failure (reconnect), -2 if Kafka refused some (back off). */
-static int relay_pass(struct outbox_relay *relay, PGconn *pg)
+ * database failure or a session that was reconnected on the way (and so
+ * lost the relay's lock: start afresh), -2 if Kafka refused some (back
+ * off). 'resets' is db_resets() when the lock was taken. */
+static int relay_pass(struct outbox_relay *relay, PGconn *pg, unsigned resets)
 {
     struct hl_error err = { 0 };
     PGresult *res = db_query(pg, &err,
         "SELECT seq, webhook_id, payload::text FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 500", 0, NULL);
     if (res == NULL) {
         log_error("outbox relay: %s", err.msg);
+        return -1;
+    }
+    if (db_resets(pg) != resets) {
+        log_warn("outbox relay: the database session was reconnected and its lock is gone; standing by");
+        PQclear(res);
         return -1;
     }
     int n = PQntuples(res);
@@ -114,6 +121,7 @@ static void *relay_main(void *arg)
     struct outbox_relay *relay = arg;
     PGconn *pg = NULL;
     bool leader = false;
+    unsigned resets = 0;
     while (!atomic_load(&relay->stop)) {
         struct hl_error err = { 0 };
         if (pg == NULL) {
@@ -130,6 +138,7 @@ static void *relay_main(void *arg)
         if (!leader) {
             PGresult *res = db_query(pg, &err, "SELECT pg_try_advisory_lock(" RELAY_LOCK_ID ")", 0, NULL);
             leader = res && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+            resets = db_resets(pg);
             PQclear(res);
             if (!leader) {
                 relay_wait(relay, NULL, 1000);
@@ -137,7 +146,7 @@ static void *relay_main(void *arg)
             }
             log_info("outbox relay: this process publishes lifecycle events");
         }
-        int rc = relay_pass(relay, pg);
+        int rc = relay_pass(relay, pg, resets);
         if (rc == 0) {
             relay_wait(relay, pg, 1000);
         } else if (rc == -1) {

@@ -132,6 +132,7 @@ static void *retention_main(void *arg)
 {
     struct retention *rt = arg;
     PGconn *pg = NULL;
+    unsigned resets = 0;    /* db_resets() when the lock was taken */
     while (!atomic_load(&rt->stop)) {
         struct hl_error err = { 0 };
         if (pg == NULL) {
@@ -158,10 +159,12 @@ static void *retention_main(void *arg)
                 continue;
             }
             atomic_store(&rt->active, true);
+            resets = db_resets(pg);
             log_info("retention: this process deletes records older than %ld s every %ld s",
                      rt->ctx->cfg.retention_ms / 1000, rt->ctx->cfg.retention_interval_ms / 1000);
         }
-        if (retention_pass(rt, pg) < 0) {
+        /* a session reconnected on the way lost the lock: start afresh */
+        if (db_resets(pg) != resets || retention_pass(rt, pg) < 0) {
             /* the lock goes with the session; whoever reconnects first takes it */
             PQfinish(pg);
             pg = NULL;

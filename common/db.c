@@ -34,6 +34,7 @@ struct db_session {
     long wait_ms;           /* longest wait for an answer; 0: unbounded */
     long reset_ms;          /* longest wait for a reconnect; 0: libpq's connect_timeout alone */
     long long retry_at_ms;  /* no reconnect before this (after a failed one) */
+    unsigned resets;        /* reconnects made: what the server kept for the session is gone */
 };
 
 static long long db_now_ms(void)
@@ -143,6 +144,12 @@ static void db_drop(PGconn *pg)
         PQclear(res);
 }
 
+unsigned db_resets(const PGconn *pg)
+{
+    const struct db_session *session = db_session_get(pg);
+    return session ? session->resets : 0;
+}
+
 int db_reset(PGconn *pg)
 {
     if (PQstatus(pg) == CONNECTION_OK)
@@ -181,6 +188,7 @@ out:
     if (rc == 0) {
         PQsetnonblocking(pg, 0);    /* a drop may have left it set */
         session->retry_at_ms = 0;
+        session->resets++;
     } else {
         session->retry_at_ms = db_now_ms() + DB_RESET_BACKOFF_MS;
     }

@@ -56,6 +56,11 @@ PGconn *db_connect_params(const struct db_params *params, struct hl_error *err);
  * why). For any PGconn; one opened here keeps its settings. */
 int db_reset(PGconn *pg);
 
+/* How many times a session opened here was reconnected (by db_reset or a
+ * statement that found it lost). Session state on the server (advisory
+ * locks, LISTEN) does not survive one: compare before trusting it. */
+unsigned db_resets(const PGconn *pg);
+
 /* A pool of at most 'size' sessions with 'statement_timeout_ms', opened
  * lazily. Returns NULL with the reason in 'err' if the first connection
  * fails. */
