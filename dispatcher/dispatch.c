@@ -27,9 +27,10 @@
 #define STATS_EVERY_MS 30000
 #define DRAIN_RECORD_MS 10000  /* at stop: how long to keep trying to record */
 #define FINISH_READ_MS 8000
-#define RECENT_MAX 4096         /* events kept for webhooks created a moment ago... */
-#define RECENT_MAX_BYTES (8u << 20)
-#define RECENT_KEEP_MS 3000     /* ...for at most this long */
+#define RECENT_MAX 16384        /* events read and not yet covered by an index sync... */
+#define RECENT_MAX_BYTES (16u << 20)    /* ...and their payload bytes: over either, read nothing */
+#define CLOCK_SKEW_MS 1000      /* producers' clocks are trusted to within this */
+#define SYNC_EVERY_MS 200       /* the index's sync with PostgreSQL's new webhooks */
 #define HOLD_MAX_MS 1000        /* over the mark: read nothing for this long, then pause */
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
@@ -147,10 +148,11 @@ static void dispatch_event(struct dispatcher *dsp, const rd_kafka_message_t *rkm
     if (f.payload == NULL)
         abort();
     if (target == NULL) {
-        /* kept a moment for a webhook whose creation is still on its way */
+        /* kept, its offset held, until a sync has brought every webhook
+         * created before it was produced */
         long long now = hl_time_now_ms();
         long long ts = rd_kafka_message_timestamp(rkm, NULL);
-        recent_add(dsp->recent, f.payload, ts >= 0 ? ts : now, now);
+        recent_add(dsp->recent, f.payload, track, ts >= 0 ? ts : now, now);
     }
     if (target == NULL && !sub_index_knows_tenant(dsp->idx, tenant)) {
         dsp->stats.unknown_tenant++;
@@ -176,36 +178,58 @@ out:
         tracker_done(dsp->tr, track);
 }
 
-/* A webhook just created: the events produced since its creation that were
- * read before it reached the index go to it now. They are no longer tied
- * to a Kafka offset (that may be committed already): one still waiting
- * when the dispatcher stops becomes a retries row due at once. */
+/* A webhook new to the index: the events produced since its creation that
+ * were read before it got there go to it now, tied to their offsets (held
+ * until a sync covers them, so none is committed yet). */
 struct catch_up {
     struct dispatcher *dsp;
     struct sub *s;
     int n;
 };
 
-static void dispatch_catch_up_one(struct payload *p, void *arg)
+static void dispatch_catch_up_one(struct payload *p, struct msg_track *track, void *arg)
 {
     struct catch_up *c = arg;
     json_t *env = envelope_parse(p->data, p->len, NULL);
     const char *tenant = json_string_value(json_object_get(env, "tenant"));
     const char *type = json_string_value(json_object_get(env, "type"));
     if (tenant && type && sub_matches(c->s, tenant, type, env)) {
-        for (size_t i = 0; i < c->s->neps; i++)
-            dispatch_route(c->dsp, delivery_new(c->s, i, p, 1));
+        struct fanout f = { .dsp = c->dsp, .payload = p, .track = track };
+        fanout_sub(c->s, &f);
         c->n++;
     }
     json_decref(env);
 }
 
-static void dispatch_webhook_created(struct sub *s, long long created_ms, void *arg)
+static void dispatch_webhook_new(struct sub *s, long long created_ms, void *arg)
 {
     struct catch_up c = { .dsp = arg, .s = s };
     recent_replay(c.dsp->recent, created_ms, dispatch_catch_up_one, &c);
     if (c.n > 0)
         log_info("webhook %s: %d events read before it reached the index go to it now", s->id, c.n);
+}
+
+static void dispatch_release_track(struct msg_track *track, void *arg)
+{
+    struct dispatcher *dsp = arg;
+    tracker_done(dsp->tr, track);
+}
+
+/* Every SYNC_EVERY_MS: read the webhooks PostgreSQL has that were created
+ * since the last sync (the lifecycle stream usually brought them already;
+ * the relay may lag), then let go of the events read before this sync was
+ * sent. Bounded: a statement on the loop's session waits about a second. */
+static void dispatch_sync_index(struct dispatcher *dsp, long long now)
+{
+    PGconn *pg;
+    if (now < dsp->next_sync_ms || (pg = attempts_pg(dsp->at)) == NULL)
+        return;
+    int rc = sub_index_sync_created(dsp->idx, pg, dsp->synced_ms);
+    dsp->next_sync_ms = rc == 1 ? now : now + SYNC_EVERY_MS;
+    if (rc != 0)
+        return;
+    dsp->synced_ms = now;
+    recent_cover(dsp->recent, now, dispatch_release_track, dsp);
 }
 
 static void dispatch_set_paused(struct dispatcher *dsp, bool pause)
@@ -233,7 +257,8 @@ static void dispatch_set_paused(struct dispatcher *dsp, bool pause)
 static void dispatch_consume(struct dispatcher *dsp, long long now, int max)
 {
     size_t waiting = queue_waiting(dsp->q) + attempts_batched(dsp->at);
-    if (waiting >= dsp->max_waiting) {
+    bool full = recent_full(dsp->recent);
+    if (waiting >= dsp->max_waiting || full) {
         if (dsp->over_since_ms == 0)
             dsp->over_since_ms = now;
         if (!dsp->paused && now - dsp->over_since_ms < HOLD_MAX_MS)
@@ -241,7 +266,7 @@ static void dispatch_consume(struct dispatcher *dsp, long long now, int max)
         dispatch_set_paused(dsp, true);
     } else {
         dsp->over_since_ms = 0;
-        if (waiting < dsp->max_waiting / 2)
+        if (waiting < dsp->max_waiting / 2 && !full)
             dispatch_set_paused(dsp, false);
     }
     /* poll even while paused: it serves rebalances */
@@ -254,7 +279,7 @@ static void dispatch_consume(struct dispatcher *dsp, long long now, int max)
         else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_warn("event consumer: %s", rd_kafka_message_errstr(rkm));
         rd_kafka_message_destroy(rkm);
-        if (dsp->paused || queue_waiting(dsp->q) >= dsp->max_waiting)
+        if (dsp->paused || queue_waiting(dsp->q) >= dsp->max_waiting || recent_full(dsp->recent))
             break;
     }
 }
@@ -483,17 +508,26 @@ struct drop_ctx {
     const rd_kafka_topic_partition_list_t *parts;
 };
 
-static bool drop_pred(const struct delivery *d, void *arg)
+static bool drop_track_pred(const struct msg_track *track, void *arg)
 {
     struct drop_ctx *c = arg;
-    if (d->track == NULL)
-        return c->parts == NULL;    /* slow-lane and catch-up deliveries: only at stop */
-    if (c->parts == NULL)
-        return true;
+    if (track == NULL || c->parts == NULL)
+        return c->parts == NULL;    /* untracked: slow-lane rows, only at stop */
     for (int i = 0; i < c->parts->cnt; i++)
-        if (c->parts->elems[i].partition == d->track->partition)
+        if (c->parts->elems[i].partition == track->partition)
             return true;
     return false;
+}
+
+static bool drop_pred(const struct delivery *d, void *arg)
+{
+    return drop_track_pred(d->track, arg);
+}
+
+static void drop_track(struct msg_track *track, void *arg)
+{
+    struct drop_ctx *c = arg;
+    tracker_abandon(c->dsp->tr, track);
 }
 
 static void drop_one(struct delivery *d, void *arg)
@@ -502,14 +536,20 @@ static void drop_one(struct delivery *d, void *arg)
     if (d->track) {
         tracker_abandon(c->dsp->tr, d->track);
         d->track = NULL;
-    } else if (!d->retry_id) {
-        /* a catch-up delivery, tied to no offset: to its slow lane, for any dispatcher */
-        d->outcome = DELIVERY_DEFERRED;
-        attempts_add(c->dsp->at, d);
-        return;
     }
     /* a slow-lane row stays where it is, free for the lane's next holder */
     delivery_free(d);
+}
+
+/* Let go of what was read from 'c->parts' and is still held here: the
+ * next owner reads it again. */
+static void dispatch_drop_read(struct dispatcher *dsp, struct drop_ctx *c)
+{
+    size_t n = recent_drop_if(dsp->recent, drop_track_pred, drop_track, c);
+    if (n > 0)
+        log_warn("%zu events read were not covered by an index sync (PostgreSQL unavailable); the next "
+                 "owner of their partitions reads them again", n);
+    queue_drop_if(dsp->q, drop_pred, drop_one, c);
 }
 
 /* Keep delivering and recording, reading nothing new, until every event
@@ -525,6 +565,7 @@ static void dispatch_finish_read(struct dispatcher *dsp, const rd_kafka_topic_pa
     }
     long long deadline = hl_time_now_ms() + FINISH_READ_MS;
     while (tracker_unrecorded(dsp->tr, parts) > 0 && hl_time_now_ms() < deadline) {
+        dispatch_sync_index(dsp, hl_time_now_ms());
         queue_run(dsp->q, hl_time_now_ms(), dispatch_start, dsp);
         deliver_run(dsp->dv, 5, dispatch_finished, dsp);
         dispatch_flush(dsp, hl_time_now_ms());
@@ -580,7 +621,7 @@ static void dispatch_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_t
     log_info("revoking %d partitions of %s", parts->cnt, HL_TOPIC_EVENTS);
     dispatch_finish_read(dsp, parts);
     struct drop_ctx c = { .dsp = dsp, .parts = parts };
-    queue_drop_if(dsp->q, drop_pred, drop_one, &c);
+    dispatch_drop_read(dsp, &c);
     dispatch_drain(dsp);
     tracker_positions(dsp->tr, parts);
     offsets_save(attempts_pg(dsp->at), parts);
@@ -660,15 +701,17 @@ struct dispatcher *dispatch_new(const struct hl_config *cfg, volatile sig_atomic
     dsp->idx = sub_index_new();
     dsp->tr = tracker_new();
     dsp->q = queue_new(&dsp->cfg);
-    dsp->recent = recent_new(RECENT_MAX, RECENT_MAX_BYTES, RECENT_KEEP_MS);
+    dsp->recent = recent_new(RECENT_MAX, RECENT_MAX_BYTES, CLOCK_SKEW_MS);
     dsp->lanes = dsp->q ? lanes_new(&dsp->cfg, dsp->q, dsp->name) : NULL;
     if (!dsp->idx || !dsp->tr || !dsp->q || !dsp->recent || !dsp->lanes) {
         hl_error_set(err, HL_ENOMEM, "out of memory");
         goto fail;
     }
+    sub_index_on_new(dsp->idx, dispatch_webhook_new, dsp);
+    dsp->synced_ms = hl_time_now_ms();     /* the load below covers what came before */
     if ((dsp->dv = deliver_new(&dsp->cfg, &dsp->policy, err)) == NULL ||
         (dsp->at = attempts_new(&dsp->cfg, dsp->name, deliver_wakeup, dsp->dv, err)) == NULL ||
-        (dsp->lc = lifecycle_start(&dsp->cfg, dsp->idx, attempts_pg(dsp->at), dispatch_webhook_created, dsp, err)) == NULL ||
+        (dsp->lc = lifecycle_start(&dsp->cfg, dsp->idx, attempts_pg(dsp->at), err)) == NULL ||
         (dsp->rk = dispatch_consumer_new(dsp, err)) == NULL)
         goto fail;
     /* last: a /healthz answer means the index is loaded and the consumer subscribed */
@@ -700,6 +743,7 @@ int dispatch_run(struct dispatcher *dsp)
     while (!*dsp->stop) {
         long long now = hl_time_now_ms();
         lifecycle_poll(dsp->lc, POLL_BATCH);
+        dispatch_sync_index(dsp, now);
         if (now >= dsp->next_resync_ms && attempts_pg(dsp->at) != NULL) {
             if (sub_index_load(dsp->idx, attempts_pg(dsp->at), &err) < 0)
                 log_error("resync failed (kept the current index): %s", err.msg);
@@ -733,7 +777,7 @@ int dispatch_run(struct dispatcher *dsp)
     log_info("stopping: %zu in flight, %zu waiting", queue_in_flight(dsp->q), queue_waiting(dsp->q));
     dispatch_finish_read(dsp, NULL);
     struct drop_ctx c = { .dsp = dsp, .parts = NULL };
-    queue_drop_if(dsp->q, drop_pred, drop_one, &c);
+    dispatch_drop_read(dsp, &c);
     dispatch_drain(dsp);
     if (attempts_pg(dsp->at) != NULL)
         lanes_release_all(dsp->lanes, attempts_pg(dsp->at));

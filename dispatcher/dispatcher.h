@@ -82,6 +82,19 @@ int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err) HL_M
  * PostgreSQL has no such webhook, or -1 when it cannot be read. */
 int sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id, struct sub **out);
 
+/* 'fn' is called whenever the index takes an active webhook it did not
+ * know (from the lifecycle stream, a load, a fetch or a sync), with its
+ * created_at; 's' is borrowed. */
+typedef void sub_new_fn(struct sub *s, long long created_ms, void *arg);
+void sub_index_on_new(struct sub_index *idx, sub_new_fn *fn, void *arg);
+
+/* Bring into the index every webhook created since 'since_ms' (this
+ * host's clock, when the previous sync was sent) that it does not have in
+ * that version. Returns 0 when it has them all (the sync covers what was
+ * produced before it was sent), 1 when some are left for the next call,
+ * -1 when PostgreSQL could not be read. */
+int sub_index_sync_created(struct sub_index *idx, PGconn *pg, long long since_ms);
+
 /* Call 'fn' once for every active webhook of 'tenant' subscribed to 'type'
  * (directly or through its group) whose filter matches 'envelope'. */
 void sub_index_match(struct sub_index *idx, const char *tenant, const char *type, const json_t *envelope,
@@ -113,22 +126,39 @@ struct payload {
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len);
 void payload_unref(struct payload *p);
 
-/* ---- events read a moment ago (recent.c) ---- */
+/* ---- events read and not yet covered by an index sync (recent.c) ---- */
 
-/* A webhook's lifecycle event (hookline.webhooks) and the events produced
- * right after its creation (hookline.events) come through different topics
- * in no set order, so an event may be read before the index knows a
- * webhook it should go to. The events read in the last 'keep_ms' (at most
- * 'cap' of them and 'max_bytes' of payload, the oldest dropped first) are
- * kept, so that a new webhook can still get those produced at or after its
- * creation. */
+struct msg_track;
+
+/* A webhook's creation reaches the index through hookline.webhooks (the
+ * api's outbox relay) or through the loop's sync with PostgreSQL, while
+ * the events produced right after its 201 come through hookline.events:
+ * an event may be read before the index knows a webhook it should go to.
+ * So every event read stays here, holding its offset back, until a sync
+ * sent after it was produced has brought every webhook created before
+ * then ('covered'); a webhook the sync brings gets the kept events
+ * produced at or after its creation, tied to their offsets. Producer
+ * timestamps are trusted to within 'skew_ms' of this host's clock. */
 struct recent;
-struct recent *recent_new(size_t cap, size_t max_bytes, long long keep_ms);
+struct recent *recent_new(size_t cap, size_t max_bytes, long long skew_ms);
 void recent_free(struct recent *r);
-/* Keep 'p' (a new reference), produced at 'ts_ms', read at 'now_ms'. */
-void recent_add(struct recent *r, struct payload *p, long long ts_ms, long long now_ms);
+/* 'cap' events or 'max_bytes' of payload kept: read nothing until a sync
+ * covers some. */
+bool recent_full(const struct recent *r);
+/* Keep 'p' (a new reference) and one pending unit of 'track' (may be
+ * NULL), produced at 'ts_ms' (producer's clock), read at 'read_ms'. */
+void recent_add(struct recent *r, struct payload *p, struct msg_track *track, long long ts_ms, long long read_ms);
+/* A sync sent at 'synced_ms' succeeded: let go of the events it covers,
+ * oldest first, passing each held unit to 'release'. Returns how many. */
+size_t recent_cover(struct recent *r, long long synced_ms, void (*release)(struct msg_track *track, void *arg),
+                    void *arg);
 /* Call 'fn' for each kept event produced at or after 'since_ms', oldest first. */
-void recent_replay(struct recent *r, long long since_ms, void (*fn)(struct payload *p, void *arg), void *arg);
+void recent_replay(struct recent *r, long long since_ms,
+                   void (*fn)(struct payload *p, struct msg_track *track, void *arg), void *arg);
+/* Drop the events whose track 'pred' picks (revoke, stop), passing each
+ * held unit to 'drop'. Returns how many. */
+size_t recent_drop_if(struct recent *r, bool (*pred)(const struct msg_track *track, void *arg),
+                      void (*drop)(struct msg_track *track, void *arg), void *arg);
 size_t recent_size(const struct recent *r);
 
 /* ---- Kafka offset tracking (consumer.c) ---- */

@@ -11,8 +11,6 @@
 struct lifecycle {
     rd_kafka_t *rk;
     struct sub_index *idx;
-    lifecycle_created_fn *created;
-    void *created_arg;
     long applied;
     long malformed;
 };
@@ -49,7 +47,7 @@ static rd_kafka_topic_partition_list_t *lifecycle_end_offsets(rd_kafka_t *rk, st
 }
 
 struct lifecycle *lifecycle_start(const struct hl_config *cfg, struct sub_index *idx, PGconn *pg,
-                                  lifecycle_created_fn *created, void *arg, struct hl_error *err)
+                                  struct hl_error *err)
 {
     char errstr[256], fetch_wait[24];
     snprintf(fetch_wait, sizeof(fetch_wait), "%ld", cfg->kafka_fetch_wait_ms);
@@ -66,8 +64,6 @@ struct lifecycle *lifecycle_start(const struct hl_config *cfg, struct sub_index 
         kafka_conf_set(conf, "fetch.wait.max.ms", fetch_wait, err) < 0)
         goto fail;
     lc->idx = idx;
-    lc->created = created;
-    lc->created_arg = arg;
     lc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (lc->rk == NULL) {
         hl_error_set(err, HL_EKAFKA, "Kafka consumer: %s", errstr);
@@ -99,9 +95,6 @@ static void lifecycle_apply(struct lifecycle *lc, const rd_kafka_message_t *rkm)
     const char *type = json_string_value(json_object_get(ev, "type"));
     json_t *doc = json_object_get(ev, "webhook"), *version = json_object_get(ev, "version");
     int rc = -1;
-    /* one the index already had (from a load) got every event since */
-    const char *id = json_string_value(json_object_get(doc, "id"));
-    bool was_absent = id != NULL && sub_index_get(lc->idx, id) == NULL;
     if (type && json_is_object(doc) && json_is_integer(version))
         rc = sub_index_apply(lc->idx, doc, json_integer_value(version), strcmp(type, "webhook.deleted") == 0);
     if (rc < 0) {
@@ -110,10 +103,6 @@ static void lifecycle_apply(struct lifecycle *lc, const rd_kafka_message_t *rkm)
                  rkm->partition, (long long)rkm->offset);
     } else if (rc > 0) {
         lc->applied++;
-        bool created = strcmp(type, "webhook.created") == 0 && was_absent;
-        struct sub *s = created && lc->created ? sub_index_get(lc->idx, id) : NULL;
-        if (s != NULL && s->active)
-            lc->created(s, hl_time_parse_ms(json_string_value(json_object_get(doc, "created_at"))), lc->created_arg);
         log_debug("applied %s of %s version %lld", type, json_string_value(json_object_get(doc, "id")),
                   (long long)json_integer_value(version));
     }

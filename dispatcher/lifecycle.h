@@ -13,15 +13,10 @@
 
 struct lifecycle;
 
-/* Called (from lifecycle_poll) when a webhook.created event adds a webhook
- * the index did not have; 'created_ms' is its created_at. 's' is borrowed. */
-typedef void lifecycle_created_fn(struct sub *s, long long created_ms, void *arg);
-
 /* Take offsets, load 'idx' through 'pg', assign all partitions. Returns
- * NULL with the reason in 'err'. 'idx' is borrowed and must outlive it;
- * 'created' may be NULL. */
+ * NULL with the reason in 'err'. 'idx' is borrowed and must outlive it. */
 struct lifecycle *lifecycle_start(const struct hl_config *cfg, struct sub_index *idx, PGconn *pg,
-                                  lifecycle_created_fn *created, void *arg, struct hl_error *err);
+                                  struct hl_error *err);
 
 /* Apply up to 'max' waiting lifecycle events without blocking. Returns
  * how many were applied. */

@@ -23,6 +23,11 @@
 #include "log.h"
 
 #define LOAD_BATCH 2000
+/* A sync reads the webhooks created since the last one began, and this
+ * much before: a webhook's created_at is its transaction's start, which
+ * commits (and becomes visible) a little later. */
+#define SYNC_MARGIN_MS 60000
+#define SYNC_FETCH_MAX 200     /* new webhooks read per sync */
 
 struct sub_list {
     size_t n, cap;
@@ -51,6 +56,8 @@ struct sub_index {
     struct strmap *tenants;     /* id -> (void *)1 */
     unsigned stamp;
     unsigned gen;
+    sub_new_fn *on_new;         /* an active webhook the index did not know */
+    void *on_new_arg;
 };
 
 static size_t sub_table_hash(const char *id)
@@ -401,7 +408,46 @@ int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version,
     }
     if (s->active)
         index_link(idx, s);
+    if (old == NULL && t == NULL && s->active && idx->on_new)
+        idx->on_new(s, hl_time_parse_ms(json_string_value(json_object_get(doc, "created_at"))), idx->on_new_arg);
     return 1;
+}
+
+void sub_index_on_new(struct sub_index *idx, sub_new_fn *fn, void *arg)
+{
+    idx->on_new = fn;
+    idx->on_new_arg = arg;
+}
+
+int sub_index_sync_created(struct sub_index *idx, PGconn *pg, long long since_ms)
+{
+    struct hl_error err = { 0 };
+    char since[32];
+    snprintf(since, sizeof(since), "%lld", since_ms - SYNC_MARGIN_MS);
+    const char *params[1] = { since };
+    PGresult *res = db_query(pg, &err, "SELECT id, (version)::bigint FROM webhooks "
+                                       "WHERE created_at > to_timestamp($1::bigint / 1000.0)", 1, params);
+    if (res == NULL) {
+        log_warn("index sync: %s", err.msg);
+        return -1;
+    }
+    int rc = 0, fetched = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        const char *id = PQgetvalue(res, i, 0);
+        struct sub *s = sub_table_get(&idx->by_id, id);
+        struct tombstone *t = strmap_get(idx->tombstones, id);
+        long long version = atoll(PQgetvalue(res, i, 1));
+        if ((s && s->version >= version) || (t && t->version >= version))
+            continue;
+        if (fetched++ == SYNC_FETCH_MAX) {
+            rc = 1;     /* the rest at the next sync */
+            break;
+        }
+        if (sub_index_fetch(idx, pg, id, &s) < 0)
+            rc = -1;
+    }
+    PQclear(res);
+    return rc;
 }
 
 struct sweep {
