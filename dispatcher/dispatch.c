@@ -745,10 +745,13 @@ int dispatch_run(struct dispatcher *dsp)
         lifecycle_poll(dsp->lc, POLL_BATCH);
         dispatch_sync_index(dsp, now);
         if (now >= dsp->next_resync_ms && attempts_pg(dsp->at) != NULL) {
-            if (sub_index_load(dsp->idx, attempts_pg(dsp->at), &err) < 0)
-                log_error("resync failed (kept the current index): %s", err.msg);
+            /* a page per turn: the loop never waits on a whole load */
+            int rc = sub_index_load_step(dsp->idx, attempts_pg(dsp->at), &err);
+            if (rc < 0)
+                log_error("resync failed (kept the current index; tried again later): %s", err.msg);
             hl_error_clear(&err);
-            dsp->next_resync_ms = now + dsp->cfg.resync_interval_ms;
+            if (rc != 1)
+                dsp->next_resync_ms = now + dsp->cfg.resync_interval_ms;
         }
         dispatch_consume(dsp, now, POLL_BATCH);
         dispatch_serve_lanes(dsp, now);

@@ -72,9 +72,14 @@ void sub_unref(struct sub *s);
  * a malformed document. */
 int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version, bool deleted);
 
-/* Reload every webhook from PostgreSQL (a cursor in batches); entries the
- * database no longer has are removed. Returns 0 or HL_EDB. */
+/* Reload every webhook from PostgreSQL, in pages of 1,000 by id; entries
+ * the database no longer has are removed at the end. Returns 0 or HL_EDB. */
 int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err) HL_MUST_CHECK;
+
+/* The same, one page per call, for the loop (one bounded statement each):
+ * 1 while pages remain, 0 when the load is complete, HL_EDB when a page
+ * could not be read (the next call starts the load over). */
+int sub_index_load_step(struct sub_index *idx, PGconn *pg, struct hl_error *err) HL_MUST_CHECK;
 
 /* Read webhook 'id' from PostgreSQL into the index now (for an event that
  * names a webhook the lifecycle stream has not brought yet, or a slow-lane

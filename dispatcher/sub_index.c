@@ -22,7 +22,9 @@
 #include "filter.h"
 #include "log.h"
 
-#define LOAD_BATCH 2000
+#define LOAD_BATCH 1000       /* webhooks read per statement of a load */
+#define HL_STR_(x) #x
+#define HL_STR(x) HL_STR_(x)
 /* A sync reads the webhooks created since the last one began, and this
  * much before: a webhook's created_at is its transaction's start, which
  * commits (and becomes visible) a little later. */
@@ -56,6 +58,9 @@ struct sub_index {
     struct strmap *tenants;     /* id -> (void *)1 */
     unsigned stamp;
     unsigned gen;
+    bool loading;               /* a paged load is under way (sub_index_load_step) */
+    char load_after[HL_ID_MAX];        /* the last id it read */
+    long load_read;
     sub_new_fn *on_new;         /* an active webhook the index did not know */
     void *on_new_arg;
 };
@@ -383,7 +388,7 @@ int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version,
     struct sub *old = sub_table_get(&idx->by_id, id);
     struct tombstone *t = strmap_get(idx->tombstones, id);
     if ((old && version <= old->version) || (t && version <= t->version)) {
-        if (old && version == old->version)
+        if (old)    /* seen by a load: not deleted (a newer one came meanwhile) */
             old->gen = idx->gen;
         return 0;
     }
@@ -485,45 +490,9 @@ static void sweep_tombstones(const char *key, void *val, void *arg)
         sw->stale[sw->nstale++] = strdup(key);
 }
 
-int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
+/* The end of a load: whatever the database no longer has was deleted. */
+static void sub_index_sweep(struct sub_index *idx)
 {
-    idx->gen++;
-    long applied = 0;
-    if (db_begin(pg, err) < 0)
-        return HL_EDB;
-    PGresult *res = db_query(pg, err, "SELECT id FROM tenants", 0, NULL);
-    if (res == NULL)
-        goto fail;
-    for (int i = 0; i < PQntuples(res); i++)
-        if (!strmap_get(idx->tenants, PQgetvalue(res, i, 0)))
-            strmap_put(idx->tenants, PQgetvalue(res, i, 0), (void *)1, NULL);
-    PQclear(res);
-    if (db_exec(pg, err, "DECLARE hl_load NO SCROLL CURSOR FOR "
-                         "SELECT doc::text, (doc->>'version')::bigint FROM webhook_docs", 0, NULL) < 0)
-        goto fail;
-    for (;;) {
-        res = db_query(pg, err, "FETCH 2000 FROM hl_load", 0, NULL);
-        if (res == NULL)
-            goto fail;
-        int n = PQntuples(res);
-        for (int i = 0; i < n; i++) {
-            json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-            const char *wid = json_string_value(json_object_get(doc, "id"));
-            if (doc && sub_index_apply(idx, doc, atoll(PQgetvalue(res, i, 1)), false) >= 0)
-                applied++;
-            else    /* said once per load: otherwise it would simply never get an event */
-                log_warn("webhook %s: its document is malformed or over the limits; not indexed",
-                         wid ? wid : "(without an id)");
-            json_decref(doc);
-        }
-        PQclear(res);
-        if (n < LOAD_BATCH)
-            break;
-    }
-    if (db_commit(pg, err) < 0)
-        goto fail;
-
-    /* whatever the database no longer has was deleted */
     struct sweep sw = { .idx = idx };
     for (size_t i = 0; i < idx->by_id.cap; i++)
         if (idx->by_id.slots[i])
@@ -537,7 +506,7 @@ int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
         free(strmap_del(idx->tombstones, sw.stale[i]));
         free(sw.stale[i]);
     }
-    log_info("subscription index loaded: %zu webhooks (%ld read, %zu removed)", idx->by_id.n, applied, sw.n);
+    log_info("subscription index loaded: %zu webhooks (%ld read, %zu removed)", idx->by_id.n, idx->load_read, sw.n);
     free(sw.gone);
     free(sw.stale);
 #ifdef __GLIBC__
@@ -545,10 +514,60 @@ int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
      * give those pages back instead of carrying them as resident memory */
     malloc_trim(0);
 #endif
+}
+
+int sub_index_load_step(struct sub_index *idx, PGconn *pg, struct hl_error *err)
+{
+    if (!idx->loading) {
+        /* a new pass: what it does not see again (in this or a newer
+         * version, or applied meanwhile) is gone */
+        PGresult *res = db_query(pg, err, "SELECT id FROM tenants", 0, NULL);
+        if (res == NULL)
+            return HL_EDB;
+        for (int i = 0; i < PQntuples(res); i++)
+            if (!strmap_get(idx->tenants, PQgetvalue(res, i, 0)))
+                strmap_put(idx->tenants, PQgetvalue(res, i, 0), (void *)1, NULL);
+        PQclear(res);
+        idx->gen++;
+        idx->loading = true;
+        idx->load_after[0] = '\0';
+        idx->load_read = 0;
+    }
+    const char *params[1] = { idx->load_after };
+    PGresult *res = db_query(pg, err,
+                             "SELECT doc::text, (doc->>'version')::bigint, id FROM webhook_docs WHERE id > $1 "
+                             "ORDER BY id LIMIT " HL_STR(LOAD_BATCH), 1, params);
+    if (res == NULL) {
+        idx->loading = false;   /* the next pass starts over */
+        return HL_EDB;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        const char *wid = PQgetvalue(res, i, 2);
+        if (doc && sub_index_apply(idx, doc, atoll(PQgetvalue(res, i, 1)), false) >= 0)
+            idx->load_read++;
+        else    /* said once per load: otherwise it would simply never get an event */
+            log_warn("webhook %s: its document is malformed or over the limits; not indexed", wid);
+        json_decref(doc);
+    }
+    if (n > 0)
+        snprintf(idx->load_after, sizeof(idx->load_after), "%s", PQgetvalue(res, n - 1, 2));
+    PQclear(res);
+    if (n == LOAD_BATCH)
+        return 1;
+    idx->loading = false;
+    sub_index_sweep(idx);
     return 0;
-fail:
-    db_rollback(pg);
-    return HL_EDB;
+}
+
+int sub_index_load(struct sub_index *idx, PGconn *pg, struct hl_error *err)
+{
+    idx->loading = false;
+    int rc;
+    while ((rc = sub_index_load_step(idx, pg, err)) == 1)
+        ;
+    return rc < 0 ? HL_EDB : 0;
 }
 
 int sub_index_fetch(struct sub_index *idx, PGconn *pg, const char *id, struct sub **out)
