@@ -322,8 +322,11 @@ static int delivery_retry(struct api_call *call)
     /* held until commit: the webhook cannot be disabled under the new retry */
     if ((rc = delivery_webhook_find(call, id, true, &active)) < 0)
         goto out;
+    /* and whether its endpoint is disabled on its own (a 410, or failing too long) */
     res = db_query(call->pg, &call->err,
-        "SELECT event_id FROM attempts WHERE id = $1 AND tenant_id = $2 AND webhook_id = $3", 3, params);
+        "SELECT a.event_id, EXISTS (SELECT 1 FROM webhooks w, jsonb_array_elements(w.endpoints) e "
+        "WHERE w.id = a.webhook_id AND e->>'id' = a.endpoint_id AND e->'is_active' = 'false'::jsonb) "
+        "FROM attempts a WHERE a.id = $1 AND a.tenant_id = $2 AND a.webhook_id = $3", 3, params);
     if (res == NULL) {
         rc = HL_EDB;
         goto out;
@@ -334,6 +337,11 @@ static int delivery_retry(struct api_call *call)
     }
     if (!active) {
         rc = hl_error_set(&call->err, HL_ECONFLICT, "Webhook is disabled; enable it to retry deliveries.");
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+        rc = hl_error_set(&call->err, HL_ECONFLICT,
+                          "Endpoint is disabled; enable it (\"is_active\": true) to retry deliveries to it.");
         goto out;
     }
     PQclear(res);

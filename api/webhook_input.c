@@ -90,18 +90,34 @@ static int headers_check(const json_t *h, const char *what, struct hl_error *err
     return 0;
 }
 
-/* The id an endpoint with 'url' had in 'old' (NULL if none), so edits keep
- * attempt history attached to an unchanged endpoint. */
-static const char *endpoint_old_id(const json_t *old, const char *url)
+/* The endpoint with 'url' in 'old' (borrowed; NULL if none), so edits keep
+ * its id, and with it the attempt history and state, for an unchanged URL. */
+static const json_t *endpoint_old(const json_t *old, const char *url)
 {
     size_t i;
     json_t *ep;
     json_array_foreach((json_t *)old, i, ep) {
         const char *u = json_string_value(json_object_get(ep, "url"));
         if (u && strcmp(u, url) == 0)
-            return json_string_value(json_object_get(ep, "id"));
+            return ep;
     }
     return NULL;
+}
+
+/* An endpoint's own state (sql/007_endpoint_state.sql): stored only while
+ * it is disabled, as "is_active": false with "disabled_reason" and
+ * "disabled_at"; an endpoint without them is active. */
+static const char *const endpoint_state_fields[] = { "is_active", "disabled_reason", "disabled_at", NULL };
+
+static bool endpoint_active(const json_t *ep)
+{
+    return !json_is_false(json_object_get(ep, "is_active"));
+}
+
+static void endpoint_enable(json_t *ep)
+{
+    for (const char *const *f = endpoint_state_fields; *f; f++)
+        json_object_del(ep, *f);
 }
 
 /* Build the endpoints array from "url" or "endpoints". New reference or NULL. */
@@ -134,10 +150,16 @@ static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_
         const char *k;
         json_t *v;
         json_object_foreach(ep, k, v) {
-            if (strcmp(k, "url") && strcmp(k, "headers") && strcmp(k, "id")) {
+            /* "disabled_reason" and "disabled_at": a GET representation sent back */
+            if (strcmp(k, "url") && strcmp(k, "headers") && strcmp(k, "id") && !in_list(endpoint_state_fields, k, false)) {
                 hl_error_set(err, HL_EINVAL, "Unknown endpoint field \"%s\".", k);
                 goto fail;
             }
+        }
+        json_t *on = json_object_get(ep, "is_active");
+        if (on != NULL && !json_is_boolean(on)) {
+            hl_error_set(err, HL_EINVAL, "\"endpoints.is_active\" must be true or false.");
+            goto fail;
         }
         if (h != NULL && !json_is_null(h) && headers_check(h, "endpoints.headers", err) < 0)
             goto fail;
@@ -148,7 +170,8 @@ static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_
             }
         }
         char id[HL_ID_MAX];
-        const char *old_id = endpoint_old_id(old, us);
+        const json_t *was = endpoint_old(old, us);
+        const char *old_id = json_string_value(json_object_get(was, "id"));
         if (old_id == NULL) {
             if (hl_id_new("ep_", id, sizeof(id)) < 0) {
                 hl_error_set(err, HL_EIO, "no randomness available");
@@ -156,8 +179,21 @@ static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_
             }
             old_id = id;
         }
+        /* only hookline disables an endpoint; false is what a GET of a disabled one says */
+        bool disabled = was != NULL && !endpoint_active(was);
+        if (json_is_false(on) && !disabled) {
+            hl_error_set(err, HL_EINVAL,
+                         "\"endpoints.is_active\": endpoint %s is active and cannot be disabled on its own; "
+                         "remove it, or set the webhook's \"is_active\" to false.", us);
+            goto fail;
+        }
         json_t *hdrs = h && !json_is_null(h) ? json_incref(h) : json_object();
-        json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "id", old_id, "url", us, "headers", hdrs));
+        json_t *built = json_pack("{s:s,s:s,s:o}", "id", old_id, "url", us, "headers", hdrs);
+        if (disabled && !json_is_true(on)) {
+            for (const char *const *f = endpoint_state_fields; *f; f++)
+                json_object_set(built, *f, json_object_get(was, *f));
+        }
+        json_array_append_new(out, built);
     }
     json_decref(given);
     return out;
@@ -247,6 +283,7 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
             return hl_error_set(err, HL_EINVAL, "Unknown field \"%s\".", k);
     }
     bool full = mode != WEBHOOK_PATCH;
+    bool was_active = json_is_true(json_object_get(doc, "is_active"));
     json_t *name = json_object_get(body, "name");
     json_t *url = json_object_get(body, "url"), *eps = json_object_get(body, "endpoints");
     json_t *events = json_object_get(body, "events");
@@ -343,6 +380,21 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
             json_object_set(doc, "secret", val);
         }
     }
+    /* enabling a webhook enables every endpoint of it, each failure window
+     * starting afresh (sql/007_endpoint_state.sql); an active webhook keeps
+     * at least one active endpoint */
+    bool active = json_is_true(json_object_get(doc, "is_active")), any = false;
+    size_t i;
+    json_t *ep;
+    json_array_foreach(json_object_get(doc, "endpoints"), i, ep) {
+        if (active && !was_active)
+            endpoint_enable(ep);
+        any = any || endpoint_active(ep);
+    }
+    if (active && !any)
+        return hl_error_set(err, HL_EINVAL,
+                            "\"endpoints\": every endpoint would be disabled while the webhook is active; enable one "
+                            "(\"is_active\": true), add one, or set the webhook's \"is_active\" to false.");
     return 0;
 }
 
@@ -352,6 +404,18 @@ json_t *webhook_public(const json_t *doc, const char *shown_secret)
     json_object_del(pub, "tenant");
     json_object_del(pub, "previous_secret");
     json_object_del(pub, "previous_secret_expires_at");
+    /* every endpoint says its state, active ones (stored without it) too */
+    size_t i;
+    json_t *ep;
+    json_array_foreach(json_object_get(pub, "endpoints"), i, ep) {
+        json_t *reason = json_object_get(ep, "disabled_reason"), *at = json_object_get(ep, "disabled_at");
+        json_t *shown = json_pack("{s:O*,s:O*,s:O*,s:b,s:O,s:O}", "id", json_object_get(ep, "id"),
+                                  "url", json_object_get(ep, "url"), "headers", json_object_get(ep, "headers"),
+                                  "is_active", (int)endpoint_active(ep), "disabled_reason", reason ? reason : json_null(),
+                                  "disabled_at", at ? at : json_null());
+        json_object_update_missing(shown, ep);
+        json_array_set_new(json_object_get(pub, "endpoints"), i, shown);
+    }
     json_t *first = json_array_get(json_object_get(pub, "endpoints"), 0);
     json_t *url = json_object_get(first, "url");
     /* "url" leads, as in the webhook APIs this one follows */

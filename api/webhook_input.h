@@ -19,15 +19,20 @@ struct webhook_rules {
  * into 'doc' (borrowed, modified). CREATE and REPLACE need name, url or
  * endpoints, and events, and reset omitted optional fields to defaults;
  * PATCH changes only what is given. Endpoint ids are kept for unchanged
- * URLs. Returns 0, HL_EINVAL, or HL_EUNKNOWN_EVENT with the unknown names
+ * URLs, and so is an endpoint's state (disabled by hookline) unless the
+ * body gives it "is_active": true; "is_active": false is refused for an
+ * active endpoint. Enabling the webhook enables every endpoint of it, and
+ * an active webhook must keep an active endpoint. Returns 0, HL_EINVAL, or HL_EUNKNOWN_EVENT with the unknown names
  * in *unknown_events (new reference, caller frees); reason in 'err'. On
  * error 'doc' may be partly changed: callers discard it. */
 int webhook_input_apply(json_t *doc, const json_t *body, enum webhook_mode mode,
                         const struct webhook_rules *rules, json_t **unknown_events, struct hl_error *err) HL_MUST_CHECK;
 
 /* The client's view of 'doc' (borrowed): "url" (first endpoint) added,
- * tenant and previous secret removed, "secret" set to 'shown_secret' or
- * "redacted". Returns a new reference. */
+ * every endpoint's "is_active", "disabled_reason" and "disabled_at" shown
+ * (true, null, null when it is active), tenant and previous secret
+ * removed, "secret" set to 'shown_secret' or "redacted". Returns a new
+ * reference. */
 json_t *webhook_public(const json_t *doc, const char *shown_secret);
 
 #endif

@@ -59,7 +59,7 @@ export async function renderDetails(ctx, id) {
   const rotate = h('button', { type: 'button', id: 'rotate-secret', class: 'secondary', text: 'Rotate secret' });
   const del = h('button', { type: 'button', id: 'delete-webhook', class: 'danger', text: 'Delete webhook' });
   const badge = h('span', { id: 'status-badge' }, statusBadge(wh));
-  const settings = h('div', { id: 'settings' }, settingsList(wh));
+  const settings = h('div', { id: 'settings' }, settingsList(wh, enableEndpoint));
 
   ctx.view.append(
     h('p', { class: 'crumbs' }, link('/', '← Webhooks')),
@@ -78,9 +78,23 @@ export async function renderDetails(ctx, id) {
 
   function update(next) {
     wh = next;
-    clear(settings).append(settingsList(wh));
+    clear(settings).append(settingsList(wh, enableEndpoint));
     clear(badge).append(statusBadge(wh));
     toggle.textContent = wh.is_active ? 'Disable' : 'Enable';
+  }
+
+  // One endpoint disabled by hookline (410 Gone, or failing for days):
+  // the endpoints as they are, that one with "is_active": true.
+  async function enableEndpoint(ep, button) {
+    button.disabled = true;
+    try {
+      const endpoints = wh.endpoints.map((e) => ({ url: e.url, headers: e.headers || {}, ...(e.id === ep.id ? { is_active: true } : {}) }));
+      update(await webhooks.patch(id, { endpoints }));
+      flash(`Endpoint ${ep.url} enabled: new events will be delivered to it.`);
+    } catch (e) {
+      button.disabled = false;
+      if (e.status !== 401) flash(`Could not enable the endpoint: ${e.message}`, 'error');
+    }
   }
 
   toggle.addEventListener('click', async () => {
@@ -145,18 +159,40 @@ export async function renderDetails(ctx, id) {
   });
 }
 
-function settingsList(wh) {
+const ENDPOINT_REASONS = {
+  gone: 'it answered 410 Gone',
+  failing: 'every delivery to it failed for too long',
+};
+
+// An endpoint's own state: hookline disables one that answers 410 Gone or
+// keeps failing, while the webhook's other endpoints go on.
+function endpointState(ep, onEnable) {
+  if (ep.is_active !== false) return h('span', { class: 'badge ok ep-state', text: 'Active' });
+  const why = ENDPOINT_REASONS[ep.disabled_reason] || ep.disabled_reason || 'disabled by hookline';
+  const enable = h('button', { type: 'button', class: 'secondary small enable-endpoint', text: 'Enable endpoint',
+    attrs: { 'aria-label': `Enable endpoint ${ep.url}` } });
+  enable.addEventListener('click', () => onEnable(ep, enable));
+  return h('span', { class: 'ep-disabled' },
+    h('span', { class: 'badge bad ep-state', text: 'Disabled' }),
+    h('span', { class: 'reason' }, ` Nothing is delivered to it: ${why}`, ep.disabled_at ? h('span', {}, ' (', time(ep.disabled_at), ').') : '.'),
+    ' ', enable);
+}
+
+function settingsList(wh, onEnable) {
   const rows = [];
   const row = (label, ...value) => rows.push(h('dt', { text: label }), h('dd', {}, ...value));
   const none = (text = 'None') => h('span', { class: 'muted', text });
   row('ID', h('code', { text: wh.id }));
   row('Name', wh.name);
   row('Description', wh.description ? wh.description : none());
-  row('Status', wh.is_active ? 'Active: events are delivered.' : 'Disabled: no events are delivered.',
+  const live = (wh.endpoints || []).filter((ep) => ep.is_active !== false).length;
+  const total = (wh.endpoints || []).length;
+  row('Status', !wh.is_active ? 'Disabled: no events are delivered.'
+    : live < total ? `Active: events are delivered to ${live} of its ${total} endpoints.` : 'Active: events are delivered.',
     wh.disabled_reason ? h('span', { class: 'reason' }, ' Reason: ', wh.disabled_reason) : null);
   row('Endpoints', h('ul', { class: 'plain endpoints-list' }, (wh.endpoints || []).map((ep) =>
-    h('li', {},
-      h('span', { class: 'mono', text: ep.url }),
+    h('li', { class: 'endpoint-item' },
+      h('span', { class: 'mono', text: ep.url }), ' ', endpointState(ep, onEnable),
       headerList(ep.headers)))));
   row('Events', h('ul', { class: 'plain chips' }, (wh.events || []).map((e) => h('li', { class: 'chip', text: e }))));
   row('Maximum retries', wh.max_retries === undefined || wh.max_retries === null ? none('Default') : String(wh.max_retries));

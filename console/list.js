@@ -80,9 +80,12 @@ function table(elements) {
 }
 
 export function statusBadge(wh) {
-  return wh.is_active
-    ? h('span', { class: 'badge ok', text: 'Active' })
-    : h('span', { class: 'badge off', text: 'Disabled', title: wh.disabled_reason || undefined });
+  if (!wh.is_active) return h('span', { class: 'badge off', text: 'Disabled', title: wh.disabled_reason || undefined });
+  // hookline disables an endpoint alone (410 Gone, or failing for days)
+  const off = (wh.endpoints || []).filter((ep) => ep.is_active === false).length;
+  return off
+    ? h('span', { class: 'badge warn', text: `Active, ${off} of ${wh.endpoints.length} endpoints disabled` })
+    : h('span', { class: 'badge ok', text: 'Active' });
 }
 
 async function deleteWebhook(wh, button) {

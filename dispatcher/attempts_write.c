@@ -7,8 +7,9 @@
  * needs it: the endpoints' health (endpoint_health has a row for an
  * endpoint that failed once; a healthy endpoint's row is written only when
  * it recovers or once a minute), retries scheduled by failed attempts,
- * retries settled by final ones, and webhooks disabled by a 410 or by
- * failing for too long (with their webhook.disabled outbox events).
+ * retries settled by final ones, and endpoints disabled by a 410 or by
+ * failing for too long (with their endpoint.disabled or, for a webhook's
+ * last active endpoint, webhook.disabled outbox events).
  */
 #include "attempts_write.h"
 
@@ -363,9 +364,11 @@ static int write_deferred(PGconn *pg, const char *deferred, struct hl_error *err
         FAILURES_AS_X " ORDER BY endpoint_id ON CONFLICT (endpoint_id, event_id) DO NOTHING", 1, params);
 }
 
-/* Disable the webhooks of endpoints that answered 410 or have failed for
- * longer than 'disable_after_ms' (read after this batch's health update),
- * each with its outbox event. */
+/* Disable the endpoints that answered 410 or have failed for longer than
+ * 'disable_after_ms' (read after this batch's health update), one at a
+ * time in a fixed order (webhook, endpoint), each with its outbox event:
+ * hl_endpoint_disable (sql/007_endpoint_state.sql) takes the webhook with
+ * its last active endpoint. A 410 outweighs a failing window. */
 static int write_disable(PGconn *pg, const char *failures, long disable_after_ms, struct hl_error *err)
 {
     char secs[32];
@@ -373,24 +376,34 @@ static int write_disable(PGconn *pg, const char *failures, long disable_after_ms
     const char *params[2] = { failures, secs };
     PGresult *res = db_query(pg, err,
         "WITH doomed AS ("
-        "  SELECT DISTINCT webhook_id, 'endpoint ' || endpoint_url || ' answered 410 Gone' AS reason "
+        "  SELECT webhook_id, endpoint_id, 'gone' AS reason, "
+        "  'endpoint ' || endpoint_url || ' answered 410 Gone' AS detail "
         "  " FAILURES_AS_X " WHERE gone "
         "  UNION ALL "
-        "  SELECT DISTINCT h.webhook_id, 'every delivery to endpoint ' || x.endpoint_url || ' failed since ' || hl_ts(h.failing_since) "
+        "  SELECT h.webhook_id, x.endpoint_id, 'failing', "
+        "  'every delivery to endpoint ' || x.endpoint_url || ' failed since ' || hl_ts(h.failing_since) "
         "  " FAILURES_AS_X " JOIN endpoint_health h ON h.endpoint_id = x.endpoint_id "
-        "  WHERE h.failing_since < now() - make_interval(secs => $2::bigint)), "
-        "one AS (SELECT DISTINCT ON (webhook_id) webhook_id, reason FROM doomed) "
-        "UPDATE webhooks w SET is_active = false, disabled_reason = one.reason, version = w.version + 1, "
-        "updated_at = now() FROM one WHERE w.id = one.webhook_id AND w.is_active RETURNING w.id, one.reason",
+        "  WHERE h.failing_since < now() - make_interval(secs => $2::bigint)) "
+        "SELECT DISTINCT ON (webhook_id, endpoint_id) webhook_id, endpoint_id, reason, detail FROM doomed "
+        "ORDER BY webhook_id, endpoint_id, reason = 'gone' DESC",
         2, params);
     if (res == NULL)
         return HL_EDB;
     int rc = 0;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        const char *kind[2] = { PQgetvalue(res, i, 0), "webhook.disabled" };
-        rc = db_exec(pg, err, "SELECT hl_outbox_webhook($1, $2)", 2, kind);
-        if (rc == 0)
-            log_warn("webhook %s disabled: %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+        const char *args[4] = { PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                                PQgetvalue(res, i, 3) };
+        PGresult *kind = db_query(pg, err, "SELECT hl_endpoint_disable($1, $2, $3, $4)", 4, args);
+        if (kind == NULL) {
+            rc = HL_EDB;
+            break;
+        }
+        /* NULL: disabled already (another batch, another dispatcher), or gone */
+        if (!PQgetisnull(kind, 0, 0))
+            log_warn("endpoint %s of webhook %s disabled (%s): %s%s", args[1], args[0], args[2], args[3],
+                     strcmp(PQgetvalue(kind, 0, 0), "webhook.disabled") == 0
+                         ? "; it was the last active one: the webhook is disabled" : "");
+        PQclear(kind);
     }
     PQclear(res);
     return rc;
@@ -429,7 +442,7 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
                     "WHERE r.id = s.id AND r.epoch = s.epoch", 2, params) < 0)
             goto out;
     }
-    /* a 410, or an endpoint failing for too long, disables its webhook */
+    /* a 410, or an endpoint failing for too long, disables that endpoint */
     bool doomed = false;
     for (size_t i = 0; i < attempted && !doomed; i++)
         doomed = v[i]->gone;

@@ -97,10 +97,14 @@ static void dispatch_route(struct dispatcher *dsp, struct delivery *d)
     attempts_add(dsp->at, d);
 }
 
+/* One delivery per active endpoint: a disabled endpoint gets no event
+ * while it is disabled, as a disabled webhook gets none. */
 static void fanout_sub(struct sub *s, void *arg)
 {
     struct fanout *f = arg;
     for (size_t i = 0; i < s->neps; i++) {
+        if (!s->eps[i].active)
+            continue;
         struct delivery *d = delivery_new(s, i, f->payload, 1);
         d->track = f->track;
         if (f->track)
@@ -306,9 +310,11 @@ static int dispatch_lane_room(const char *webhook_id, const char *endpoint_id, v
 }
 
 /* The index's webhook for a slow-lane row, asking PostgreSQL when the index
- * has it not, or not active, or without the row's endpoint (the index may
- * lag: PostgreSQL is the truth). Returns 1 with *out and *ep, 0 when the
- * webhook or endpoint is gone, -1 when unknown for now. */
+ * has it not, or not active, or without the row's endpoint, or with that
+ * endpoint disabled (the index may lag: PostgreSQL is the truth). Returns 1
+ * with *out and *ep (== neps when the webhook no longer has the endpoint)
+ * even when the webhook or endpoint is disabled, 0 when the webhook or
+ * endpoint is gone, -1 when unknown for now. */
 static int dispatch_lane_sub(struct dispatcher *dsp, PGconn *pg, const char *webhook_id, const char *endpoint_id,
                              struct sub **out, size_t *ep)
 {
@@ -317,7 +323,7 @@ static int dispatch_lane_sub(struct dispatcher *dsp, PGconn *pg, const char *web
         size_t i = 0;
         while (s && i < s->neps && strcmp(s->eps[i].id, endpoint_id) != 0)
             i++;
-        if (s && s->active && i < s->neps) {
+        if (s && s->active && i < s->neps && s->eps[i].active) {
             *out = s;
             *ep = i;
             return 1;
@@ -340,12 +346,12 @@ static void dispatch_lane_taken(const struct lane_row *row, void *arg)
     struct sub *s = NULL;
     size_t ep = 0;
     int rc = dispatch_lane_sub(dsp, t->pg, row->webhook_id, row->endpoint_id, &s, &ep);
-    if (rc <= 0 || !s->active || ep == s->neps) {
+    if (rc <= 0 || !s->active || ep == s->neps || !s->eps[ep].active) {
         lanes_done(dsp->lanes, row->endpoint_id, row->epoch);
         if (rc == 0)
             lanes_forget_row(t->pg, row->retry_id);            /* gone in PostgreSQL too */
         else if (rc > 0)
-            lanes_park(dsp->lanes, row->endpoint_id);          /* disabled: its rows wait */
+            lanes_park(dsp->lanes, row->endpoint_id);          /* disabled (webhook or endpoint): its rows wait */
         return;
     }
     struct payload *p = payload_new(row->event_id, row->event_type, row->payload, row->payload_len);
@@ -382,14 +388,14 @@ static struct sub *dispatch_current(struct dispatcher *dsp, struct delivery *d)
 {
     struct sub *cur = sub_index_get(dsp->idx, d->sub->id);
     if (cur == d->sub)
-        return cur->active ? cur : NULL;
+        return cur->active && cur->eps[d->ep].active ? cur : NULL;
     if (cur == NULL || !cur->active)
         return NULL;
     const char *ep_id = d->sub->eps[d->ep].id;
     size_t i = 0;
     while (i < cur->neps && strcmp(cur->eps[i].id, ep_id) != 0)
         i++;
-    if (i == cur->neps)
+    if (i == cur->neps || !cur->eps[i].active)
         return NULL;
     sub_ref(cur);
     sub_unref(d->sub);
@@ -399,8 +405,9 @@ static struct sub *dispatch_current(struct dispatcher *dsp, struct delivery *d)
 }
 
 /* A delivery that will not go out now after all: one from Kafka is kept in
- * its slow lane if its webhook may come back (disabled), else forgotten
- * with it; one from a slow lane stays in its row. */
+ * its slow lane if its webhook may come back (it or its endpoint disabled:
+ * the lane is parked until enabled), else forgotten with it; one from a
+ * slow lane stays in its row. */
 static void dispatch_withdraw(struct dispatcher *dsp, struct delivery *d)
 {
     if (d->retry_id) {

@@ -32,6 +32,7 @@ struct sub_endpoint {
     const char *id;                 /* in the sub's allocation */
     const char *url;                /* in the sub's allocation */
     struct curl_slist *headers;     /* webhook headers, then the endpoint's; NULL = none */
+    bool active;                    /* false: disabled on its own (410, failing); nothing goes to it */
 };
 
 /* One webhook as the dispatcher needs it. Immutable once built; shared by
@@ -101,7 +102,8 @@ void sub_index_on_new(struct sub_index *idx, sub_new_fn *fn, void *arg);
 int sub_index_sync_created(struct sub_index *idx, PGconn *pg, long long since_ms);
 
 /* Call 'fn' once for every active webhook of 'tenant' subscribed to 'type'
- * (directly or through its group) whose filter matches 'envelope'. */
+ * (directly or through its group) whose filter matches 'envelope'. 'fn'
+ * goes to the webhook's active endpoints only (sub_endpoint.active). */
 void sub_index_match(struct sub_index *idx, const char *tenant, const char *type, const json_t *envelope,
                      void (*fn)(struct sub *s, void *arg), void *arg);
 
@@ -206,7 +208,7 @@ struct delivery {
     long retry_after_s;             /* from a 429/503 Retry-After; -1 none */
     enum delivery_outcome outcome;
     long long next_ms;              /* when DELIVERY_RETRY: due time */
-    bool gone;                      /* 410: disable the webhook */
+    bool gone;                      /* 410: disable the endpoint */
     char dlv_id[HL_ID_MAX];
 };
 

@@ -21,6 +21,14 @@
 #include "log.h"
 
 #define LANES_EVERY_MS 100          /* take rows and lanes this often */
+
+/* Is lane 'l' to be served: its webhook active and its endpoint not
+ * disabled on its own (sql/007_endpoint_state.sql, the same test as its
+ * hl_lanes_touch)? */
+#define LANE_LIVE \
+    "EXISTS (SELECT 1 FROM webhooks wh WHERE wh.id = l.webhook_id AND wh.is_active AND NOT EXISTS " \
+    "(SELECT 1 FROM jsonb_array_elements(wh.endpoints) e WHERE e->>'id' = l.endpoint_id " \
+    "AND e->'is_active' = 'false'::jsonb))"
 #define LANES_SCRATCH 64            /* text of one number */
 
 struct lane {
@@ -29,7 +37,7 @@ struct lane {
     int64_t epoch;
     int outstanding;                /* rows taken and not yet recorded or dropped */
     bool drained;                   /* the last take found nothing more due */
-    bool parked;                    /* its webhook is disabled: let go, keep nothing */
+    bool parked;                    /* its webhook or endpoint is disabled: let go, keep nothing */
     long long send_ms;              /* rate limit: no start before (from the previous holder) */
 };
 
@@ -199,7 +207,7 @@ static bool keep_busy(const struct lane *l, void *arg)
 }
 
 /* Let go of the lanes 'want' picks: no owner, the earliest due row as the
- * next due time (none while the webhook is disabled), the rate limit's
+ * next due time (none while the webhook or the endpoint is disabled), the rate limit's
  * next start carried over. The lanes rows are locked first, so the due
  * time is read after any concurrent insert that touched them committed. */
 static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct lane *l, void *arg))
@@ -219,7 +227,7 @@ static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct 
         rc = db_exec(pg, &err,
             "UPDATE lanes l SET owner = NULL, lease_until = NULL, "
             "send_after = CASE WHEN w.send_ms > 0 THEN to_timestamp(w.send_ms / 1000.0) END, "
-            "next_due_at = CASE WHEN EXISTS (SELECT 1 FROM webhooks wh WHERE wh.id = l.webhook_id AND wh.is_active) "
+            "next_due_at = CASE WHEN " LANE_LIVE " "
             "  THEN (SELECT min(r.due_at) FROM retries r WHERE r.endpoint_id = l.endpoint_id) END "
             "FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS w(endpoint_id, epoch, send_ms) "
             "WHERE l.endpoint_id = w.endpoint_id AND l.epoch = w.epoch AND l.owner = $1",
@@ -363,7 +371,7 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
             "WITH want AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[]) AS w(endpoint_id, epoch, n)), "
             "pick AS (SELECT r.id, w.epoch FROM want w "
             "  JOIN lanes l ON l.endpoint_id = w.endpoint_id AND l.owner = $1 AND l.epoch = w.epoch "
-            "  JOIN webhooks wh ON wh.id = l.webhook_id AND wh.is_active "
+            "  AND " LANE_LIVE " "
             "  CROSS JOIN LATERAL (SELECT id FROM retries r WHERE r.endpoint_id = w.endpoint_id AND r.due_at <= now() "
             "    AND (r.epoch IS NULL OR r.epoch < w.epoch) ORDER BY r.due_at, r.id LIMIT w.n FOR UPDATE SKIP LOCKED) r) "
             "UPDATE retries r SET epoch = p.epoch FROM pick p WHERE r.id = p.id "

@@ -40,7 +40,7 @@ int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
 bool lanes_holds(const struct lanes *ln, const char *endpoint_id, int64_t epoch);
 /* A taken row was recorded or dropped. */
 void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch);
-/* The lane's webhook is disabled: take nothing more, let it go (parked)
+/* The lane's webhook or endpoint is disabled: take nothing more, let it go (parked)
  * once nothing of it is outstanding. */
 void lanes_park(struct lanes *ln, const char *endpoint_id);
 /* Delete a row whose webhook or endpoint PostgreSQL no longer has. */

@@ -350,6 +350,8 @@ static struct sub *sub_from_doc(const json_t *doc, long long version)
         ep->id = sub_put_str(&at, json_string_value(json_object_get(v, "id")));
         ep->url = sub_put_str(&at, json_string_value(json_object_get(v, "url")));
         ep->headers = sub_headers(json_object_get(doc, "headers"), json_object_get(v, "headers"));
+        /* absent (written before endpoints had a state of their own): active */
+        ep->active = !json_is_false(json_object_get(v, "is_active"));
     }
     return s;
 fail:

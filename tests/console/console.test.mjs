@@ -2,7 +2,8 @@
 // driven by playwright-core (never a downloaded browser).
 //
 // Run by tests/e2e/test_console.c, which starts the stack (api, broker, one
-// dispatcher), an HTTPS receiver and a tenant key, and passes:
+// dispatcher), an HTTPS receiver (answering the first request to /gone with
+// 410) and a tenant key, and passes:
 //   HOOKLINE_CONSOLE_URL        the api's base URL ("http://127.0.0.1:PORT")
 //   HOOKLINE_CONSOLE_KEY        a tenant key with every tenant scope
 //   HOOKLINE_RECEIVER_URL       "https://127.0.0.1:PORT" (trusted by the dispatcher)
@@ -473,6 +474,34 @@ try {
     assert.deepEqual(jsDialogs, [], 'window.confirm was never used');
   });
 
+  await step('an endpoint hookline disabled (410 Gone) shows on the details page, and is enabled again there', async () => {
+    // test_console.c has the receiver answer the first request to /gone with 410
+    const made = (await api('POST', '/v1/webhooks', { name: 'Two endpoints', events: 'booking',
+      endpoints: [{ url: `${RECEIVER}/keep` }, { url: `${RECEIVER}/gone` }] })).json;
+    assert.equal((await api('POST', `/v1/webhooks/${made.id}/test`)).status, 202);
+    await until('the 410 endpoint disabled', async () => (await api('GET', `/v1/webhooks/${made.id}`)).json.endpoints[1].is_active === false, 30000, 300);
+    await page.goto(`${BASE}/#/webhooks/${made.id}`);
+    const items = page.locator('#settings .endpoints-list li');
+    const enable = items.nth(1).getByRole('button', { name: `Enable endpoint ${RECEIVER}/gone` });
+    await enable.waitFor();
+    assert.match(await items.nth(1).innerText(), /Disabled/);
+    assert.match(await items.nth(1).innerText(), /410 Gone/);
+    assert.match(await items.nth(0).innerText(), /Active/);
+    assert.equal(await items.nth(0).getByRole('button').count(), 0);
+    assert.match(await page.locator('#status-badge').innerText(), /1 of 2 endpoints disabled/);
+    assert.match(await page.locator('#settings').innerText(), /delivered to 1 of its 2 endpoints/);
+    assert.doesNotMatch(await page.locator('#settings').innerText(), /\bnull\b|\bundefined\b|\[object /);
+    await shot('15-endpoint-disabled');
+    await enable.click();
+    await until('both endpoints enabled', async () => (await api('GET', `/v1/webhooks/${made.id}`)).json.endpoints.every((e) => e.is_active === true), 10000, 200);
+    await until('the page says so', async () => (await page.locator('.enable-endpoint').count()) === 0 &&
+      (await page.locator('#status-badge').innerText()).trim() === 'Active', 10000, 100);
+    assert.match(await page.locator('#flash').innerText(), /enabled/);
+    const now = (await api('GET', `/v1/webhooks/${made.id}`)).json;
+    assert.deepEqual(now.endpoints.map((e) => e.id), made.endpoints.map((e) => e.id), 'the same endpoints, ids kept');
+    assert.equal((await api('DELETE', `/v1/webhooks/${made.id}`)).status, 200);
+  });
+
   await step('sign out forgets the key', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to hookline' }).waitFor();
@@ -480,7 +509,7 @@ try {
     await page.goto(`${BASE}/#/`);
     await page.waitForURL(/#\/signin$/);
     assert.equal(await page.locator('#topnav').isVisible(), false);
-    await shot('15-signed-out');
+    await shot('16-signed-out');
   });
 
   await step('no script error, CSP violation or JavaScript dialog during the run', async () => {

@@ -8,8 +8,9 @@
  * tests/console/console.test.mjs drives Debian's Chromium through
  * playwright-core over the whole console (sign in, create in steps with two
  * endpoints, the secret shown once, test event and delivery log, disable,
- * rotate, edit, validation errors, XSS, paging, narrow screen, delete,
- * sign out), and the receiver checks what the test event delivered.
+ * rotate, edit, validation errors, XSS, paging, narrow screen, delete, an
+ * endpoint disabled by a 410 and enabled again, sign out), and the
+ * receiver checks what the test event delivered.
  *
  * Without chromium or tests/console/node_modules the browser part is
  * skipped with a message, unless HOOKLINE_REQUIRE_BROWSER is set (as
@@ -413,6 +414,8 @@ int main(void)
         const char *bindir = getenv("HOOKLINE_BIN_DIR");
         snprintf(artifacts, sizeof(artifacts), "%s/tests/artifacts/console", bindir && *bindir ? bindir : ".");
         SECTION("the console in Chromium (tests/console/console.test.mjs); screenshots in %s", artifacts);
+        /* the endpoint the browser sees disabled by hookline, and enables again */
+        hx_receiver_respond(rcv, "/gone", 410, 1, NULL);
         int rc = browser_run(st, key, hx_receiver_url(rcv), artifacts);
         CHECK_EQ_INT(rc, 0);
         check_receiver(rcv);

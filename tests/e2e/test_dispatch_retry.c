@@ -3,9 +3,11 @@
  * With the retry schedule in seconds: a receiver failing twice gets a
  * third, successful attempt with the same webhook-id, and the attempt log
  * shows attempts 1, 2, 3 with next_attempt_at on the failed ones only; an
- * always-failing endpoint stops after max_retries; 410 Gone disables the
- * webhook (GET and a webhook.disabled lifecycle event), and so does an
- * endpoint whose every delivery failed for HOOKLINE_DISABLE_AFTER; 429 Retry-After
+ * always-failing endpoint stops after max_retries; 410 Gone disables a
+ * webhook's only endpoint and with it the webhook (GET and a
+ * webhook.disabled lifecycle event), and so does an endpoint whose every
+ * delivery failed for HOOKLINE_DISABLE_AFTER (one endpoint of several:
+ * test_dispatch_endpoints.c); 429 Retry-After
  * outweighs a shorter schedule; a timeout and a 302 (not followed) are
  * failed attempts; rate_limit holds deliveries back without dropping any;
  * the log's retry route redelivers now and its delete route forgets a
@@ -137,7 +139,7 @@ static void test_give_up(struct fx *fx)
 
 static void test_gone(struct fx *fx, struct e2e_consumer *lc)
 {
-    E2E_SECTION("410 Gone disables the webhook: GET shows it, hookline.webhooks carries webhook.disabled");
+    E2E_SECTION("410 Gone disables the only endpoint, so the webhook: GET shows it, hookline.webhooks carries webhook.disabled");
     struct hx_resp resp = { 0 };
     bool disabled = HX_WAIT((hx_resp_free(&resp), hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s",
                                                          fx->w3.id) == 200 &&
@@ -147,6 +149,7 @@ static void test_gone(struct fx *fx, struct e2e_consumer *lc)
     const char *reason = e2e_str(resp.json, "disabled_reason");
     CHECK(reason != NULL && strstr(reason, "410") != NULL);
     printf("disabled_reason: %s\n", reason ? reason : "(none)");
+    CHECK_EQ_STR(e2e_str(json_array_get(json_object_get(resp.json, "endpoints"), 0), "disabled_reason"), "gone");
     hx_resp_free(&resp);
 
     bool seen = HX_WAIT((e2e_consumer_poll(lc, 100), e2e_count_where(lc, "type", "webhook.disabled") >= 1), WAIT_MS);
@@ -178,7 +181,7 @@ static void test_gone(struct fx *fx, struct e2e_consumer *lc)
 
 static void test_failing_too_long(struct fx *fx)
 {
-    E2E_SECTION("every delivery failing for HOOKLINE_DISABLE_AFTER=3s disables the webhook");
+    E2E_SECTION("every delivery failing for HOOKLINE_DISABLE_AFTER=3s disables the only endpoint, so the webhook");
     struct hx_resp resp = { 0 };
     bool disabled = HX_WAIT((hx_resp_free(&resp), hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s",
                                                          fx->w10.id) == 200 &&
@@ -188,6 +191,7 @@ static void test_failing_too_long(struct fx *fx)
     const char *reason = e2e_str(resp.json, "disabled_reason");
     CHECK(reason != NULL && strstr(reason, "failed since") != NULL && strstr(reason, "/r10") != NULL);
     printf("disabled_reason: %s\n", reason ? reason : "(none)");
+    CHECK_EQ_STR(e2e_str(json_array_get(json_object_get(resp.json, "endpoints"), 0), "disabled_reason"), "failing");
     hx_resp_free(&resp);
     /* the attempt that found it failing for 3 s was at least the fourth (schedule 1s each) */
     long n = fx_attempts(fx, fx->e10);

@@ -601,6 +601,40 @@ int main(void)
     CALL(st, "DELETE", "/v1/webhooks/{id}/deliveries/{did}", key, 200, NULL, "/v1/webhooks/%s/deliveries/%s", wh, did);
     CALL(st, "DELETE", "/v1/webhooks/{id}/deliveries/{did}", key, 404, NULL, "/v1/webhooks/%s/deliveries/%s", wh, did);
 
+    OPS_SECTION("an endpoint disabled alone by a 410: its state in GET, its attempt 409, enabled again");
+    snprintf(body, sizeof(body), "{\"endpoints\":[{\"url\":\"%s/hook\"},{\"url\":\"%s/gone\"}]}",
+             hx_receiver_url(rcv), hx_receiver_url(rcv));
+    CALL(st, "PATCH", "/v1/webhooks/{id}", key, 200, body, "/v1/webhooks/%s", wh);
+    hx_receiver_respond(rcv, "/gone", 410, 1, NULL);
+    CALL(st, "POST", "/v1/webhooks/{id}/test", key, 202, NULL, "/v1/webhooks/%s/test", wh);
+    CHECK(HX_WAIT((call(st, &resp, "GET", "/v1/webhooks/{id}", key, NULL, 200, NULL, "/v1/webhooks/%s", wh),
+                   json_is_false(json_object_get(json_array_get(json_object_get(resp.json, "endpoints"), 1),
+                                                 "is_active")) ? (hx_resp_free(&resp), true)
+                                                               : (hx_resp_free(&resp), false)),
+                  20000));
+    CALL(st, "GET", "/v1/webhooks", key, 200, NULL, "/v1/webhooks?size=100");
+    char gone[64] = "";
+    call(st, &resp, "GET", "/v1/webhooks/{id}/deliveries", key, NULL, 200, NULL,
+         "/v1/webhooks/%s/deliveries?size=100&success=false", wh);
+    {
+        size_t i;
+        json_t *el;
+        json_array_foreach(json_object_get(resp.json, "elements"), i, el) {
+            if (json_integer_value(json_object_get(el, "status_code")) == 410 && ops_str(el, "id"))
+                snprintf(gone, sizeof(gone), "%s", ops_str(el, "id"));
+        }
+    }
+    hx_resp_free(&resp);
+    CHECK(gone[0] != '\0');
+    CALL(st, "POST", "/v1/webhooks/{id}/deliveries/{did}/retry", key, 409, NULL, "/v1/webhooks/%s/deliveries/%s/retry",
+         wh, gone);
+    snprintf(body, sizeof(body), "{\"endpoints\":[{\"url\":\"%s/hook\",\"is_active\":false},{\"url\":\"%s/gone\"}]}",
+             hx_receiver_url(rcv), hx_receiver_url(rcv));
+    CALL(st, "PATCH", "/v1/webhooks/{id}", key, 400, body, "/v1/webhooks/%s", wh);
+    snprintf(body, sizeof(body), "{\"endpoints\":[{\"url\":\"%s/hook\"},{\"url\":\"%s/gone\",\"is_active\":true}]}",
+             hx_receiver_url(rcv), hx_receiver_url(rcv));
+    CALL(st, "PATCH", "/v1/webhooks/{id}", key, 200, body, "/v1/webhooks/%s", wh);
+
     OPS_SECTION("secrets, disabling, deleting, revoking");
     CALL(st, "POST", "/v1/webhooks/{id}/rotate-secret", key, 200, NULL, "/v1/webhooks/%s/rotate-secret", wh);
     CALL(st, "POST", "/v1/webhooks/{id}/rotate-secret", ro_key, 403, NULL, "/v1/webhooks/%s/rotate-secret", wh);

@@ -18,6 +18,8 @@
  * secret (and the previous one of the rotated webhook), keeps the disabled
  * webhook's row until the tenant enables it, holds the later one until it
  * is due; redeliver works, and a new event reaches every active webhook.
+ * Endpoints stored before they had a state of their own (007) read as
+ * active, and one of them answering 410 is disabled alone.
  *
  * An old per-row lease (retries.lease_until, 002) holds nothing any more:
  * its dispatcher is gone once the upgrade has replaced them all.
@@ -73,6 +75,11 @@ static void upg_check_reads(struct upg_fx *fx, const json_t *before)
     }
     const json_t *eps = json_object_get(doc[W_MULTI], "endpoints");
     CHECK_EQ_INT(json_array_size(eps), 2);
+    /* endpoints stored before they had a state of their own are active */
+    for (size_t i = 0; i < json_array_size(eps); i++) {
+        CHECK(json_is_true(json_object_get(json_array_get(eps, i), "is_active")));
+        CHECK(json_is_null(json_object_get(json_array_get(eps, i), "disabled_reason")));
+    }
     CHECK_EQ_STR(e2e_str(json_object_get(json_array_get(eps, 1), "headers"), "x-endpoint"), "b");
     CHECK_EQ_STR(e2e_str(json_object_get(doc[W_MULTI], "headers"), "x-tag"), "old");
     CHECK_EQ_STR(e2e_str(doc[W_MULTI], "description"), "changed while Kafka was down");
@@ -281,6 +288,38 @@ static bool upg_healthy(struct upg_fx *fx, int wh, int ep)
                     upg_ep(fx, wh, ep)) == 1;
 }
 
+/* POST /v1/events as the tenant: the new event's id into 'id' (64 bytes). */
+static void upg_publish(struct upg_fx *fx, char *id)
+{
+    struct hx_resp resp;
+    id[0] = '\0';
+    CHECK_EQ_INT(hx_api(fx->st, "POST", fx->key, "{\"type\":\"booking.scheduled\",\"data\":{}}", &resp, "/v1/events"),
+                 202);
+    if (e2e_str(resp.json, "id"))
+        snprintf(id, 64, "%s", e2e_str(resp.json, "id"));
+    hx_resp_free(&resp);
+}
+
+/* GET of webhook 'wh' (new reference, NULL unless 200). */
+static json_t *upg_get(struct upg_fx *fx, int wh)
+{
+    struct hx_resp resp;
+    json_t *doc = NULL;
+    if (hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s", fx->wh[wh].id) == 200)
+        doc = json_incref(resp.json);
+    hx_resp_free(&resp);
+    return doc;
+}
+
+/* Whether endpoint 'ep' of webhook 'wh' is shown disabled. */
+static bool upg_ep_off(struct upg_fx *fx, int wh, int ep)
+{
+    json_t *doc = upg_get(fx, wh);
+    bool off = json_is_false(json_object_get(json_array_get(json_object_get(doc, "endpoints"), (size_t)ep), "is_active"));
+    json_decref(doc);
+    return off;
+}
+
 static void upg_check_dispatch(struct upg_fx *fx)
 {
     E2E_SECTION("a dispatcher delivers the old retries that are due: never claimed, stale lease, live lease");
@@ -350,6 +389,28 @@ static void upg_check_dispatch(struct upg_fx *fx)
         hx_received_free(rec);
     }
     upg_check_retry_done(fx, "evt_old_future");
+
+    E2E_SECTION("an endpoint of the old two-endpoint webhook answering 410 is disabled alone; the other still receives");
+    hx_receiver_respond(fx->r, "/multi-b", 410, 1, NULL);
+    char gone[64], marker[64], later[64];
+    upg_publish(fx, gone);
+    CHECK(HX_WAIT(upg_ep_off(fx, W_MULTI, 1), UPG_WAIT_MS));
+    json_t *doc = upg_get(fx, W_MULTI);
+    const json_t *eps = json_object_get(doc, "endpoints");
+    CHECK(json_is_true(json_object_get(doc, "is_active")));
+    CHECK(json_is_true(json_object_get(json_array_get(eps, 0), "is_active")));
+    CHECK_EQ_STR(e2e_str(json_array_get(eps, 1), "disabled_reason"), "gone");
+    json_decref(doc);
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM outbox WHERE webhook_id = $1 AND kind = 'endpoint.disabled'",
+                          fx->wh[W_MULTI].id), 1);
+    CHECK(HX_WAIT(de_count(fx->r, "/multi-a", gone) == 1, UPG_WAIT_MS));
+    /* delivered to the other endpoint: the dispatcher has read the change */
+    upg_publish(fx, marker);
+    CHECK(HX_WAIT(de_count(fx->r, "/multi-a", marker) == 1, UPG_WAIT_MS));
+    upg_publish(fx, later);
+    CHECK(HX_WAIT(de_count(fx->r, "/multi-a", later) == 1, UPG_WAIT_MS));
+    upg_check_received(fx, W_MULTI, 0, later, NULL);
+    CHECK_EQ_INT(de_count(fx->r, "/multi-b", later), 0);
 }
 
 int main(void)

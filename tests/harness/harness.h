@@ -232,6 +232,10 @@ const char *hx_receiver_url(const struct hx_receiver *r);
 void hx_receiver_respond(struct hx_receiver *r, const char *path, int status, int times,
                          const char *header);
 
+/* Drop what is left of the scripts for exactly 'path' (NULL: the scripts
+ * for any path): its next requests get 200 unless scripted again. */
+void hx_receiver_forget(struct hx_receiver *r, const char *path);
+
 /* Make every answer wait 'delay_ms' before it is sent (0 = none): for
  * timeout tests. Applies to requests that arrive afterwards. */
 void hx_receiver_set_delay(struct hx_receiver *r, long delay_ms);

@@ -401,6 +401,23 @@ void hx_receiver_respond(struct hx_receiver *r, const char *path, int status, in
     pthread_mutex_unlock(&r->mu);
 }
 
+void hx_receiver_forget(struct hx_receiver *r, const char *path)
+{
+    pthread_mutex_lock(&r->mu);
+    for (struct receiver_script **pp = &r->scripts; *pp;) {
+        struct receiver_script *s = *pp;
+        if (path ? s->path && strcmp(s->path, path) == 0 : s->path == NULL) {
+            *pp = s->next;
+            free(s->path);
+            free(s->header);
+            free(s);
+        } else {
+            pp = &s->next;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 void hx_receiver_set_delay(struct hx_receiver *r, long delay_ms)
 {
     pthread_mutex_lock(&r->mu);
