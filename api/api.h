@@ -188,11 +188,23 @@ long outbox_relay_backlog(struct outbox_relay *relay);
 
 /* tls_check.c */
 
-/* Connect to 'url' and complete a TLS handshake verified against the
- * configured CA file (or the system's). Returns 0 when the certificate is
- * valid or the host cannot be reached at all (it may not be deployed yet;
- * logged), HL_EINVAL with the reason when the certificate is refused or
- * the connected address is forbidden by the policy. */
-int tls_check_url(const struct api_ctx *ctx, const char *url, struct hl_error *err) HL_MUST_CHECK;
+/* The longest the TLS check of one request takes, all its endpoints together. */
+#define TLS_CHECK_BUDGET_MS 5000
+
+struct tls_check_target {
+    const char *url;            /* an endpoint URL; http:// ones are not checked */
+    const char *field;          /* how the request names it: "url", "endpoints[1].url" */
+};
+
+/* Check every https URL of 'targets' ('n', borrowed): resolve its host
+ * once, refuse it if any address is forbidden by the policy, and complete
+ * a TLS handshake verified against the configured CA file (or the
+ * system's) with those addresses alone. All at once, within
+ * TLS_CHECK_BUDGET_MS together. Returns 0, HL_EINVAL naming the first
+ * target that failed with the same words whatever the failure (the detail
+ * is logged at debug level), or HL_ENOMEM. Holds nothing of the caller's:
+ * call it between api_outside_enter and api_outside_leave. */
+int tls_check_urls(const struct api_ctx *ctx, const struct tls_check_target *targets, size_t n,
+                   struct hl_error *err) HL_MUST_CHECK;
 
 #endif
