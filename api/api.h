@@ -24,6 +24,12 @@ struct outbox_relay;
 struct retention;
 struct doc_cache;
 struct doc_cache_listener;
+struct wait_gate;
+struct publisher;
+
+/* How long the api's producer keeps trying to deliver a message
+ * (message.timeout.ms): a publish in doubt is settled within this. */
+#define API_KAFKA_TIMEOUT_MS 10000
 
 struct api_ctx {
     struct hl_config cfg;
@@ -34,6 +40,9 @@ struct api_ctx {
     struct retention *retention;    /* retention.h */
     struct doc_cache *docs;         /* doc_cache.h: GET /v1/webhooks/{id}; NULL outside "serve" */
     struct doc_cache_listener *docs_listener;
+    struct wait_gate *workers;      /* wait_gate.h: calls running their handler (HOOKLINE_HTTP_THREADS) */
+    struct wait_gate *outside;      /* calls waiting on Kafka or an endpoint, without a worker: half as many */
+    struct publisher *pub;          /* publish.h */
 };
 
 enum api_scope {
@@ -62,6 +71,8 @@ struct api_call {
     PGconn *pg;                 /* borrowed from the pool for this call (api_pg) */
     struct hl_error err;
     int status;                 /* HTTP status of a successful reply */
+    int retry_after_s;          /* > 0: sent as Retry-After (a 503 gets 1 unless set) */
+    bool outside;               /* between api_outside_enter and api_outside_leave */
     json_t *reply;              /* new reference, sent and released by the dispatcher */
 };
 
@@ -122,6 +133,22 @@ int api_reply_text(struct api_call *call, int status, const char *text, size_t l
  * call->err when none can be had. */
 PGconn *api_pg(struct api_call *call);
 
+/* Give the call's connection back to the pool now (an open transaction is
+ * rolled back), before a wait on something outside; api_pg borrows one
+ * again. No-op without one. */
+void api_pg_release(struct api_call *call);
+
+/* From here until api_outside_leave, 'call' waits on something outside
+ * the process (Kafka, an endpoint): it gives back its pool connection
+ * (api_pg_release) and its worker, and takes a place at ctx->outside,
+ * waiting at most WAIT_GATE_QUEUE_MS for one. Returns 0, or HL_EBUSY with
+ * 'busy_msg' in call->err when there is none (it has a worker again).
+ * The server leaves for a handler that returns outside. */
+int api_outside_enter(struct api_call *call, const char *busy_msg) HL_MUST_CHECK;
+
+/* Give the place outside back and take a worker again, waiting for one. */
+void api_outside_leave(struct api_call *call);
+
 /* auth.c */
 
 /* Identify the caller of 'call' from x-api-key or Authorization: Bearer
@@ -161,11 +188,23 @@ long outbox_relay_backlog(struct outbox_relay *relay);
 
 /* tls_check.c */
 
-/* Connect to 'url' and complete a TLS handshake verified against the
- * configured CA file (or the system's). Returns 0 when the certificate is
- * valid or the host cannot be reached at all (it may not be deployed yet;
- * logged), HL_EINVAL with the reason when the certificate is refused or
- * the connected address is forbidden by the policy. */
-int tls_check_url(const struct api_ctx *ctx, const char *url, struct hl_error *err) HL_MUST_CHECK;
+/* The longest the TLS check of one request takes, all its endpoints together. */
+#define TLS_CHECK_BUDGET_MS 5000
+
+struct tls_check_target {
+    const char *url;            /* an endpoint URL; http:// ones are not checked */
+    const char *field;          /* how the request names it: "url", "endpoints[1].url" */
+};
+
+/* Check every https URL of 'targets' ('n', borrowed): resolve its host
+ * once, refuse it if any address is forbidden by the policy, and complete
+ * a TLS handshake verified against the configured CA file (or the
+ * system's) with those addresses alone. All at once, within
+ * TLS_CHECK_BUDGET_MS together. Returns 0, HL_EINVAL naming the first
+ * target that failed with the same words whatever the failure (the detail
+ * is logged at debug level), or HL_ENOMEM. Holds nothing of the caller's:
+ * call it between api_outside_enter and api_outside_leave. */
+int tls_check_urls(const struct api_ctx *ctx, const struct tls_check_target *targets, size_t n,
+                   struct hl_error *err) HL_MUST_CHECK;
 
 #endif

@@ -16,7 +16,9 @@
 #include "api.h"
 #include "doc_cache.h"
 #include "log.h"
+#include "publish.h"
 #include "retention.h"
+#include "wait_gate.h"
 
 static int api_usage(FILE *out)
 {
@@ -52,10 +54,18 @@ static int api_serve(struct api_ctx *ctx)
     struct hl_error err = { 0 };
     struct _u_instance inst;
     int rc = 1;
-    ctx->kp = kafka_producer_new(ctx->cfg.kafka_brokers, 10000, &err);
+    ctx->kp = kafka_producer_new(ctx->cfg.kafka_brokers, API_KAFKA_TIMEOUT_MS, &err);
     if (ctx->kp == NULL) {
         fprintf(stderr, "hookline-api: %s\n", err.msg);
         return 1;
+    }
+    /* half the workers at most wait on Kafka or an endpoint: the rest serve everything else */
+    ctx->workers = wait_gate_new(ctx->cfg.http_threads);
+    ctx->outside = wait_gate_new(ctx->cfg.http_threads / 2);
+    ctx->pub = ctx->workers && ctx->outside ? publisher_start(ctx, &err) : NULL;
+    if (ctx->pub == NULL) {
+        fprintf(stderr, "hookline-api: %s\n", ctx->workers && ctx->outside ? err.msg : "out of memory");
+        goto out;
     }
     ctx->relay = outbox_relay_start(ctx, &err);
     if (ctx->relay == NULL) {
@@ -94,7 +104,15 @@ out:
     ctx->docs = NULL;
     retention_stop(ctx->retention);
     outbox_relay_stop(ctx->relay);
+    /* delivers the reports still due, late ones to the publisher */
     kafka_producer_free(ctx->kp);
+    ctx->kp = NULL;
+    publisher_stop(ctx->pub);
+    ctx->pub = NULL;
+    wait_gate_free(ctx->outside);
+    ctx->outside = NULL;
+    wait_gate_free(ctx->workers);
+    ctx->workers = NULL;
     return rc;
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "publish.h"
 
 #define DELIVERY_ID_MAX 64
 #define TEST_EVENT_TYPE "webhook.test"
@@ -461,9 +462,14 @@ static int webhook_test(struct api_call *call)
         .key = call->who.tenant, .key_len = strlen(call->who.tenant),
         .value = value, .len = strlen(value),
     };
-    if (kafka_producer_send(call->ctx->kp, &msg, 1, NULL) != 1) {
-        rc = hl_error_set(&call->err, HL_EKAFKA, "test event %s for webhook %s not acknowledged by Kafka", event_id,
-                          id);
+    rc = api_outside_enter(call, "Too many requests are waiting on the event bus; retry shortly.");
+    if (rc == 0) {
+        rc = publisher_send(call->ctx->pub, &msg, event_id, NULL, &call->err);
+        api_outside_leave(call);
+    }
+    if (rc < 0) {
+        if (rc == HL_EINDOUBT)
+            call->retry_after_s = (int)((API_KAFKA_TIMEOUT_MS - call->ctx->cfg.publish_timeout_ms) / 1000) + 1;
         goto out;
     }
     rc = api_reply(call, 202, json_pack("{s:s}", "event_id", event_id));

@@ -1,9 +1,11 @@
 /* routes_events.c: publishing events and reading the event catalog.
  *
  *   POST /v1/events         {"type","data"?,"id"?,"occurred_at"?} -> 202 {"id"}
- *                           once Kafka has acknowledged the envelope.
+ *                           once Kafka has acknowledged the envelope, 503
+ *                           when it does not in time (publish.h).
  *                           An Idempotency-Key seen in the last 24 h gets
- *                           the first answer again and publishes nothing.
+ *                           the first answer again and publishes nothing;
+ *                           one whose publish is in doubt answers 409.
  *   GET  /v1/webhook-types  the catalog with descriptions and groups
  */
 #include "api.h"
@@ -13,7 +15,9 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "idempotency.h"
 #include "log.h"
+#include "publish.h"
 #include "webhook_store.h"
 
 
@@ -59,60 +63,28 @@ static int event_type_check(struct api_call *call, const char *type)
     return 0;
 }
 
-/* Claim 'key' for this request. Returns 1 if claimed (go on and publish),
- * 0 if an earlier answer was replayed into 'call', or an error code. */
-static int idempotency_claim(struct api_call *call, const char *key)
+/* Settle the claimed 'key' by how the publish of 'event_id' ended ('rc'). */
+static void event_settle_key(struct api_call *call, const char *key, const char *event_id, int rc,
+                             const char *reply_text)
 {
-    const char *params[2] = { call->who.tenant, key };
-    /* an expired claim is someone else's past: forget it first */
-    if (db_exec(call->pg, &call->err,
-                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'",
-                2, params) < 0)
-        return HL_EDB;
-    PGresult *res = db_query(call->pg, &call->err,
-        "INSERT INTO idempotency_keys (tenant_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1", 2, params);
-    if (res == NULL)
-        return HL_EDB;
-    int claimed = PQntuples(res) == 1;
-    PQclear(res);
-    if (claimed)
-        return 1;
-    res = db_query(call->pg, &call->err,
-        "SELECT status, response::text FROM idempotency_keys WHERE tenant_id = $1 AND key = $2", 2, params);
-    if (res == NULL)
-        return HL_EDB;
-    int rc;
-    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        rc = hl_error_set(&call->err, HL_ECONFLICT, "A request with this Idempotency-Key is in progress; retry later.");
-    } else {
-        api_reply(call, atoi(PQgetvalue(res, 0, 0)), json_loads(PQgetvalue(res, 0, 1), 0, NULL));
-        u_map_put(call->resp->map_header, "Idempotent-Replayed", "true");
-        rc = 0;
+    PGconn *pg = api_pg(call);
+    if (pg == NULL) {
+        log_error("Idempotency-Key of event %s for tenant %s not settled: %s", event_id, call->who.tenant,
+                  call->err.msg);
+        return;
     }
-    PQclear(res);
-    return rc;
-}
-
-static void idempotency_settle(struct api_call *call, const char *key, bool ok)
-{
-    char status[8];
-    snprintf(status, sizeof(status), "%d", call->status);
-    char *text = ok ? json_dumps(call->reply, JSON_COMPACT) : NULL;
-    const char *params[4] = { call->who.tenant, key, status, text };
     struct hl_error err = { 0 };
-    int rc = ok ? db_exec(call->pg, &err,
-                          "UPDATE idempotency_keys SET status = $3::int, response = $4::jsonb WHERE tenant_id = $1 AND key = $2",
-                          4, params)
-                : db_exec(call->pg, &err, "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2", 2, params);
-    if (rc < 0)
-        log_error("idempotency key for tenant %s not settled: %s", call->who.tenant, err.msg);
-    free(text);
+    int src = rc == 0 ? idempotency_answer(pg, call->who.tenant, key, event_id, 202, reply_text, &err)
+            : rc == HL_EINDOUBT ? idempotency_mark_in_doubt(pg, call->who.tenant, key, event_id, &err)
+            : idempotency_release(pg, call->who.tenant, key, event_id, &err);
+    if (src < 0)
+        log_error("Idempotency-Key of event %s for tenant %s not settled: %s", event_id, call->who.tenant, err.msg);
 }
 
 static int event_publish(struct api_call *call)
 {
-    json_t *body = api_body_object(call), *env = NULL;
-    char *value = NULL;
+    json_t *body = api_body_object(call), *env = NULL, *reply = NULL;
+    char *value = NULL, *reply_text = NULL;
     int rc = call->err.code, claimed = 0;
     if (body == NULL)
         return rc;
@@ -160,9 +132,25 @@ static int event_publish(struct api_call *call)
         rc = hl_error_set(&call->err, HL_ETOOBIG, "Event is larger than %ld bytes.", call->ctx->cfg.event_max_bytes);
         goto out;
     }
+    const char *event_id = json_string_value(json_object_get(env, "id"));
+    reply = json_pack("{s:s}", "id", event_id);
+    reply_text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    if (reply_text == NULL) {
+        rc = hl_error_set(&call->err, HL_ENOMEM, "cannot build the answer");
+        goto out;
+    }
     if (key != NULL) {
-        claimed = idempotency_claim(call, key);
-        if (claimed <= 0) {
+        struct idempotency_seen seen;
+        claimed = idempotency_claim(call->pg, call->who.tenant, key, event_id, &seen, &call->err);
+        if (claimed == 0) {
+            rc = api_reply(call, seen.status, seen.reply);
+            u_map_put(call->resp->map_header, "Idempotent-Replayed", "true");
+            goto out;
+        }
+        if (claimed < 0) {
+            /* the delivery report settles it within the producer's message timeout */
+            if (seen.in_doubt)
+                call->retry_after_s = API_KAFKA_TIMEOUT_MS / 1000;
             rc = claimed;
             goto out;
         }
@@ -172,15 +160,23 @@ static int event_publish(struct api_call *call)
         .key = call->who.tenant, .key_len = strlen(call->who.tenant),
         .value = value, .len = strlen(value),
     };
-    if (kafka_producer_send(call->ctx->kp, &msg, 1, NULL) != 1) {
-        rc = hl_error_set(&call->err, HL_EKAFKA, "event %s not acknowledged by Kafka",
-                          json_string_value(json_object_get(env, "id")));
-        goto out;
+    struct publish_key idem = { .tenant = call->who.tenant, .key = key, .reply = reply_text };
+    rc = api_outside_enter(call, "Too many requests are waiting on the event bus; retry shortly.");
+    if (rc == 0) {
+        rc = publisher_send(call->ctx->pub, &msg, event_id, key ? &idem : NULL, &call->err);
+        api_outside_leave(call);
     }
-    rc = api_reply(call, 202, json_pack("{s:O}", "id", json_object_get(env, "id")));
-out:
+    if (rc == HL_EINDOUBT)
+        call->retry_after_s = (int)((API_KAFKA_TIMEOUT_MS - call->ctx->cfg.publish_timeout_ms) / 1000) + 1;
+    if (rc == 0) {
+        rc = api_reply(call, 202, reply);
+        reply = NULL;
+    }
     if (claimed == 1)
-        idempotency_settle(call, key, rc == 0);
+        event_settle_key(call, key, event_id, rc, reply_text);
+out:
+    free(reply_text);
+    json_decref(reply);
     free(value);
     json_decref(env);
     json_decref(body);

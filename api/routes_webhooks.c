@@ -23,6 +23,8 @@
 #include "webhook_store.h"
 
 #define ROTATION_OVERLAP_MS (24LL * 3600 * 1000)
+#define WEBHOOK_CHANGE_TRIES 3   /* reads of the row; a check between two, so 2 suffice */
+#define WEBHOOK_CHANGE_AGAIN 1   /* webhook_change_once: endpoints checked, read the row again */
 
 /* A path id that cannot exist is answered as absent without a query. */
 static const char *webhook_path_id(struct api_call *call)
@@ -35,29 +37,67 @@ static const char *webhook_path_id(struct api_call *call)
     return id;
 }
 
-/* Check the TLS certificate of every endpoint URL in 'doc' that 'old'
- * (may be NULL) did not already have. */
-static int webhook_tls_check(struct api_call *call, const json_t *doc, const json_t *old)
+/* The endpoints of one request to check: URL and field name of each. */
+struct webhook_tls_todo {
+    size_t n;
+    struct tls_check_target targets[LIMIT_ENDPOINTS_MAX];
+    char fields[LIMIT_ENDPOINTS_MAX][48];
+};
+
+/* Collect into 'todo' every endpoint URL of 'doc' (borrowed) that neither
+ * 'old' (may be NULL) nor 'checked' (URLs checked earlier in this
+ * request; may be NULL) has; 'body' names the fields. Returns how many. */
+static size_t webhook_tls_todo(const struct api_call *call, const json_t *doc, const json_t *old, const json_t *body,
+                               const json_t *checked, struct webhook_tls_todo *todo)
 {
+    todo->n = 0;
     if (!call->ctx->cfg.tls_check)
         return 0;
+    const json_t *wrapped = json_object_get(body, "webhook");
+    if (json_object_size(body) == 1 && json_is_object(wrapped))
+        body = wrapped;
+    bool by_endpoints = json_object_get(body, "endpoints") != NULL;
     size_t i, j;
     json_t *ep, *oep;
     json_array_foreach(json_object_get(doc, "endpoints"), i, ep) {
         const char *url = json_string_value(json_object_get(ep, "url"));
-        bool known = false;
+        bool known = url == NULL || todo->n == LIMIT_ENDPOINTS_MAX || json_object_get(checked, url) != NULL;
         json_array_foreach(json_object_get(old, "endpoints"), j, oep)
             known = known || strcmp(json_string_value(json_object_get(oep, "url")), url) == 0;
-        if (!known && tls_check_url(call->ctx, url, &call->err) < 0)
-            return HL_EINVAL;
+        if (known)
+            continue;
+        if (by_endpoints)
+            snprintf(todo->fields[todo->n], sizeof(todo->fields[0]), "endpoints[%zu].url", i);
+        else
+            snprintf(todo->fields[todo->n], sizeof(todo->fields[0]), "url");
+        todo->targets[todo->n] = (struct tls_check_target){ .url = url, .field = todo->fields[todo->n] };
+        todo->n++;
     }
-    return 0;
+    return todo->n;
+}
+
+/* Check the TLS certificates of 'todo', all together, holding no pool
+ * connection and no worker meanwhile; add the URLs to 'checked' (may be
+ * NULL). Returns 0, HL_EINVAL naming the field, or HL_EBUSY. */
+static int webhook_tls_check(struct api_call *call, const struct webhook_tls_todo *todo, json_t *checked)
+{
+    if (todo->n == 0)
+        return 0;
+    int rc = api_outside_enter(call, "Too many endpoint checks are in progress; retry shortly.");
+    if (rc < 0)
+        return rc;
+    rc = tls_check_urls(call->ctx, todo->targets, todo->n, &call->err);
+    api_outside_leave(call);
+    for (size_t i = 0; rc == 0 && checked != NULL && i < todo->n; i++)
+        json_object_set_new(checked, todo->targets[i].url, json_true());
+    return rc;
 }
 
 /* Validate 'body' into 'doc'; on unknown events the reply carries them. */
 static int webhook_apply(struct api_call *call, json_t *doc, const json_t *body, enum webhook_mode mode)
 {
-    json_t *known = catalog_names_load(call->pg, &call->err);
+    PGconn *pg = api_pg(call);
+    json_t *known = pg ? catalog_names_load(pg, &call->err) : NULL;
     if (known == NULL)
         return HL_EDB;
     json_t *unknown = NULL;
@@ -90,11 +130,14 @@ static int webhook_create(struct api_call *call)
                     "created_by", call->who.key_id, "endpoints");
     if ((rc = webhook_apply(call, doc, body, WEBHOOK_CREATE)) < 0)
         goto out;
-    if ((rc = webhook_tls_check(call, doc, NULL)) < 0)
+    struct webhook_tls_todo todo;
+    webhook_tls_todo(call, doc, NULL, body, NULL, &todo);
+    if ((rc = webhook_tls_check(call, &todo, NULL)) < 0)
         goto out;
-    stored = webhook_store_insert(call->pg, doc, &call->err);
+    PGconn *pg = api_pg(call);
+    stored = pg ? webhook_store_insert(pg, doc, &call->err) : NULL;
     if (stored == NULL) {
-        rc = call->err.code;
+        rc = call->err.code ? call->err.code : HL_EDB;
         goto out;
     }
     rc = api_reply(call, 201, webhook_public(stored, json_string_value(json_object_get(stored, "secret"))));
@@ -164,40 +207,75 @@ static int webhook_get(struct api_call *call)
     return rc;
 }
 
-/* Read-modify-write under a row lock, with the lifecycle event. */
-static int webhook_change(struct api_call *call, enum webhook_mode mode)
+/* One try of a read-modify-write under the row's lock, with the lifecycle
+ * event. When the change brings endpoints not checked yet, the lock and
+ * the connection are let go, they are checked, and the try ends with
+ * WEBHOOK_CHANGE_AGAIN: the next one reads the row afresh. Returns 0 with
+ * the stored document in *stored, WEBHOOK_CHANGE_AGAIN, or an error. */
+static int webhook_change_once(struct api_call *call, const char *id, const json_t *body, enum webhook_mode mode,
+                               json_t *checked, json_t **stored)
 {
-    const char *id = webhook_path_id(call);
-    json_t *body = id ? api_body_object(call) : NULL, *old = NULL, *doc = NULL, *stored = NULL;
-    int rc = call->err.code;
-    if (body == NULL)
-        return rc;
-    if ((rc = db_begin(call->pg, &call->err)) < 0)
+    json_t *old = NULL, *doc = NULL;
+    PGconn *pg = api_pg(call);
+    int rc = pg ? db_begin(pg, &call->err) : HL_EDB;
+    if (rc < 0)
         goto out;
-    old = webhook_store_get(call->pg, call->who.tenant, id, true, &call->err);
-    if (old == NULL) {
+    if ((old = webhook_store_get(pg, call->who.tenant, id, true, &call->err)) == NULL) {
         rc = call->err.code;
         goto out;
     }
     doc = json_deep_copy(old);
-    if ((rc = webhook_apply(call, doc, body, mode)) < 0 || (rc = webhook_tls_check(call, doc, old)) < 0)
+    if ((rc = webhook_apply(call, doc, body, mode)) < 0)
         goto out;
-    stored = webhook_store_update(call->pg, doc, "webhook.updated", &call->err);
-    if (stored == NULL) {
-        rc = call->err.code;
+    struct webhook_tls_todo todo;
+    if (webhook_tls_todo(call, doc, old, body, checked, &todo) > 0) {
+        /* no lock, transaction or connection held while endpoints answer */
+        db_rollback(pg);
+        rc = webhook_tls_check(call, &todo, checked);
+        pg = NULL;
+        if (rc == 0)
+            rc = WEBHOOK_CHANGE_AGAIN;
         goto out;
     }
-    if ((rc = db_commit(call->pg, &call->err)) < 0)
+    *stored = webhook_store_update(pg, doc, "webhook.updated", &call->err);
+    rc = *stored ? db_commit(pg, &call->err) : call->err.code;
+out:
+    if (rc != 0 && pg != NULL)
+        db_rollback(pg);
+    json_decref(doc);
+    json_decref(old);
+    return rc;
+}
+
+/* Read-modify-write: one try, or two when new endpoints are checked in
+ * between (a change made meanwhile is then read and kept). */
+static int webhook_change(struct api_call *call, enum webhook_mode mode)
+{
+    const char *id = webhook_path_id(call);
+    json_t *body = id ? api_body_object(call) : NULL, *stored = NULL, *checked = json_object();
+    int rc = call->err.code;
+    if (body == NULL)
+        goto out;
+    if (checked == NULL) {
+        rc = hl_error_set(&call->err, HL_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int attempt = 1; attempt <= WEBHOOK_CHANGE_TRIES; attempt++) {
+        rc = webhook_change_once(call, id, body, mode, checked, &stored);
+        if (rc != WEBHOOK_CHANGE_AGAIN)
+            break;
+    }
+    if (rc == WEBHOOK_CHANGE_AGAIN)
+        rc = hl_error_set(&call->err, HL_ECONFLICT, "The webhook's endpoints kept changing while this request ran; "
+                          "retry.");
+    if (rc < 0)
         goto out;
     /* after the commit: a GET that read the old row before it cannot store it now */
     doc_cache_evict(call->ctx->docs, id);
     api_reply(call, 200, webhook_public(stored, NULL));
 out:
-    if (rc != 0)
-        db_rollback(call->pg);
     json_decref(stored);
-    json_decref(doc);
-    json_decref(old);
+    json_decref(checked);
     json_decref(body);
     return rc;
 }

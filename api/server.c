@@ -1,16 +1,32 @@
 /* server.c: the REST server. Registers every route table with ulfius,
  * authenticates each call, lends it a PostgreSQL connection, and maps
  * HL_E* codes to one JSON error shape: {"error":"<message>"}.
+ *
+ * Each connection has a thread of its own (libmicrohttpd's thread per
+ * connection), and a call runs its handler once it holds one of
+ * HOOKLINE_HTTP_THREADS worker places (ctx->workers). A handler that waits
+ * on something outside (Kafka, an endpoint's TLS handshake) gives its
+ * worker back meanwhile and holds one of half as many places at
+ * ctx->outside instead (api_outside_enter), so such waits never take a
+ * worker from any other call. With a pool of threads each serving many
+ * connections instead, a call waiting on Kafka held up the calls that
+ * happened to be accepted by its thread, whatever the free workers.
  */
 #include "api.h"
 
 #include <microhttpd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "wait_gate.h"
+
+/* The longest a call waits for a worker: every handler is bounded well
+ * below this (statement timeouts; waits outside give the worker back). */
+#define SERVER_WORKER_WAIT_MS 30000
 
 /* What a ulfius endpoint needs to run one route. */
 struct route_binding {
@@ -53,6 +69,8 @@ int api_http_status(int code)
     case HL_EUNKNOWN_EVENT: return 422;
     case HL_EKAFKA: return 503;
     case HL_EDB: return 503;
+    case HL_EBUSY: return 503;
+    case HL_EINDOUBT: return 503;
     default: return 500;
     }
 }
@@ -110,6 +128,35 @@ PGconn *api_pg(struct api_call *call)
     if (call->pg == NULL)
         call->pg = db_pool_acquire(call->ctx->pool, &call->err);
     return call->pg;
+}
+
+void api_pg_release(struct api_call *call)
+{
+    if (call->pg != NULL)
+        db_pool_release(call->ctx->pool, call->pg);
+    call->pg = NULL;
+}
+
+int api_outside_enter(struct api_call *call, const char *busy_msg)
+{
+    api_pg_release(call);
+    /* not even the wait for a place holds a worker */
+    wait_gate_leave(call->ctx->workers);
+    if (!wait_gate_enter(call->ctx->outside, WAIT_GATE_QUEUE_MS)) {
+        wait_gate_take(call->ctx->workers);
+        return hl_error_set(&call->err, HL_EBUSY, "%s", busy_msg);
+    }
+    call->outside = true;
+    return 0;
+}
+
+void api_outside_leave(struct api_call *call)
+{
+    if (!call->outside)
+        return;
+    wait_gate_leave(call->ctx->outside);
+    wait_gate_take(call->ctx->workers);
+    call->outside = false;
 }
 
 json_t *api_body_object(struct api_call *call)
@@ -195,16 +242,26 @@ static int server_dispatch(const struct _u_request *req, struct _u_response *res
         rc = hl_error_set(&call.err, HL_ENOTFOUND, "Not found.");
     if (rc == 0)
         rc = b->route->fn(&call);
-    if (call.pg)
-        db_pool_release(b->ctx->pool, call.pg);
+    if (call.outside)
+        api_outside_leave(&call);
+    api_pg_release(&call);
     call_params = NULL;
 
+    int status = rc != 0 ? api_http_status(rc) : call.status;
+    if (status == 503 || call.retry_after_s > 0) {
+        char secs[16];
+        snprintf(secs, sizeof(secs), "%d", call.retry_after_s > 0 ? call.retry_after_s : 1);
+        u_map_put(resp->map_header, "Retry-After", secs);
+    }
     if (rc != 0) {
-        int status = api_http_status(rc);
-        if (status >= 500)
+        /* busy is expected under load: it must not flood the log */
+        if (rc == HL_EBUSY)
+            log_debug("%s %s: %s", req->http_verb, req->url_path, call.err.msg);
+        else if (status >= 500)
             log_error("%s %s: %s", req->http_verb, req->url_path, call.err.msg);
-        /* a server-side failure never leaks internals to the client */
-        const char *msg = call.err.code && status < 500 ? call.err.msg
+        /* a server-side failure never leaks internals to the client; busy
+         * and in-doubt reasons are written for the client */
+        const char *msg = call.err.code && (status < 500 || rc == HL_EBUSY || rc == HL_EINDOUBT) ? call.err.msg
                         : rc == HL_EKAFKA ? "Event bus unavailable; nothing was published. Retry later."
                         : rc == HL_EDB ? "Database unavailable. Retry later."
                         : "Internal error.";
@@ -247,7 +304,16 @@ static int server_dispatch_measured(const struct _u_request *req, struct _u_resp
 {
     const struct route_binding *b = user_data;
     long long start = server_now_us();
-    int rc = b ? server_dispatch(req, resp, user_data) : server_not_found(req, resp, NULL);
+    int rc;
+    if (b == NULL) {
+        rc = server_not_found(req, resp, NULL);
+    } else if (!wait_gate_enter(b->ctx->workers, SERVER_WORKER_WAIT_MS)) {
+        u_map_put(resp->map_header, "Retry-After", "1");
+        rc = server_send_error(resp, 503, "Server busy; retry shortly.");
+    } else {
+        rc = server_dispatch(req, resp, user_data);
+        wait_gate_leave(b->ctx->workers);
+    }
     long long us = server_now_us() - start;
     api_metrics_observe(b ? b->route->method : NULL, b ? b->route->path : NULL, resp->status, us);
     log_debug("%s %.*s -> %ld in %lld us (route %s)", req->http_verb, (int)strcspn(req->url_path, "?"),
@@ -303,18 +369,17 @@ int server_start(struct api_ctx *ctx, struct _u_instance *inst)
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)server_mhd_log, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL },
         { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL },
-        { MHD_OPTION_THREAD_POOL_SIZE, ctx->cfg.http_threads, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
         { MHD_OPTION_CONNECTION_LIMIT, 4096, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ulfius_start_framework_with_mhd_options(inst, flags, ops) != U_OK) {
         log_error("cannot listen on port %d", ctx->cfg.http_port);
         ulfius_clean_instance(inst);
         return HL_EIO;
     }
-    log_info("listening on port %d with %d threads", ctx->cfg.http_port, ctx->cfg.http_threads);
+    log_info("listening on port %d with %d workers", ctx->cfg.http_port, ctx->cfg.http_threads);
     return 0;
 }
 

@@ -44,7 +44,7 @@ static const struct cfg_var cfg_vars[] = {
     { "HOOKLINE_DB_POOL_SIZE", CFG_INT, F(db_pool_size), "8", 1, 256,
       "PostgreSQL connections per process" },
     { "HOOKLINE_HTTP_THREADS", CFG_INT, F(http_threads), "4", 1, 256,
-      "REST server worker threads" },
+      "REST requests run at once (workers); half as many more may wait on Kafka or an endpoint's TLS check" },
     { "HOOKLINE_MAX_BODY_BYTES", CFG_LONG, F(max_body_bytes), "262144", 1024, 16777216,
       "largest REST request body; larger answers 413" },
     { "HOOKLINE_EVENT_MAX_BYTES", CFG_LONG, F(event_max_bytes), "262144", 1024, 16777216,
@@ -79,6 +79,8 @@ static const struct cfg_var cfg_vars[] = {
       "api: attempt records and sent outbox rows older than this are deleted" },
     { "HOOKLINE_RETENTION_INTERVAL", CFG_DURATION, F(retention_interval_ms), "1h", 1000, 86400000,
       "api: how often the retention job runs (one api instance at a time)" },
+    { "HOOKLINE_PUBLISH_TIMEOUT", CFG_DURATION, F(publish_timeout_ms), "2s", 100, 10000,
+      "api: longest POST /v1/events and /test wait for Kafka's acknowledgement before answering 503" },
 };
 
 #undef F

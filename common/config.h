@@ -46,6 +46,7 @@ struct hl_config {
     /* api */
     long retention_ms;        /* attempts and sent outbox rows kept this long */
     long retention_interval_ms;
+    long publish_timeout_ms;  /* longest an HTTP request waits for Kafka's acknowledgement */
 };
 
 /* Fill 'cfg' from the environment (defaults for unset variables).

@@ -39,6 +39,8 @@ const char *hl_error_name(int code)
     case HL_ENOMEM: return "out of memory";
     case HL_ECONFLICT: return "conflict";
     case HL_EIO: return "i/o error";
+    case HL_EBUSY: return "busy";
+    case HL_EINDOUBT: return "outcome unknown";
     default: return "error";
     }
 }

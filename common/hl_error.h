@@ -25,6 +25,8 @@ enum {
     HL_ENOMEM = -10,
     HL_ECONFLICT = -11, /* state conflict (idempotency key in use): 409 */
     HL_EIO = -12,       /* network or file error */
+    HL_EBUSY = -13,     /* too many requests already wait on that: 503, retry shortly */
+    HL_EINDOUBT = -14,  /* sent, outcome not known in time: 503 */
 };
 
 struct hl_error {

@@ -1,6 +1,7 @@
 /* kafka.c: librdkafka configuration and the acknowledged producer. */
 #include "kafka.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +18,12 @@ struct kafka_producer {
     int timeout_ms;
 };
 
+/* What rkm->_private of every produced message points at: the delivery
+ * callback hands the report to 'done'. */
+struct kafka_report {
+    void (*done)(struct kafka_report *r, const rd_kafka_message_t *rkm);
+};
+
 /* One kafka_producer_send() call: the delivery callback fills results. */
 struct kafka_batch {
     pthread_mutex_t lock;
@@ -27,8 +34,21 @@ struct kafka_batch {
 };
 
 struct kafka_slot {
+    struct kafka_report report;     /* first: rkm->_private points here */
     struct kafka_batch *batch;
     size_t index;
+};
+
+/* One kafka_producer_send_bounded() message. Freed by the sender once it
+ * has the fate, or by the report once the sender has given up on it. */
+struct kafka_wait {
+    struct kafka_report report;     /* first: rkm->_private points here */
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    enum kafka_fate fate;
+    bool abandoned;                 /* the sender stopped waiting */
+    kafka_late_fn late;
+    void *opaque;
 };
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, struct hl_error *err)
@@ -67,9 +87,14 @@ static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
 {
     (void)rk;
     (void)opaque;
-    struct kafka_slot *slot = rkm->_private;
-    if (slot == NULL)
-        return;
+    struct kafka_report *r = rkm->_private;
+    if (r != NULL)
+        r->done(r, rkm);
+}
+
+static void kafka_slot_done(struct kafka_report *r, const rd_kafka_message_t *rkm)
+{
+    struct kafka_slot *slot = (struct kafka_slot *)r;
     struct kafka_batch *b = slot->batch;
     pthread_mutex_lock(&b->lock);
     if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -82,6 +107,42 @@ static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
     if (--b->remaining == 0)
         pthread_cond_broadcast(&b->done);
     pthread_mutex_unlock(&b->lock);
+}
+
+static enum kafka_fate kafka_fate_of(const rd_kafka_message_t *rkm)
+{
+    if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return KAFKA_FATE_PERSISTED;
+    /* a timeout after the request went out may still have been written */
+    return rd_kafka_message_status(rkm) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED ? KAFKA_FATE_NOT_PERSISTED
+                                                                             : KAFKA_FATE_UNKNOWN;
+}
+
+static void kafka_wait_free(struct kafka_wait *w)
+{
+    pthread_cond_destroy(&w->done);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+static void kafka_wait_done(struct kafka_report *r, const rd_kafka_message_t *rkm)
+{
+    struct kafka_wait *w = (struct kafka_wait *)r;
+    enum kafka_fate fate = kafka_fate_of(rkm);
+    if (fate != KAFKA_FATE_PERSISTED)
+        log_warn("kafka delivery to %s failed: %s", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+    pthread_mutex_lock(&w->lock);
+    bool abandoned = w->abandoned;
+    if (!abandoned) {
+        w->fate = fate;
+        pthread_cond_signal(&w->done);
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (!abandoned)
+        return;     /* the sender frees it */
+    if (w->late)
+        w->late(fate, w->opaque);
+    kafka_wait_free(w);
 }
 
 static void *kafka_poll_main(void *arg)
@@ -137,6 +198,10 @@ void kafka_producer_free(struct kafka_producer *kp)
     rd_kafka_flush(kp->rk, 5000);
     atomic_store(&kp->stop, true);
     pthread_join(kp->poller, NULL);
+    /* what is left fails now, so every report (late ones too) is delivered
+     * and its memory freed before the handle goes */
+    rd_kafka_purge(kp->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(kp->rk, 1000);
     rd_kafka_destroy(kp->rk);
     free(kp);
 }
@@ -155,6 +220,7 @@ size_t kafka_producer_send(struct kafka_producer *kp, const struct kafka_msg *ms
     for (size_t i = 0; i < n; i++) {
         if (results)
             results[i] = 0;
+        slots[i].report.done = kafka_slot_done;
         slots[i].batch = &b;
         slots[i].index = i;
         rd_kafka_resp_err_t e = rd_kafka_producev(kp->rk,
@@ -186,6 +252,58 @@ size_t kafka_producer_send(struct kafka_producer *kp, const struct kafka_msg *ms
     pthread_mutex_destroy(&b.lock);
     free(slots);
     return acked;
+}
+
+enum kafka_fate kafka_producer_send_bounded(struct kafka_producer *kp, const struct kafka_msg *msg, long wait_ms,
+                                            kafka_late_fn late, void *opaque)
+{
+    struct kafka_wait *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return KAFKA_FATE_NOT_PERSISTED;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->done, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&w->lock, NULL);
+    w->report.done = kafka_wait_done;
+    w->fate = KAFKA_FATE_PENDING;
+    w->late = late;
+    w->opaque = opaque;
+
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_producev(kp->rk,
+        RD_KAFKA_V_TOPIC(msg->topic),
+        RD_KAFKA_V_KEY(msg->key, msg->key_len),
+        RD_KAFKA_V_VALUE((void *)msg->value, msg->len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(&w->report),
+        RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_warn("kafka produce to %s refused: %s", msg->topic, rd_kafka_err2str(e));
+        kafka_wait_free(w);
+        return KAFKA_FATE_NOT_PERSISTED;
+    }
+    pthread_mutex_lock(&w->lock);
+    while (w->fate == KAFKA_FATE_PENDING) {
+        if (pthread_cond_timedwait(&w->done, &w->lock, &until) == ETIMEDOUT && w->fate == KAFKA_FATE_PENDING) {
+            /* from here on the report owns 'w' and calls 'late' */
+            w->abandoned = true;
+            pthread_mutex_unlock(&w->lock);
+            return KAFKA_FATE_PENDING;
+        }
+    }
+    enum kafka_fate fate = w->fate;
+    pthread_mutex_unlock(&w->lock);
+    kafka_wait_free(w);
+    return fate;
 }
 
 bool kafka_producer_reachable(struct kafka_producer *kp, int timeout_ms)

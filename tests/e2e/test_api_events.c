@@ -6,8 +6,8 @@
  * unknown types 422, bad bodies 400 (an id is 1 to 128 characters of
  * [A-Za-z0-9_.:-], as the dispatcher reads it); an Idempotency-Key replays the first
  * answer and publishes nothing more, per tenant; /readyz follows Kafka;
- * with the broker down the call answers 503 within 15 s, publishes
- * nothing, releases its Idempotency-Key, and works again once it is up.
+ * with the broker down the call answers 503 within 4 s and works again
+ * once it is up (test_api_publish_outage has the rest of the outage).
  */
 #include <pthread.h>
 #include <time.h>
@@ -280,15 +280,13 @@ static void ev_broker_down(struct hx_stack *st, const char *key, struct e2e_cons
     CHECK_EQ_STR(e2e_str(resp.json, "postgres"), "ok");
     hx_resp_free(&resp);
 
-    E2E_SECTION("broker down: POST /v1/events answers 503 within 15 s and publishes nothing");
-    const char *hdr[] = {"Idempotency-Key: during-outage", NULL};
+    E2E_SECTION("broker down: POST /v1/events answers 503 within 4 s");
     long long t0 = hx_now_ms();
-    CHECK_EQ_INT(e2e_http_hdrs(st, "POST", key, "{\"type\":\"booking.no_show\",\"id\":\"lost-in-outage\"}", hdr, &resp,
-                               "/v1/events"),
+    CHECK_EQ_INT(hx_api(st, "POST", key, "{\"type\":\"booking.no_show\",\"id\":\"during-outage\"}", &resp, "/v1/events"),
                  503);
     long long took = hx_now_ms() - t0;
     fprintf(stderr, "503 after %lld ms\n", took);
-    CHECK(took < 15000);
+    CHECK(took < 4000);
     CHECK(e2e_is_error_body(&resp));
     hx_resp_free(&resp);
     /* the webhook routes do not need Kafka */
@@ -302,17 +300,11 @@ static void ev_broker_down(struct hx_stack *st, const char *key, struct e2e_cons
                       202,
                   30000));
     CHECK(e2e_consume_until(c, "id", "after-outage", 1, 30000));
-
-    E2E_SECTION("the Idempotency-Key of the failed call was released: the retry publishes");
-    CHECK_EQ_INT(e2e_http_hdrs(st, "POST", key, "{\"type\":\"booking.no_show\",\"id\":\"retried-after-outage\"}", hdr,
-                               &resp, "/v1/events"),
-                 202);
-    CHECK_EQ_STR(e2e_str(resp.json, "id"), "retried-after-outage");
-    CHECK(hx_resp_header(&resp, "Idempotent-Replayed", (char[8]){0}, 8) != 0);
-    hx_resp_free(&resp);
+    /* the event of the 503 may have been written once the broker was back
+     * (test_api_publish_outage checks what its Idempotency-Key answers):
+     * never more than once */
     CHECK(ev_drain(st, key, c, "marker-after-outage"));
-    CHECK_EQ_INT(e2e_count_where(c, "id", "retried-after-outage"), 1);
-    CHECK_EQ_INT(e2e_count_where(c, "id", "lost-in-outage"), 0);
+    CHECK(e2e_count_where(c, "id", "during-outage") <= 1);
 }
 
 int main(void)

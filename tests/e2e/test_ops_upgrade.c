@@ -8,8 +8,8 @@
  * (attempts, endpoint_health, pending retries due now, due later, and
  * claimed under an old per-row lease that ran out or still runs, a webhook
  * it disabled on a 410 with its outbox event); an event waiting in Kafka,
- * an Idempotency-Key answer, and outbox rows not yet published (Kafka
- * down). Then the upgrade runs (`hookline-api --migrate` on the whole sql/
+ * Idempotency-Keys (one answered, one whose request still ran) with SQL at
+ * the old schema, and outbox rows not yet published (Kafka down). Then the upgrade runs (`hookline-api --migrate` on the whole sql/
  * directory) and, through the product: every webhook, the list and every
  * delivery log read as before (secrets redacted); keys, revocation and
  * tenant isolation hold; the outbox goes out; a dispatcher started on the
@@ -159,6 +159,13 @@ static void upg_check_keys(struct upg_fx *fx)
                                 (const char *const[]){"Idempotency-Key: upg-early", NULL}, &resp, "/v1/events");
     CHECK_EQ_INT(status, 202);
     CHECK_EQ_STR(e2e_str(resp.json, "id"), fx->early);
+    hx_resp_free(&resp);
+
+    E2E_SECTION("an Idempotency-Key whose request was running at the upgrade is in progress, not in doubt: 409");
+    status = e2e_http_hdrs(fx->st, "POST", fx->key, "{\"type\":\"booking.scheduled\"}",
+                           (const char *const[]){"Idempotency-Key: upg-running", NULL}, &resp, "/v1/events");
+    CHECK_EQ_INT(status, 409);
+    CHECK(strstr(e2e_error(&resp), "in progress") != NULL);
     hx_resp_free(&resp);
 }
 

@@ -239,9 +239,11 @@ static inline void upg_populate_rest(struct upg_fx *fx)
     snprintf(fx->wh[W_ROTATED].secret, sizeof(fx->wh[W_ROTATED].secret), "%s", e2e_str(resp.json, "secret"));
     hx_resp_free(&resp);
 
-    /* in Kafka, not yet read by any dispatcher */
-    status = e2e_http_hdrs(fx->st, "POST", fx->key, "{\"type\":\"booking.scheduled\",\"data\":{\"early\":true}}",
-                           (const char *const[]){"Idempotency-Key: upg-early", NULL}, &resp, "/v1/events");
+    /* in Kafka, not yet read by any dispatcher; its Idempotency-Key row is
+     * written by upg_populate_sql(): this tree's api claims keys with
+     * columns of a later migration (008) */
+    status = hx_api(fx->st, "POST", fx->key, "{\"type\":\"booking.scheduled\",\"data\":{\"early\":true}}", &resp,
+                    "/v1/events");
     if (status != 202 || !e2e_str(resp.json, "id"))
         hx_die("POST /v1/events: %ld %s", status, resp.body);
     snprintf(fx->early, sizeof(fx->early), "%s", e2e_str(resp.json, "id"));
@@ -353,6 +355,14 @@ static inline void upg_populate_sql(struct upg_fx *fx)
              "version = w.version + 1, updated_at = now() WHERE w.id = $1 AND w.is_active",
              2, gone);
     upg_exec(fx, "SELECT hl_outbox_webhook($1, 'webhook.disabled')", 1, gone);
+    /* the old api's Idempotency-Keys: one answered (the early event's), one
+     * whose request was still running */
+    const char *early[1] = {fx->early};
+    upg_exec(fx,
+             "INSERT INTO idempotency_keys (tenant_id, key, status, response) "
+             "VALUES ('" UPG_TENANT "', 'upg-early', 202, jsonb_build_object('id', $1::text))",
+             1, early);
+    upg_exec(fx, "INSERT INTO idempotency_keys (tenant_id, key) VALUES ('" UPG_TENANT "', 'upg-running')", 0, NULL);
     upg_exec(fx, "COMMIT", 0, NULL);
     fx->future_due_ms = upg_long(fx,
                                  "SELECT (extract(epoch FROM due_at) * 1000)::bigint FROM retries "

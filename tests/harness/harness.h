@@ -268,6 +268,35 @@ void hx_receiver_clear(struct hx_receiver *r);
 /* PEM path of the test CA (created on first use; removed at exit). */
 const char *hx_test_ca_file(void);
 
+/* ---- raw TCP listeners (tcpsink.c) ---------------------------------------- */
+
+/* A TCP listener on a free port of 'addr' (numeric IPv4 or IPv6; default
+ * 127.0.0.1). It accepts every connection and then never reads or writes
+ * (a TLS endpoint that stalls), holding it open until stopped; with
+ * 'forward_port' > 0 it instead forwards each connection both ways to
+ * 127.0.0.1:forward_port once 'forward_delay_ms' has passed (a slow
+ * endpoint: the TLS handshake, done with the server behind, takes that
+ * long). At most 256 connections are held or forwarded. */
+struct hx_tcp_sink_opts {
+    const char *addr;
+    int forward_port;
+    long forward_delay_ms;
+};
+
+struct hx_tcp_sink;
+
+/* Start a listener; 'opts' may be NULL. exit(1) on failure. */
+struct hx_tcp_sink *hx_tcp_sink_start(const struct hx_tcp_sink_opts *opts);
+
+int hx_tcp_sink_port(const struct hx_tcp_sink *s);
+
+/* Connections made to it so far, including those the kernel has completed
+ * but not yet handed over. Thread-safe. */
+size_t hx_tcp_sink_accepted(struct hx_tcp_sink *s);
+
+/* Close every connection and the listener, join the threads, free 's'. */
+void hx_tcp_sink_stop(struct hx_tcp_sink *s);
+
 /* ---- internal helpers shared by the harness files ------------------------ */
 
 /* Bind 127.0.0.1:0, read the port, close. exit(1) on failure. */
