@@ -2,8 +2,8 @@
  *
  * hookline-bench measures the machine's own limits (libcurl multi POSTs,
  * PostgreSQL inserts, Kafka consumption) and then the real stack against
- * them: end-to-end deliveries, fan-out, subscription scale, the retry path
- * and the REST api. main.c runs the sections in order; report.c keeps every
+ * them: end-to-end deliveries, fan-out, subscription scale, the retry path,
+ * the REST api, isolation between tenants and one big tenant. main.c runs the sections in order; report.c keeps every
  * figure and prints the table and the JSON; the other files hold one
  * concern each. Everything runs on the test harness (tests/harness): a
  * throwaway database, hookline-devbroker, hookline-api and dispatchers as
@@ -42,6 +42,11 @@ struct bench_plan {
     int scale_events;
     long api_ms;                /* 6: per route */
     int api_conns;
+    int iso_noisy_events;       /* 7: the noisy tenant's flood */
+    double iso_calm_rate;       /* 7: the calm tenant's events/s ... */
+    long iso_calm_ms;           /* ... for this long */
+    long iso_slow_ms;           /* 7: how long a slow neighbour's endpoint takes */
+    int big_events;             /* 8: events of the one tenant (x 10 webhooks) */
 };
 
 /* The environment every section works in. */
@@ -216,5 +221,7 @@ void bench_fanout(struct bench_env *env);       /* 3 */
 void bench_retry(struct bench_env *env);        /* 5 */
 void bench_scale(struct bench_env *env);        /* 4 */
 void bench_api(struct bench_env *env);          /* 6 */
+void bench_isolation(struct bench_env *env);    /* 7 */
+void bench_big_tenant(struct bench_env *env);   /* 8 */
 
 #endif
