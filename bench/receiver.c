@@ -606,6 +606,8 @@ static int worker_release(struct worker *w, int cap)
     unsigned gen = atomic_load(&rcv_release_gen);
     bool all = gen != w->release_seen;
     w->release_seen = gen;
+    if (w->held_head == NULL)
+        return cap;     /* the common case costs no clock read */
     long long now = rcv_mono_us(), next = now + (long long)cap * 1000;
     struct conn *c = w->held_head, *c_next;
     for (; c; c = c_next) {
