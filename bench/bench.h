@@ -2,8 +2,8 @@
  *
  * hookline-bench measures the machine's own limits (libcurl multi POSTs,
  * PostgreSQL inserts, Kafka consumption) and then the real stack against
- * them: end-to-end deliveries, fan-out, subscription scale, the retry path
- * and the REST api. main.c runs the sections in order; report.c keeps every
+ * them: end-to-end deliveries, fan-out, subscription scale, the retry path,
+ * the REST api, isolation between tenants and one big tenant. main.c runs the sections in order; report.c keeps every
  * figure and prints the table and the JSON; the other files hold one
  * concern each. Everything runs on the test harness (tests/harness): a
  * throwaway database, hookline-devbroker, hookline-api and dispatchers as
@@ -42,6 +42,11 @@ struct bench_plan {
     int scale_events;
     long api_ms;                /* 6: per route */
     int api_conns;
+    int iso_noisy_events;       /* 7: the noisy tenant's flood */
+    double iso_calm_rate;       /* 7: the calm tenant's events/s ... */
+    long iso_calm_ms;           /* ... for this long */
+    long iso_slow_ms;           /* 7: how long a slow neighbour's endpoint takes */
+    int big_events;             /* 8: events of the one tenant (x 10 webhooks) */
 };
 
 /* The environment every section works in. */
@@ -125,6 +130,9 @@ long long bench_wall_us(void);            /* CLOCK_REALTIME */
 /* The receiver's figures (GET /_bench/stats), new reference or NULL. */
 json_t *bench_receiver_stats(struct bench_env *env);
 void bench_receiver_reset(struct bench_env *env);
+/* Answer every request the receiver holds (/slow/) now, and hold none until
+ * the next reset. */
+void bench_receiver_release(struct bench_env *env);
 long long bench_stat(const json_t *stats, const char *key);
 
 /* Wait until the receiver counts 'ok' >= want_ok (and 'fail' >= want_fail),
@@ -145,8 +153,24 @@ long long bench_sql_num(PGconn *pg, const char *sql, int nparams, const char *co
 int bench_seed_webhooks(struct bench_env *env, const char *tag, const char *tprefix, int ntenants, long first,
                         long n, const char *events, const char *path_prefix, int fail_every, bool filter);
 
+/* Stop the dispatchers and start afresh: delete every webhook, pending
+ * delivery, lane and attempt record, then insert the probe webhook (tenant
+ * probe000) that bench_dispatchers_ready needs. Returns 0 or -1. */
+int bench_webhooks_reset(struct bench_env *env);
+
 /* Dispatchers: start one more / stop all (SIGTERM, wait). */
 pid_t bench_dispatcher_start(struct bench_env *env);
+/* One more with its /metrics on a free port, plus 'extra_env' ("NAME=value",
+ * may be NULL). */
+pid_t bench_dispatcher_start_metrics(struct bench_env *env, const char *extra_env);
+/* GET /metrics of dispatcher 'pid' (the caller frees it), or NULL (not
+ * started with metrics, or no answer). */
+char *bench_dispatcher_metrics(struct bench_env *env, pid_t pid);
+/* The value of 'series' (name and labels exactly as printed) in 'text', or
+ * NAN if absent. */
+double bench_metric(const char *text, const char *series);
+/* The same, read from dispatcher 'pid' now. */
+double bench_dispatcher_metric(struct bench_env *env, pid_t pid, const char *series);
 void bench_dispatchers_stop(struct bench_env *env);
 size_t bench_dispatchers(struct bench_env *env, pid_t *pids, size_t cap);
 
@@ -197,5 +221,7 @@ void bench_fanout(struct bench_env *env);       /* 3 */
 void bench_retry(struct bench_env *env);        /* 5 */
 void bench_scale(struct bench_env *env);        /* 4 */
 void bench_api(struct bench_env *env);          /* 6 */
+void bench_isolation(struct bench_env *env);    /* 7 */
+void bench_big_tenant(struct bench_env *env);   /* 8 */
 
 #endif

@@ -1,7 +1,7 @@
 /* main.c: hookline-bench, benchmarks of hookline against this machine's
  * own limits (run it through bench/run.sh).
  *
- *   hookline-bench [--smoke] [--sections 1,2,3,4,5,6] [--payload BYTES]
+ *   hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8] [--payload BYTES]
  *                  [--out DIR]
  *
  * Starts the receiver and the real stack (a throwaway database on the
@@ -53,6 +53,11 @@ static const struct bench_plan plan_full = {
     .scale_events = 20000,
     .api_ms = 5000,
     .api_conns = 32,
+    .iso_noisy_events = 5000,
+    .iso_calm_rate = 200,
+    .iso_calm_ms = 10000,
+    .iso_slow_ms = 14000,
+    .big_events = 20000,
 };
 
 static const struct bench_plan plan_smoke = {
@@ -72,11 +77,16 @@ static const struct bench_plan plan_smoke = {
     .scale_events = 1000,
     .api_ms = 1000,
     .api_conns = 16,
+    .iso_noisy_events = 200,
+    .iso_calm_rate = 50,
+    .iso_calm_ms = 1500,
+    .iso_slow_ms = 2000,
+    .big_events = 300,
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: hookline-bench [--smoke] [--sections 1,2,3,4,5,6] [--payload BYTES] [--out DIR]\n"
+    fprintf(out, "usage: hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8] [--payload BYTES] [--out DIR]\n"
                  "Run it through bench/run.sh, which builds and provides PostgreSQL.\n");
 }
 
@@ -175,14 +185,18 @@ static json_t *bench_meta(struct bench_env *env, const char *sections)
     double load[3] = { 0 };
     getloadavg(load, 3);
     const struct bench_plan *pl = &env->plan;
-    return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:[f,f,f],s:{s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i}}", "time", when,
+    return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:[f,f,f],s:{s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:i,"
+                     "s:i,s:i}}",
+                     "time", when,
                      "host", u.nodename, "kernel", u.release, "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
                      "sections", sections, "libcurl", curl_version_info(CURLVERSION_NOW)->version, "librdkafka",
                      rd_kafka_version_str(), "postgresql", pgver, "loadavg_at_end", load[0], load[1], load[2], "plan",
                      "smoke", pl->smoke, "payload_bytes", pl->payload_bytes, "limit_curl_ms", (int)pl->limit_curl_ms,
                      "latency_ms", (int)pl->latency_ms, "fanout_webhooks", pl->fanout_webhooks, "scale_max",
                      pl->scale_sizes[2] ? pl->scale_sizes[2] : pl->scale_sizes[1], "scale_events", pl->scale_events,
-                     "api_ms", (int)pl->api_ms);
+                     "api_ms", (int)pl->api_ms, "iso_noisy_events", pl->iso_noisy_events, "iso_calm_rate",
+                     pl->iso_calm_rate, "iso_calm_ms", (int)pl->iso_calm_ms, "iso_slow_ms", (int)pl->iso_slow_ms,
+                     "big_events", pl->big_events);
 }
 
 static bool want(const char *sections, char s)
@@ -193,7 +207,7 @@ static bool want(const char *sections, char s)
 int main(int argc, char **argv)
 {
     struct bench_env env = { 0 };
-    const char *sections = "123456", *out = NULL;
+    const char *sections = "12345678", *out = NULL;
     int payload = 0;
     env.plan = plan_full;
     for (int i = 1; i < argc; i++) {
@@ -304,6 +318,10 @@ int main(int argc, char **argv)
         bench_scale(&env);
     if (want(sections, '6'))
         bench_api(&env);
+    if (want(sections, '7'))
+        bench_isolation(&env);
+    if (want(sections, '8'))
+        bench_big_tenant(&env);
 
     json_t *meta = bench_meta(&env, sections);
     PQfinish(env.pg);

@@ -6,8 +6,12 @@
  * path starts with /fail. It counts the answers and keeps a histogram of
  * produce-to-receipt latency from the "bench_ts" field (microseconds since
  * the epoch, CLOCK_REALTIME) that the benchmark's producer stamps into each
- * payload. GET /_bench/stats returns the figures as JSON; POST /_bench/reset
- * zeroes them. Benchmark tooling only: no request is stored.
+ * payload. A neighbour's endpoint stays out of those figures: paths under
+ * /side/ are answered 200 at once and paths under /slow/<ms>/ 200 after
+ * <ms> milliseconds, both counted only as "side". GET /_bench/stats returns
+ * the figures as JSON; POST /_bench/reset zeroes them; POST
+ * /_bench/release answers every held request at once and holds none until
+ * the next reset. Benchmark tooling only: no request is stored.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +39,7 @@
 #define RCV_HEAD_MAX (64 * 1024)          /* request line + headers */
 #define RCV_BODY_MAX (16L * 1024 * 1024)  /* larger bodies: 413 and close */
 #define RCV_READ_CHUNK (64 * 1024)
+#define RCV_HOLD_MAX_MS 60000             /* longest /slow/<ms>/ */
 
 /* Latency histogram in microseconds: exact below 256 us, then 128
  * sub-buckets per power of two (under 0.8 % error), up to 2^36 us. */
@@ -58,6 +64,8 @@ struct conn {
     bool handshaken;
     bool closing;               /* close once 'out' is written */
     bool want_out;              /* EPOLLOUT registered */
+    long long hold_until_us;    /* CLOCK_MONOTONIC; 0: not holding its answer */
+    struct conn *hold_prev, *hold_next;     /* the worker's held connections */
     char *in;
     size_t in_off, in_len, in_cap;
     char *out;
@@ -66,6 +74,7 @@ struct conn {
 
 struct rcv_stats {
     uint64_t ok, fail, other, control;
+    uint64_t side;              /* /side/ and /slow/ requests: kept out of the rest */
     uint64_t bytes;
     long long first_ok_us, last_ok_us;  /* CLOCK_REALTIME of the first and last 200 */
     long long first_fail_us, last_fail_us;
@@ -79,6 +88,9 @@ struct worker {
     int ep;
     pthread_mutex_t mu;
     struct rcv_stats st;
+    long held;                  /* connections holding an answer now (under mu) */
+    struct conn *held_head;     /* worker thread only */
+    unsigned release_seen;
 };
 
 static struct listener rcv_listeners[RCV_LISTENERS_MAX];
@@ -88,11 +100,20 @@ static int rcv_nworkers = 1;
 static gnutls_certificate_credentials_t rcv_cred;
 static gnutls_datum_t rcv_ticket_key;
 static volatile sig_atomic_t rcv_stop;
+static atomic_uint rcv_release_gen;     /* bumped by POST /_bench/release */
+static atomic_bool rcv_no_hold;         /* set by release, cleared by reset */
 
 static long long rcv_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long rcv_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -140,10 +161,17 @@ static void stats_reset_one(struct rcv_stats *st)
     memset(st, 0, sizeof(*st));
 }
 
-static void stats_record(struct worker *w, int status, const char *body, size_t len)
+static void stats_record(struct worker *w, int status, bool side, const char *body, size_t len)
 {
     long long now = rcv_now_us();
     long long ts = 0;
+    if (side) {
+        pthread_mutex_lock(&w->mu);
+        w->st.bytes += len;
+        w->st.side++;
+        pthread_mutex_unlock(&w->mu);
+        return;
+    }
     if (status == 200) {
         /* "bench_ts":<digits>, as the benchmark's producer writes it */
         const char *p = memmem(body, len, "\"bench_ts\":", 11);
@@ -201,6 +229,7 @@ static long long min_nonzero(long long a, long long b)
 static int stats_json(char *out, size_t cap)
 {
     struct rcv_stats sum;       /* 32 KiB: fine on a worker's stack */
+    long held = 0;
     stats_reset_one(&sum);
     for (int i = 0; i < rcv_nworkers; i++) {
         struct worker *w = &rcv_workers[i];
@@ -208,6 +237,8 @@ static int stats_json(char *out, size_t cap)
         sum.ok += w->st.ok;
         sum.fail += w->st.fail;
         sum.other += w->st.other;
+        sum.side += w->st.side;
+        held += w->held;
         sum.bytes += w->st.bytes;
         sum.accepted += w->st.accepted;
         sum.closed += w->st.closed;
@@ -223,11 +254,12 @@ static int stats_json(char *out, size_t cap)
         pthread_mutex_unlock(&w->mu);
     }
     int n = snprintf(out, cap,
-        "{\"ok\":%llu,\"fail\":%llu,\"other\":%llu,\"bytes\":%llu,\"accepted\":%llu,\"open\":%llu,"
+        "{\"ok\":%llu,\"fail\":%llu,\"other\":%llu,\"side\":%llu,\"held\":%ld,\"bytes\":%llu,"
+        "\"accepted\":%llu,\"open\":%llu,"
         "\"first_ok_us\":%lld,\"last_ok_us\":%lld,\"first_fail_us\":%lld,\"last_fail_us\":%lld,"
         "\"lat_n\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}",
         (unsigned long long)sum.ok, (unsigned long long)sum.fail, (unsigned long long)sum.other,
-        (unsigned long long)sum.bytes, (unsigned long long)sum.accepted,
+        (unsigned long long)sum.side, held, (unsigned long long)sum.bytes, (unsigned long long)sum.accepted,
         (unsigned long long)(sum.accepted - sum.closed), sum.first_ok_us, sum.last_ok_us, sum.first_fail_us,
         sum.last_fail_us, (unsigned long long)sum.lat_n,
         (unsigned long long)hist_percentile(sum.hist, sum.lat_n, 50.0),
@@ -239,8 +271,41 @@ static int stats_json(char *out, size_t cap)
 
 /* ---- connections ------------------------------------------------------------ */
 
+/* Take 'c' off its worker's list of held connections. */
+static void conn_unhold(struct worker *w, struct conn *c)
+{
+    if (c->hold_until_us == 0)
+        return;
+    if (c->hold_prev)
+        c->hold_prev->hold_next = c->hold_next;
+    else
+        w->held_head = c->hold_next;
+    if (c->hold_next)
+        c->hold_next->hold_prev = c->hold_prev;
+    c->hold_prev = c->hold_next = NULL;
+    c->hold_until_us = 0;
+    pthread_mutex_lock(&w->mu);
+    w->held--;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Keep the answers of 'c' (and its later requests) back for 'ms'. */
+static void conn_hold(struct worker *w, struct conn *c, long ms)
+{
+    c->hold_until_us = rcv_mono_us() + ms * 1000;
+    c->hold_prev = NULL;
+    c->hold_next = w->held_head;
+    if (w->held_head)
+        w->held_head->hold_prev = c;
+    w->held_head = c;
+    pthread_mutex_lock(&w->mu);
+    w->held++;
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void conn_free(struct worker *w, struct conn *c)
 {
+    conn_unhold(w, c);
     epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->tls)
         gnutls_deinit(c->tls);
@@ -377,13 +442,30 @@ static int conn_serve_one(struct worker *w, struct conn *c)
         } else if (path_len == 13 && memcmp(path, "/_bench/reset", 13) == 0 && method_len == 4 &&
                    memcmp(method, "POST", 4) == 0) {
             stats_reset_all();
+            atomic_store(&rcv_no_hold, false);
+            conn_reply(c, 200, "{}", close_after);
+        } else if (path_len == 15 && memcmp(path, "/_bench/release", 15) == 0 && method_len == 4 &&
+                   memcmp(method, "POST", 4) == 0) {
+            /* every worker answers what it holds within one turn of its loop */
+            atomic_store(&rcv_no_hold, true);
+            atomic_fetch_add(&rcv_release_gen, 1);
             conn_reply(c, 200, "{}", close_after);
         } else {
             conn_reply(c, 404, NULL, close_after);
         }
+    } else if (path_len >= 6 && memcmp(path, "/slow/", 6) == 0) {
+        /* /slow/<ms>/...: a neighbour's endpoint that takes its time */
+        long ms = 0;
+        for (size_t i = 6; i < path_len && path[i] >= '0' && path[i] <= '9' && ms <= RCV_HOLD_MAX_MS; i++)
+            ms = ms * 10 + (path[i] - '0');
+        stats_record(w, 200, true, body, (size_t)clen);
+        conn_reply(c, 200, NULL, close_after);
+        if (ms > 0 && !atomic_load(&rcv_no_hold))
+            conn_hold(w, c, ms < RCV_HOLD_MAX_MS ? ms : RCV_HOLD_MAX_MS);
     } else {
-        int status = path_len >= 5 && memcmp(path, "/fail", 5) == 0 ? 500 : 200;
-        stats_record(w, status, body, (size_t)clen);
+        bool side = path_len >= 6 && memcmp(path, "/side/", 6) == 0;
+        int status = !side && path_len >= 5 && memcmp(path, "/fail", 5) == 0 ? 500 : 200;
+        stats_record(w, status, side, body, (size_t)clen);
         conn_reply(c, status, NULL, close_after);
     }
     c->in_off += head_len + (size_t)clen;
@@ -416,6 +498,8 @@ static void conn_want_out(struct worker *w, struct conn *c, bool want)
 /* Write what is pending. Returns false if the connection is finished. */
 static bool conn_flush(struct worker *w, struct conn *c)
 {
+    if (c->hold_until_us != 0)
+        return true;    /* its time comes in worker_release() */
     while (c->out_off < c->out_len) {
         size_t left = c->out_len - c->out_off;
         ssize_t n;
@@ -439,6 +523,26 @@ static bool conn_flush(struct worker *w, struct conn *c)
     c->out_off = c->out_len = 0;
     conn_want_out(w, c, false);
     return !c->closing;
+}
+
+/* Serve what is buffered (until an answer is held), write, and close
+ * when finished or at 'eof'. */
+static void conn_process(struct worker *w, struct conn *c, bool eof)
+{
+    int rc = 0;
+    while (c->hold_until_us == 0 && (rc = conn_serve_one(w, c)) > 0)
+        ;
+    if (c->in_off > 0 && c->in_off < c->in_len) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    } else if (c->in_off == c->in_len) {
+        c->in_off = c->in_len = 0;
+    }
+    if (rc < 0)
+        c->closing = true;
+    if (!conn_flush(w, c) || (eof && c->out_len == 0))
+        conn_free(w, c);
 }
 
 static void conn_event(struct worker *w, struct conn *c, uint32_t events)
@@ -487,18 +591,35 @@ static void conn_event(struct worker *w, struct conn *c, uint32_t events)
         if (c->tls && gnutls_record_check_pending(c->tls) == 0 && (size_t)n < room)
             break;
     }
-    int rc;
-    while ((rc = conn_serve_one(w, c)) > 0)
-        ;
-    if (c->in_off > 0 && c->in_off < c->in_len) {
-        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-        c->in_len -= c->in_off;
-        c->in_off = 0;
+    if (eof && c->hold_until_us != 0) {
+        conn_free(w, c);    /* the client gave up waiting */
+        return;
     }
-    if (rc < 0)
-        c->closing = true;
-    if (!conn_flush(w, c) || (eof && c->out_len == 0))
-        conn_free(w, c);
+    conn_process(w, c, eof);
+}
+
+/* Answer the held connections whose time has come (all of them after a
+ * release). Returns the milliseconds until the next one is due (at most
+ * 'cap'). */
+static int worker_release(struct worker *w, int cap)
+{
+    unsigned gen = atomic_load(&rcv_release_gen);
+    bool all = gen != w->release_seen;
+    w->release_seen = gen;
+    if (w->held_head == NULL)
+        return cap;     /* the common case costs no clock read */
+    long long now = rcv_mono_us(), next = now + (long long)cap * 1000;
+    struct conn *c = w->held_head, *c_next;
+    for (; c; c = c_next) {
+        c_next = c->hold_next;
+        if (all || c->hold_until_us <= now) {
+            conn_unhold(w, c);
+            conn_process(w, c, false);
+        } else if (c->hold_until_us < next) {
+            next = c->hold_until_us;
+        }
+    }
+    return (int)((next - now + 999) / 1000);
 }
 
 static void listener_accept(struct worker *w, struct listener *l)
@@ -548,7 +669,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct epoll_event evs[256];
     while (!rcv_stop) {
-        int n = epoll_wait(w->ep, evs, 256, 200);
+        int n = epoll_wait(w->ep, evs, 256, worker_release(w, 200));
         for (int i = 0; i < n; i++) {
             int kind = *(int *)evs[i].data.ptr;
             if (kind == FD_LISTENER)
@@ -613,7 +734,9 @@ static void usage(FILE *out)
                  "Benchmark webhook receiver on 127.0.0.1: N plain and N TLS listeners on free ports,\n"
                  "answers 200 at once (500 on paths starting with /fail), counts requests and\n"
                  "produce-to-receipt latency from the payload's \"bench_ts\" (us since the epoch).\n"
-                 "GET /_bench/stats: JSON figures; POST /_bench/reset: zero them.\n"
+                 "Paths under /side/ (200 at once) and /slow/<ms>/ (200 after <ms>, at most 60 s)\n"
+                 "count only as \"side\". GET /_bench/stats: JSON figures; POST /_bench/reset: zero\n"
+                 "them; POST /_bench/release: answer held requests now, hold none until a reset.\n"
                  "The ports go to --ready-file (\"http P...\" and \"https P...\" lines) and stdout.\n");
 }
 

@@ -79,10 +79,7 @@ static double scale_cpu_per_event(struct bench_env *env, struct bench_producer *
 void bench_scale(struct bench_env *env)
 {
     report_section("4", "Subscription scale: active webhooks across 1,000 tenants, one dispatcher");
-    bench_dispatchers_stop(env);
-    if (bench_sql(env->pg, "DELETE FROM webhooks", 0, NULL) < 0 || bench_sql(env->pg, "DELETE FROM retries", 0, NULL) < 0 ||
-        bench_sql(env->pg, "TRUNCATE attempts, endpoint_health", 0, NULL) < 0 ||
-        bench_seed_webhooks(env, "pr", "probe", 1, 0, 1, "{booking}", "/probe", 0, false) < 0) {
+    if (bench_webhooks_reset(env) < 0) {
         report_error("cannot reset the webhooks");
         return;
     }

@@ -1,12 +1,14 @@
 /* util.c: what several sections need: clocks, the receiver's figures,
  * SQL helpers and bulk webhooks, dispatcher processes (start, stop, wait
- * until they own every partition) and what /proc says about a process.
+ * until they own every partition, read their /metrics) and what /proc says
+ * about a process.
  */
 #include "bench.h"
 
 #include "hx_int.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,16 @@ void bench_receiver_reset(struct bench_env *env)
     snprintf(url, sizeof(url), "%s/_bench/reset", env->receiver_url);
     if (hx_http("POST", url, NULL, "{}", NULL, &resp) != 200)
         hx_die("the receiver does not answer %s", url);
+    hx_resp_free(&resp);
+}
+
+void bench_receiver_release(struct bench_env *env)
+{
+    char url[128];
+    struct hx_resp resp;
+    snprintf(url, sizeof(url), "%s/_bench/release", env->receiver_url);
+    if (hx_http("POST", url, NULL, "{}", NULL, &resp) != 200)
+        fprintf(stderr, "hookline-bench: the receiver does not answer %s\n", url);
     hx_resp_free(&resp);
 }
 
@@ -146,11 +158,63 @@ int bench_seed_webhooks(struct bench_env *env, const char *tag, const char *tpre
         11, params);
 }
 
+int bench_webhooks_reset(struct bench_env *env)
+{
+    bench_dispatchers_stop(env);
+    if (bench_sql(env->pg, "DELETE FROM webhooks", 0, NULL) < 0 || bench_sql(env->pg, "DELETE FROM retries", 0, NULL) < 0 ||
+        bench_sql(env->pg, "DELETE FROM lanes", 0, NULL) < 0 ||
+        bench_sql(env->pg, "TRUNCATE attempts, endpoint_health", 0, NULL) < 0 ||
+        bench_seed_webhooks(env, "pr", "probe", 1, 0, 1, "{booking}", "/probe", 0, false) < 0)
+        return -1;
+    return 0;
+}
+
 /* ---- dispatchers ------------------------------------------------------------------ */
 
 pid_t bench_dispatcher_start(struct bench_env *env)
 {
     return hx_dispatcher_start(env->st, NULL);
+}
+
+pid_t bench_dispatcher_start_metrics(struct bench_env *env, const char *extra_env)
+{
+    char port[48];
+    snprintf(port, sizeof(port), "HOOKLINE_METRICS_PORT=%d", hx_free_port());
+    const char *const extra[] = { port, extra_env, NULL };
+    return hx_dispatcher_start(env->st, extra);
+}
+
+char *bench_dispatcher_metrics(struct bench_env *env, pid_t pid)
+{
+    const char *base = hx_dispatcher_url(env->st, pid);
+    if (base == NULL)
+        return NULL;
+    char url[160];
+    struct hx_resp resp;
+    snprintf(url, sizeof(url), "%s/metrics", base);
+    char *text = hx_http("GET", url, NULL, NULL, NULL, &resp) == 200 && resp.body ? strdup(resp.body) : NULL;
+    hx_resp_free(&resp);
+    return text;
+}
+
+double bench_metric(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p;) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return NAN;
+}
+
+double bench_dispatcher_metric(struct bench_env *env, pid_t pid, const char *series)
+{
+    char *text = bench_dispatcher_metrics(env, pid);
+    double v = text ? bench_metric(text, series) : NAN;
+    free(text);
+    return v;
 }
 
 size_t bench_dispatchers(struct bench_env *env, pid_t *pids, size_t cap)
