@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -269,7 +270,10 @@ int deliver_start(struct deliver *dv, struct delivery *d)
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, dv->policy.allow_http ? "http,https" : "https");
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    /* wait for a connection that may multiplex (HTTP/2) rather than open
+     * another: only over HTTPS, where ALPN can offer it; over plain HTTP it
+     * would queue a request behind a busy connection to the same host */
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, strncasecmp(ep->url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, deliver_on_body);
