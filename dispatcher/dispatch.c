@@ -366,14 +366,15 @@ static void dispatch_lane_taken(const struct lane_row *row, void *arg)
     queue_push(dsp->q, d);
 }
 
-/* Serve the slow lanes, taking rows only while the fast lanes have room. */
+/* Serve the slow lanes, taking rows only while under a quarter of the
+ * process's mark (dispatch_mark): new deliveries from Kafka keep room. */
 static void dispatch_serve_lanes(struct dispatcher *dsp, long long now)
 {
     PGconn *pg = attempts_pg(dsp->at);
     if (pg == NULL)
         return;
     size_t waiting = queue_waiting(dsp->q) + attempts_batched(dsp->at);
-    int budget = waiting < dsp->max_waiting / 2 ? (int)(dsp->max_waiting / 2 - waiting) : 0;
+    int budget = waiting < dsp->max_waiting / 4 ? (int)(dsp->max_waiting / 4 - waiting) : 0;
     struct lane_turn t = { dsp, pg };
     (void)lanes_serve(dsp->lanes, pg, now, budget, dispatch_lane_room, dispatch_lane_taken, &t);
 }
@@ -702,7 +703,7 @@ struct dispatcher *dispatch_new(const struct hl_config *cfg, volatile sig_atomic
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     snprintf(dsp->name, sizeof(dsp->name), "dispatcher-%s-%d", host, (int)getpid());
-    dsp->max_waiting = cfg->max_in_flight * 4 > 1000 ? (size_t)cfg->max_in_flight * 4 : 1000;
+    dsp->max_waiting = dispatch_mark(cfg);
     srandom((unsigned)getpid() ^ (unsigned)hl_time_now_ms());
 
     dsp->idx = sub_index_new();

@@ -217,6 +217,17 @@ struct dispatcher;
 /* queue.c: the fast lanes: per-endpoint FIFOs in memory, in-flight slots
  * round-robin over tenants then endpoints, per-endpoint rate limits. */
 struct queue;
+/* The process's mark: over this many deliveries waiting in memory (to be
+ * sent or recorded) the loop reads nothing more from Kafka. The fast lanes
+ * take new deliveries only while under half of it (the rest go to their
+ * slow lanes in PostgreSQL), and the slow lanes bring rows back into memory
+ * only while under a quarter, so only a writer that PostgreSQL holds back
+ * can take the process to the mark. */
+static inline size_t dispatch_mark(const struct hl_config *cfg)
+{
+    return cfg->max_in_flight * 4 > 1000 ? (size_t)cfg->max_in_flight * 4 : 1000;
+}
+
 struct queue *queue_new(const struct hl_config *cfg);
 void queue_free(struct queue *q);
 /* May a new delivery from Kafka wait here (true), or should it go to its

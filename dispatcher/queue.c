@@ -7,7 +7,9 @@
  * the endpoint's (one while the endpoint fails). queue_admit() says when a
  * new delivery should not wait here but in PostgreSQL (the slow lane,
  * lanes.c): its endpoint is rate limited or failing, or it and its tenant
- * have their share in flight already and a full lane waiting behind.
+ * have their share in flight already and a full lane waiting behind, or
+ * the process's lanes hold half its mark (dispatch_mark) and this one
+ * would wait.
  * Nothing here is ever dropped; the caller bounds the total by reading
  * nothing more while queue_waiting() is high.
  */
@@ -52,6 +54,7 @@ struct queue {
     size_t max_in_flight;
     int max_per_endpoint, max_per_tenant;
     size_t lane_size, tenant_waiting_max;
+    size_t waiting_max;         /* over this many waiting, new deliveries go to their slow lanes */
 };
 
 struct queue *queue_new(const struct hl_config *cfg)
@@ -71,6 +74,7 @@ struct queue *queue_new(const struct hl_config *cfg)
     q->lane_size = (size_t)cfg->lane_size;
     /* a tenant with its slots all busy keeps at most this many waiting */
     q->tenant_waiting_max = (size_t)cfg->max_in_flight_per_tenant * 2;
+    q->waiting_max = dispatch_mark(cfg) / 2;
     return q;
 }
 
@@ -178,6 +182,9 @@ bool queue_admit(struct queue *q, const struct delivery *d, long long now_ms)
         return false;           /* the endpoint, not this process, is the bottleneck */
     const struct tn_state *tn = ep->tn;
     if (tn->waiting >= q->tenant_waiting_max && tn->in_flight >= q->max_per_tenant)
+        return false;
+    /* the process's fast lanes are half full: whatever would wait, waits in PostgreSQL */
+    if (q->waiting >= q->waiting_max && (ep->waiting > 0 || ep->in_flight >= q->max_per_endpoint))
         return false;
     return true;
 }
