@@ -39,6 +39,7 @@ const char *hl_error_name(int code)
     case HL_ENOMEM: return "out of memory";
     case HL_ECONFLICT: return "conflict";
     case HL_EIO: return "i/o error";
+    case HL_ESECRET: return "secret does not open";
     default: return "error";
     }
 }

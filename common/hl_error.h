@@ -25,6 +25,7 @@ enum {
     HL_ENOMEM = -10,
     HL_ECONFLICT = -11, /* state conflict (idempotency key in use): 409 */
     HL_EIO = -12,       /* network or file error */
+    HL_ESECRET = -13,   /* a sealed secret does not open (secretbox.h): 500 */
 };
 
 struct hl_error {
