@@ -22,6 +22,7 @@
 
 struct outbox_relay;
 struct retention;
+struct secretbox;
 struct doc_cache;
 struct doc_cache_listener;
 
@@ -34,6 +35,7 @@ struct api_ctx {
     struct retention *retention;    /* retention.h */
     struct doc_cache *docs;         /* doc_cache.h: GET /v1/webhooks/{id}; NULL outside "serve" */
     struct doc_cache_listener *docs_listener;
+    struct secretbox *sb;           /* secretbox.h: HOOKLINE_SECRETS_KEY; NULL outside "serve" and rotate-secrets-key */
 };
 
 enum api_scope {

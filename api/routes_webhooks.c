@@ -92,7 +92,7 @@ static int webhook_create(struct api_call *call)
         goto out;
     if ((rc = webhook_tls_check(call, doc, NULL)) < 0)
         goto out;
-    stored = webhook_store_insert(call->pg, doc, &call->err);
+    stored = webhook_store_insert(call->pg, call->ctx->sb, doc, &call->err);
     if (stored == NULL) {
         rc = call->err.code;
         goto out;
@@ -126,7 +126,7 @@ static int webhook_list(struct api_call *call)
         else
             return hl_error_set(&call->err, HL_EINVAL, "\"active\" must be true or false.");
     }
-    json_t *page = webhook_store_list(call->pg, call->who.tenant, &q, &call->err);
+    json_t *page = webhook_store_list(call->pg, call->ctx->sb, call->who.tenant, &q, &call->err);
     return page ? api_reply(call, 200, page) : call->err.code;
 }
 
@@ -148,7 +148,7 @@ static int webhook_get(struct api_call *call)
     }
     /* the ticket was taken before this read: a change notified meanwhile voids the fill */
     PGconn *pg = api_pg(call);
-    json_t *doc = pg ? webhook_store_get(pg, call->who.tenant, id, false, &call->err) : NULL;
+    json_t *doc = pg ? webhook_store_get(pg, call->ctx->sb, call->who.tenant, id, false, &call->err) : NULL;
     if (doc == NULL)
         return call->err.code ? call->err.code : HL_EDB;
     json_t *pub = webhook_public(doc, NULL);
@@ -174,7 +174,7 @@ static int webhook_change(struct api_call *call, enum webhook_mode mode)
         return rc;
     if ((rc = db_begin(call->pg, &call->err)) < 0)
         goto out;
-    old = webhook_store_get(call->pg, call->who.tenant, id, true, &call->err);
+    old = webhook_store_get(call->pg, call->ctx->sb, call->who.tenant, id, true, &call->err);
     if (old == NULL) {
         rc = call->err.code;
         goto out;
@@ -182,7 +182,7 @@ static int webhook_change(struct api_call *call, enum webhook_mode mode)
     doc = json_deep_copy(old);
     if ((rc = webhook_apply(call, doc, body, mode)) < 0 || (rc = webhook_tls_check(call, doc, old)) < 0)
         goto out;
-    stored = webhook_store_update(call->pg, doc, "webhook.updated", &call->err);
+    stored = webhook_store_update(call->pg, call->ctx->sb, doc, "webhook.updated", &call->err);
     if (stored == NULL) {
         rc = call->err.code;
         goto out;
@@ -235,7 +235,7 @@ static int webhook_rotate(struct api_call *call)
         return hl_error_set(&call->err, HL_EIO, "no randomness available");
     if ((rc = db_begin(call->pg, &call->err)) < 0)
         goto out;
-    doc = webhook_store_get(call->pg, call->who.tenant, id, true, &call->err);
+    doc = webhook_store_get(call->pg, call->ctx->sb, call->who.tenant, id, true, &call->err);
     if (doc == NULL) {
         rc = call->err.code;
         goto out;
@@ -244,7 +244,7 @@ static int webhook_rotate(struct api_call *call)
     json_object_set(doc, "previous_secret", json_object_get(doc, "secret"));
     json_object_set_new(doc, "previous_secret_expires_at", json_string(until));
     json_object_set_new(doc, "secret", json_string(secret));
-    stored = webhook_store_update(call->pg, doc, "webhook.secret_rotated", &call->err);
+    stored = webhook_store_update(call->pg, call->ctx->sb, doc, "webhook.secret_rotated", &call->err);
     if (stored == NULL) {
         rc = call->err.code;
         goto out;

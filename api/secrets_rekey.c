@@ -1,0 +1,188 @@
+/* secrets_rekey.c: find the rows whose webhook secrets are not sealed under
+ * the current key and seal them again, a batch per transaction.
+ *
+ * The predicates for plain values are those of the partial indexes of
+ * sql/006_secrets_at_rest.sql, word for word, so the planner can use them.
+ */
+#include "secrets_rekey.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "webhook_seal.h"
+
+#define REKEY_BATCH "200"
+#define REKEY_TRIES 3
+
+/* rows with a plain value (sql/006: webhooks_plain_secrets, outbox_plain_secrets) */
+#define PLAIN_WEBHOOKS                                                                      \
+    "(secret NOT LIKE 'hlenc:%' OR previous_secret NOT LIKE 'hlenc:%' "                     \
+    "OR jsonb_path_exists(headers, '$.* ? (!(@ starts with \"hlenc:\"))') "                 \
+    "OR jsonb_path_exists(endpoints, '$[*].headers.* ? (!(@ starts with \"hlenc:\"))'))"
+#define PLAIN_OUTBOX                                                                              \
+    "(jsonb_path_exists(payload, '$.webhook.secret ? (!(@ starts with \"hlenc:\"))') "            \
+    "OR jsonb_path_exists(payload, '$.webhook.previous_secret ? (!(@ starts with \"hlenc:\"))') " \
+    "OR jsonb_path_exists(payload, '$.webhook.headers.* ? (!(@ starts with \"hlenc:\"))') "       \
+    "OR jsonb_path_exists(payload, '$.webhook.endpoints[*].headers.* ? (!(@ starts with \"hlenc:\"))'))"
+/* rows with a value not sealed under the current key: $2 its prefix, $3 {"p": $2} */
+#define STALE_WEBHOOKS                                                                      \
+    "(NOT starts_with(secret, $2) OR NOT starts_with(previous_secret, $2) "                 \
+    "OR jsonb_path_exists(headers, '$.* ? (!(@ starts with $p))', $3::jsonb) "              \
+    "OR jsonb_path_exists(endpoints, '$[*].headers.* ? (!(@ starts with $p))', $3::jsonb))"
+#define STALE_OUTBOX                                                                              \
+    "(jsonb_path_exists(payload, '$.webhook.secret ? (!(@ starts with $p))', $3::jsonb) "         \
+    "OR jsonb_path_exists(payload, '$.webhook.previous_secret ? (!(@ starts with $p))', $3::jsonb) " \
+    "OR jsonb_path_exists(payload, '$.webhook.headers.* ? (!(@ starts with $p))', $3::jsonb) "    \
+    "OR jsonb_path_exists(payload, '$.webhook.endpoints[*].headers.* ? (!(@ starts with $p))', $3::jsonb))"
+
+#define WEBHOOKS_FROM                                                                        \
+    "SELECT id, tenant_id, secret, previous_secret, headers::text, endpoints::text FROM webhooks " \
+    "WHERE id > $1 AND "
+#define WEBHOOKS_TAIL " ORDER BY id LIMIT " REKEY_BATCH " FOR UPDATE"
+#define OUTBOX_FROM "SELECT seq, (payload->'webhook')::text FROM outbox WHERE seq > $1::bigint AND "
+#define OUTBOX_TAIL " ORDER BY seq LIMIT " REKEY_BATCH " FOR UPDATE"
+
+/* One table: how to read a batch and rewrite one row of it. */
+struct rekey_table {
+    const char *name;
+    const char *select_plain, *select_stale;
+    /* Build the webhook document of row 'i' (new reference), or NULL. */
+    json_t *(*doc)(PGresult *res, int i);
+    /* Write 'sealed' (the row's document sealed again) over row 'i'. */
+    int (*write)(PGconn *pg, PGresult *res, int i, const json_t *sealed, struct hl_error *err);
+    size_t counted;         /* offsetof its field in struct rekey_counts */
+};
+
+static json_t *rekey_webhook_doc(PGresult *res, int i)
+{
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "id", PQgetvalue(res, i, 0), "tenant", PQgetvalue(res, i, 1),
+                            "secret", PQgetvalue(res, i, 2), "previous_secret",
+                            PQgetisnull(res, i, 3) ? json_null() : json_string(PQgetvalue(res, i, 3)),
+                            "headers", json_loads(PQgetvalue(res, i, 4), 0, NULL),
+                            "endpoints", json_loads(PQgetvalue(res, i, 5), 0, NULL));
+    return doc;
+}
+
+static int rekey_webhook_write(PGconn *pg, PGresult *res, int i, const json_t *sealed, struct hl_error *err)
+{
+    char *headers = json_dumps(json_object_get(sealed, "headers"), JSON_COMPACT);
+    char *endpoints = json_dumps(json_object_get(sealed, "endpoints"), JSON_COMPACT);
+    const char *params[5] = { PQgetvalue(res, i, 0), json_string_value(json_object_get(sealed, "secret")),
+                              json_string_value(json_object_get(sealed, "previous_secret")), headers, endpoints };
+    int rc = headers && endpoints
+        ? db_exec(pg, err, "UPDATE webhooks SET secret = $2, previous_secret = $3, headers = $4::jsonb, "
+                           "endpoints = $5::jsonb WHERE id = $1", 5, params)
+        : hl_error_set(err, HL_ENOMEM, "out of memory");
+    free(headers);
+    free(endpoints);
+    return rc;
+}
+
+static json_t *rekey_outbox_doc(PGresult *res, int i)
+{
+    return json_loads(PQgetvalue(res, i, 1), 0, NULL);
+}
+
+static int rekey_outbox_write(PGconn *pg, PGresult *res, int i, const json_t *sealed, struct hl_error *err)
+{
+    char *doc = json_dumps(sealed, JSON_COMPACT);
+    const char *params[2] = { PQgetvalue(res, i, 0), doc };
+    int rc = doc ? db_exec(pg, err, "UPDATE outbox SET payload = jsonb_set(payload, '{webhook}', $2::jsonb) "
+                                    "WHERE seq = $1::bigint", 2, params)
+                 : hl_error_set(err, HL_ENOMEM, "out of memory");
+    free(doc);
+    return rc;
+}
+
+static const struct rekey_table rekey_tables[] = {
+    { "webhook", WEBHOOKS_FROM PLAIN_WEBHOOKS WEBHOOKS_TAIL, WEBHOOKS_FROM STALE_WEBHOOKS WEBHOOKS_TAIL,
+      rekey_webhook_doc, rekey_webhook_write, offsetof(struct rekey_counts, webhooks) },
+    { "outbox row", OUTBOX_FROM PLAIN_OUTBOX OUTBOX_TAIL, OUTBOX_FROM STALE_OUTBOX OUTBOX_TAIL,
+      rekey_outbox_doc, rekey_outbox_write, offsetof(struct rekey_counts, outbox) },
+};
+
+/* One batch after key '*last' in one transaction: returns the rows read
+ * (0: the table is done) with '*last' moved past them and 'got' filled,
+ * or HL_EDB. */
+static int rekey_batch(PGconn *pg, const struct secretbox *sb, const struct rekey_table *t, enum rekey_mode mode,
+                       char *last, size_t lastcap, struct rekey_counts *got, struct hl_error *err)
+{
+    char prefix[sizeof(SECRETBOX_V1) + SECRETBOX_KEY_ID_MAX + 2], vars[sizeof(prefix) + 16];
+    snprintf(prefix, sizeof(prefix), SECRETBOX_V1 "%s:", secretbox_key_id(sb));
+    snprintf(vars, sizeof(vars), "{\"p\":\"%s\"}", prefix);    /* key ids need no JSON escaping */
+    const char *params[3] = { last, prefix, vars };
+    long *counted = (long *)((char *)got + t->counted);
+    memset(got, 0, sizeof(*got));
+    if (db_begin(pg, err) < 0)
+        return HL_EDB;
+    PGresult *res = db_query(pg, err, mode == REKEY_PLAIN ? t->select_plain : t->select_stale,
+                             mode == REKEY_PLAIN ? 1 : 3, params);
+    if (res == NULL)
+        goto fail;
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        struct hl_error why = { 0 };
+        json_t *doc = t->doc(res, i), *sealed = NULL;
+        if (doc == NULL) {
+            hl_error_set(&why, HL_EINVAL, "its webhook document is not JSON");
+        } else if (webhook_open(doc, sb, NULL, &why) == 0 && (sealed = webhook_seal_copy(doc, sb, &why)) != NULL) {
+            int rc = t->write(pg, res, i, sealed, err);
+            json_decref(sealed);
+            json_decref(doc);
+            if (rc < 0) {
+                PQclear(res);
+                goto fail;
+            }
+            (*counted)++;
+            continue;
+        }
+        log_error("secrets: %s %s: %s; left as it is", t->name, PQgetvalue(res, i, 0), why.msg);
+        got->failed++;
+        json_decref(doc);
+    }
+    if (n > 0)
+        snprintf(last, lastcap, "%s", PQgetvalue(res, n - 1, 0));
+    PQclear(res);
+    if (db_commit(pg, err) < 0)
+        return HL_EDB;
+    return n;
+fail:
+    db_rollback(pg);
+    return HL_EDB;
+}
+
+int secrets_rekey(PGconn *pg, const struct secretbox *sb, enum rekey_mode mode, struct rekey_counts *counts,
+                  struct hl_error *err)
+{
+    for (size_t k = 0; k < sizeof(rekey_tables) / sizeof(rekey_tables[0]); k++) {
+        const struct rekey_table *t = &rekey_tables[k];
+        /* below every id and seq: webhook ids are "wh_...", seqs start at 1 */
+        char last[128];
+        snprintf(last, sizeof(last), "%s", k == 0 ? "" : "0");
+        for (int tries = 0;;) {
+            struct rekey_counts got;
+            struct hl_error why = { 0 };
+            int n = rekey_batch(pg, sb, t, mode, last, sizeof(last), &got, &why);
+            if (n < 0) {
+                /* a deadlock with a writer of the same rows, a lost session: the batch again */
+                if (++tries == REKEY_TRIES)
+                    return hl_error_set(err, HL_EDB, "sealing %ss again: %s", t->name, why.msg);
+                log_warn("secrets: a batch of %ss failed (%s); trying it again", t->name, why.msg);
+                if (db_reset(pg) < 0)
+                    return hl_error_set(err, HL_EDB, "sealing %ss again: %s", t->name, PQerrorMessage(pg));
+                continue;
+            }
+            tries = 0;
+            counts->webhooks += got.webhooks;
+            counts->outbox += got.outbox;
+            counts->failed += got.failed;
+            if (n == 0)
+                break;
+        }
+    }
+    return 0;
+}
