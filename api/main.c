@@ -66,8 +66,9 @@ static int api_rekey(struct api_ctx *ctx, enum rekey_mode mode, struct rekey_cou
     return rc;
 }
 
-/* Print {"key","webhooks","outbox","failed"}: how many rows were sealed
- * again under the current key; exit status 1 if any row did not open. */
+/* Print {"key","checked","webhooks","outbox","failed"}: the rows read, how
+ * many were sealed again under the current key, how many did not open (exit
+ * status 1 then). */
 static int api_rotate_secrets_key(struct api_ctx *ctx)
 {
     struct hl_error err = { 0 };
@@ -76,8 +77,8 @@ static int api_rotate_secrets_key(struct api_ctx *ctx)
         fprintf(stderr, "hookline-api: rotate-secrets-key: %s\n", err.msg);
         return 1;
     }
-    printf("{\"key\":\"%s\",\"webhooks\":%ld,\"outbox\":%ld,\"failed\":%ld}\n", secretbox_key_id(ctx->sb),
-           c.webhooks, c.outbox, c.failed);
+    printf("{\"key\":\"%s\",\"checked\":%ld,\"webhooks\":%ld,\"outbox\":%ld,\"failed\":%ld}\n",
+           secretbox_key_id(ctx->sb), c.checked, c.webhooks, c.outbox, c.failed);
     if (c.failed > 0) {
         fprintf(stderr, "hookline-api: rotate-secrets-key: %ld rows do not open with HOOKLINE_SECRETS_KEY and were "
                 "left as they were (their ids are logged above)\n", c.failed);

@@ -28,28 +28,21 @@
     "OR jsonb_path_exists(payload, '$.webhook.previous_secret ? (!(@ starts with \"hlenc:\"))') " \
     "OR jsonb_path_exists(payload, '$.webhook.headers.* ? (!(@ starts with \"hlenc:\"))') "       \
     "OR jsonb_path_exists(payload, '$.webhook.endpoints[*].headers.* ? (!(@ starts with \"hlenc:\"))'))"
-/* rows with a value not sealed under the current key: $2 its prefix, $3 {"p": $2} */
-#define STALE_WEBHOOKS                                                                      \
-    "(NOT starts_with(secret, $2) OR NOT starts_with(previous_secret, $2) "                 \
-    "OR jsonb_path_exists(headers, '$.* ? (!(@ starts with $p))', $3::jsonb) "              \
-    "OR jsonb_path_exists(endpoints, '$[*].headers.* ? (!(@ starts with $p))', $3::jsonb))"
-#define STALE_OUTBOX                                                                              \
-    "(jsonb_path_exists(payload, '$.webhook.secret ? (!(@ starts with $p))', $3::jsonb) "         \
-    "OR jsonb_path_exists(payload, '$.webhook.previous_secret ? (!(@ starts with $p))', $3::jsonb) " \
-    "OR jsonb_path_exists(payload, '$.webhook.headers.* ? (!(@ starts with $p))', $3::jsonb) "    \
-    "OR jsonb_path_exists(payload, '$.webhook.endpoints[*].headers.* ? (!(@ starts with $p))', $3::jsonb))"
-
 #define WEBHOOKS_FROM                                                                        \
     "SELECT id, tenant_id, secret, previous_secret, headers::text, endpoints::text FROM webhooks " \
     "WHERE id > $1 AND "
 #define WEBHOOKS_TAIL " ORDER BY id LIMIT " REKEY_BATCH " FOR UPDATE"
 #define OUTBOX_FROM "SELECT seq, (payload->'webhook')::text FROM outbox WHERE seq > $1::bigint AND "
 #define OUTBOX_TAIL " ORDER BY seq LIMIT " REKEY_BATCH " FOR UPDATE"
+/* every row, so that every value is opened once: one that does not open is
+ * found even when it looks sealed under the current key */
+#define ALL_WEBHOOKS "true"
+#define ALL_OUTBOX "payload->'webhook' ? 'secret'"
 
 /* One table: how to read a batch and rewrite one row of it. */
 struct rekey_table {
     const char *name;
-    const char *select_plain, *select_stale;
+    const char *select_plain, *select_all;
     /* Build the webhook document of row 'i' (new reference), or NULL. */
     json_t *(*doc)(PGresult *res, int i);
     /* Write 'sealed' (the row's document sealed again) over row 'i'. */
@@ -99,9 +92,9 @@ static int rekey_outbox_write(PGconn *pg, PGresult *res, int i, const json_t *se
 }
 
 static const struct rekey_table rekey_tables[] = {
-    { "webhook", WEBHOOKS_FROM PLAIN_WEBHOOKS WEBHOOKS_TAIL, WEBHOOKS_FROM STALE_WEBHOOKS WEBHOOKS_TAIL,
+    { "webhook", WEBHOOKS_FROM PLAIN_WEBHOOKS WEBHOOKS_TAIL, WEBHOOKS_FROM ALL_WEBHOOKS WEBHOOKS_TAIL,
       rekey_webhook_doc, rekey_webhook_write, offsetof(struct rekey_counts, webhooks) },
-    { "outbox row", OUTBOX_FROM PLAIN_OUTBOX OUTBOX_TAIL, OUTBOX_FROM STALE_OUTBOX OUTBOX_TAIL,
+    { "outbox row", OUTBOX_FROM PLAIN_OUTBOX OUTBOX_TAIL, OUTBOX_FROM ALL_OUTBOX OUTBOX_TAIL,
       rekey_outbox_doc, rekey_outbox_write, offsetof(struct rekey_counts, outbox) },
 };
 
@@ -111,25 +104,26 @@ static const struct rekey_table rekey_tables[] = {
 static int rekey_batch(PGconn *pg, const struct secretbox *sb, const struct rekey_table *t, enum rekey_mode mode,
                        char *last, size_t lastcap, struct rekey_counts *got, struct hl_error *err)
 {
-    char prefix[sizeof(SECRETBOX_V1) + SECRETBOX_KEY_ID_MAX + 2], vars[sizeof(prefix) + 16];
-    snprintf(prefix, sizeof(prefix), SECRETBOX_V1 "%s:", secretbox_key_id(sb));
-    snprintf(vars, sizeof(vars), "{\"p\":\"%s\"}", prefix);    /* key ids need no JSON escaping */
-    const char *params[3] = { last, prefix, vars };
+    const char *params[1] = { last };
     long *counted = (long *)((char *)got + t->counted);
     memset(got, 0, sizeof(*got));
     if (db_begin(pg, err) < 0)
         return HL_EDB;
-    PGresult *res = db_query(pg, err, mode == REKEY_PLAIN ? t->select_plain : t->select_stale,
-                             mode == REKEY_PLAIN ? 1 : 3, params);
+    PGresult *res = db_query(pg, err, mode == REKEY_PLAIN ? t->select_plain : t->select_all, 1, params);
     if (res == NULL)
         goto fail;
     int n = PQntuples(res);
     for (int i = 0; i < n; i++) {
         struct hl_error why = { 0 };
         json_t *doc = t->doc(res, i), *sealed = NULL;
+        bool current = doc && webhook_sealed_current(doc, sb);
+        got->checked++;
         if (doc == NULL) {
             hl_error_set(&why, HL_EINVAL, "its webhook document is not JSON");
-        } else if (webhook_open(doc, sb, NULL, &why) == 0 && (sealed = webhook_seal_copy(doc, sb, &why)) != NULL) {
+        } else if (webhook_open(doc, sb, NULL, &why) == 0 && current) {
+            json_decref(doc);   /* opens, and is sealed under the current key already */
+            continue;
+        } else if (why.code == 0 && (sealed = webhook_seal_copy(doc, sb, &why)) != NULL) {
             int rc = t->write(pg, res, i, sealed, err);
             json_decref(sealed);
             json_decref(doc);
@@ -180,6 +174,7 @@ int secrets_rekey(PGconn *pg, const struct secretbox *sb, enum rekey_mode mode, 
             counts->webhooks += got.webhooks;
             counts->outbox += got.outbox;
             counts->failed += got.failed;
+            counts->checked += got.checked;
             if (n == 0)
                 break;
         }

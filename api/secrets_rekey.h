@@ -21,13 +21,15 @@
 enum rekey_mode {
     REKEY_PLAIN,    /* only rows with a plain value (the previous release's): the api at start,
                      * through the partial indexes of sql/006 */
-    REKEY_ALL,      /* every row with a value not sealed under the current key: rotate-secrets-key */
+    REKEY_ALL,      /* every row, each value opened; those not sealed under the current key (plain or
+                     * an older key) rewritten: rotate-secrets-key */
 };
 
 struct rekey_counts {
     long webhooks;  /* webhook rows sealed again */
     long outbox;    /* outbox rows sealed again */
     long failed;    /* rows left as they were: a value does not open */
+    long checked;   /* rows read (webhooks and outbox rows with a document) */
 };
 
 /* Run over both tables on 'pg' (a session of its own, outside any
