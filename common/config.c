@@ -86,8 +86,8 @@ static const struct cfg_var cfg_vars[] = {
     { "HOOKLINE_RETENTION_INTERVAL", CFG_DURATION, F(retention_interval_ms), "1h", 1000, 86400000,
       "api: how often the retention job runs (one api instance at a time)" },
     { "HOOKLINE_SECRETS_KEY", CFG_KEYRING, F(secrets_key), cfg_service_required, 0, 0,
-      "keys that seal webhook secrets and header values at rest: <id>:<base64 of 32 bytes>, then older keys "
-      "after commas; the first seals, all open (see Secrets at rest)" },
+      "keys that seal webhook secrets and header values at rest: id:base64 of 32 random bytes, older keys "
+      "after commas; the first seals, every one opens (see Secrets at rest)" },
 };
 
 #undef F
