@@ -1,15 +1,16 @@
 /* secretbox.c: AES-256-GCM sealing of secrets at rest, under a key ring.
  *
- * Each call makes its own GnuTLS cipher handle (a handle keeps the nonce
- * of its last call, so one shared handle would need a lock); the ring
- * itself is never written after secretbox_new, which makes it safe for
- * every thread at once.
+ * Each key has one GnuTLS cipher handle, made with the ring: making one
+ * costs about as much as sealing a secret (the key schedule). A handle
+ * keeps the nonce of its call, so a call holds the key's lock; nothing
+ * else in the ring changes after secretbox_new, so every thread may use it.
  */
 #include "secretbox.h"
 
 #include <ctype.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 struct sb_key {
     char id[SECRETBOX_KEY_ID_MAX + 1];
     unsigned char key[SECRETBOX_KEY_BYTES];
+    gnutls_aead_cipher_hd_t hd;         /* NULL until the ring is complete */
+    pthread_mutex_t lock;               /* held around a call on 'hd' */
 };
 
 struct secretbox {
@@ -100,6 +103,16 @@ struct secretbox *secretbox_new(const char *spec, struct hl_error *err)
             break;
         at = comma + 1;
     }
+    for (size_t i = 0; i < sb->n; i++) {
+        struct sb_key *k = &sb->keys[i];
+        gnutls_datum_t key = { k->key, SECRETBOX_KEY_BYTES };
+        if (gnutls_aead_cipher_init(&k->hd, GNUTLS_CIPHER_AES_256_GCM, &key) < 0) {
+            k->hd = NULL;
+            hl_error_set(err, HL_EIO, "AES-256-GCM is not available");
+            goto fail;
+        }
+        pthread_mutex_init(&k->lock, NULL);
+    }
     return sb;
 fail:
     secretbox_free(sb);
@@ -110,6 +123,12 @@ void secretbox_free(struct secretbox *sb)
 {
     if (sb == NULL)
         return;
+    for (size_t i = 0; i < sb->n; i++) {
+        if (sb->keys[i].hd != NULL) {
+            gnutls_aead_cipher_deinit(sb->keys[i].hd);
+            pthread_mutex_destroy(&sb->keys[i].lock);
+        }
+    }
     gnutls_memset(sb, 0, sizeof(*sb));
     free(sb);
 }
@@ -145,10 +164,26 @@ static unsigned char *sb_aad(const char *header, size_t hlen, const void *aad, s
     return buf;
 }
 
-static int sb_cipher(gnutls_aead_cipher_hd_t *hd, const struct sb_key *k)
+/* The ring is read-only to its users; only a key's lock and the state of
+ * its handle change, under that lock. */
+static int sb_encrypt(const struct sb_key *k, const unsigned char *nonce, const void *ad, size_t adlen,
+                      const void *plain, size_t len, unsigned char *out, size_t *outlen)
 {
-    gnutls_datum_t key = { (unsigned char *)k->key, SECRETBOX_KEY_BYTES };
-    return gnutls_aead_cipher_init(hd, GNUTLS_CIPHER_AES_256_GCM, &key) < 0 ? HL_EIO : 0;
+    struct sb_key *key = (struct sb_key *)k;
+    pthread_mutex_lock(&key->lock);
+    int rc = gnutls_aead_cipher_encrypt(key->hd, nonce, SB_NONCE, ad, adlen, SB_TAG, plain, len, out, outlen);
+    pthread_mutex_unlock(&key->lock);
+    return rc < 0 ? HL_EIO : 0;
+}
+
+static int sb_decrypt(const struct sb_key *k, const unsigned char *nonce, const void *ad, size_t adlen,
+                      const unsigned char *ct, size_t ctlen, char *out, size_t *outlen)
+{
+    struct sb_key *key = (struct sb_key *)k;
+    pthread_mutex_lock(&key->lock);
+    int rc = gnutls_aead_cipher_decrypt(key->hd, nonce, SB_NONCE, ad, adlen, SB_TAG, ct, ctlen, out, outlen);
+    pthread_mutex_unlock(&key->lock);
+    return rc < 0 ? HL_ESECRET : 0;
 }
 
 char *secretbox_seal(const struct secretbox *sb, const void *plain, size_t len, const void *aad, size_t aad_len,
@@ -157,7 +192,6 @@ char *secretbox_seal(const struct secretbox *sb, const void *plain, size_t len, 
     char header[SB_HEADER_MAX + 1];
     unsigned char *raw = NULL, *ad = NULL;
     char *out = NULL;
-    gnutls_aead_cipher_hd_t hd = NULL;
     if (len > SECRETBOX_PLAIN_MAX) {
         hl_error_set(err, HL_EINVAL, "a secret of %zu bytes is longer than %d", len, SECRETBOX_PLAIN_MAX);
         return NULL;
@@ -175,9 +209,7 @@ char *secretbox_seal(const struct secretbox *sb, const void *plain, size_t len, 
         hl_error_set(err, HL_EIO, "no randomness available");
         goto fail;
     }
-    if (sb_cipher(&hd, &sb->keys[0]) < 0 ||
-        gnutls_aead_cipher_encrypt(hd, raw, SB_NONCE, ad, adlen, SB_TAG, plain, len, raw + SB_NONCE, &ctlen) < 0 ||
-        ctlen != len + SB_TAG) {
+    if (sb_encrypt(&sb->keys[0], raw, ad, adlen, plain, len, raw + SB_NONCE, &ctlen) < 0 || ctlen != len + SB_TAG) {
         hl_error_set(err, HL_EIO, "AES-256-GCM: cannot seal");
         goto fail;
     }
@@ -188,8 +220,6 @@ fail:
     free(out);
     out = NULL;
 out:
-    if (hd != NULL)
-        gnutls_aead_cipher_deinit(hd);
     free(raw);
     free(ad);
     return out;
@@ -201,7 +231,6 @@ char *secretbox_open(const struct secretbox *sb, const char *text, const void *a
     const size_t vlen = sizeof(SECRETBOX_V1) - 1;
     unsigned char *raw = NULL, *ad = NULL;
     char *plain = NULL;
-    gnutls_aead_cipher_hd_t hd = NULL;
     const char *idp = text && strncmp(text, SECRETBOX_V1, vlen) == 0 ? text + vlen : NULL;
     const char *colon = idp ? strchr(idp, ':') : NULL;
     if (colon == NULL || colon == idp || (size_t)(colon - idp) > SECRETBOX_KEY_ID_MAX) {
@@ -240,13 +269,8 @@ char *secretbox_open(const struct secretbox *sb, const char *text, const void *a
         hl_error_set(err, HL_ENOMEM, "out of memory");
         goto out;
     }
-    if (sb_cipher(&hd, k) < 0) {
-        hl_error_set(err, HL_EIO, "AES-256-GCM: cannot open");
-        goto fail;
-    }
     size_t got = plen;
-    if (gnutls_aead_cipher_decrypt(hd, raw, SB_NONCE, ad, adlen, SB_TAG, raw + SB_NONCE, rawlen - SB_NONCE, plain,
-                                   &got) < 0 || got != plen) {
+    if (sb_decrypt(k, raw, ad, adlen, raw + SB_NONCE, rawlen - SB_NONCE, plain, &got) < 0 || got != plen) {
         hl_error_set(err, HL_ESECRET, "sealed value does not open under key \"%s\": another key of that id, "
                      "altered, or sealed for another place", k->id);
         goto fail;
@@ -260,8 +284,6 @@ fail:
     free(plain);
     plain = NULL;
 out:
-    if (hd != NULL)
-        gnutls_aead_cipher_deinit(hd);
     free(raw);
     free(ad);
     return plain;

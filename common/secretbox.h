@@ -13,8 +13,9 @@
  * The key ring comes from HOOKLINE_SECRETS_KEY: "<id>:<base64 of 32
  * bytes>", several separated by commas. The first key seals; every key
  * opens, so values sealed under an older key still open while they are
- * re-sealed (hookline-api rotate-secrets-key). A ring is immutable once
- * made: any thread may use it at once.
+ * re-sealed (hookline-api rotate-secrets-key). Any thread may use a ring
+ * at once: each key's cipher handle is made with the ring and used under
+ * that key's lock, nothing else changes after secretbox_new.
  */
 #ifndef HL_SECRETBOX_H
 #define HL_SECRETBOX_H

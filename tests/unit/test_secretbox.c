@@ -1,7 +1,9 @@
 /* test_secretbox.c: AES-256-GCM sealing under a key ring: the key spec
  * (good and bad, reasons without key material), round trips, the text
  * format, wrong key, every tampered byte, another place's associated
- * data, an unknown key id, and older keys that still open. */
+ * data, an unknown key id, older keys that still open, and one ring used
+ * by several threads at once. */
+#include <pthread.h>
 #include <string.h>
 
 #include "base64.h"
@@ -253,6 +255,46 @@ static void test_rotation(void)
     secretbox_free(v3);
 }
 
+struct worker {
+    const struct secretbox *sb;
+    int failures;
+};
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    char plain[64], aad[64];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(plain, sizeof(plain), "whsec_value-%p-%d", (void *)w, i);
+        snprintf(aad, sizeof(aad), "aad-%p-%d", (void *)w, i);
+        struct hl_error err = { 0 };
+        char *text = secretbox_seal(w->sb, plain, strlen(plain), aad, strlen(aad), &err);
+        char *back = text ? secretbox_open(w->sb, text, aad, strlen(aad), NULL, &err) : NULL;
+        w->failures += back == NULL || strcmp(back, plain) != 0;
+        free(text);
+        free(back);
+    }
+    return NULL;
+}
+
+/* One ring used by several threads at once (the api's workers): every
+ * value sealed opens again. */
+static void test_threads(void)
+{
+    struct secretbox *sb = ring("k1:" KEY_A ",k0:" KEY_B);
+    pthread_t t[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){ .sb = sb };
+        CHECK_FATAL(pthread_create(&t[i], NULL, worker_run, &w[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ_INT(w[i].failures, 0);
+    }
+    secretbox_free(sb);
+}
+
 int main(void)
 {
     test_spec_valid();
@@ -264,6 +306,7 @@ int main(void)
     test_other_aad();
     test_unknown_key_id();
     test_rotation();
+    test_threads();
     secretbox_free(NULL);
     return check_exit();
 }
