@@ -39,14 +39,17 @@
 #define ALL_WEBHOOKS "true"
 #define ALL_OUTBOX "payload->'webhook' ? 'secret'"
 
-/* One table: how to read a batch and rewrite one row of it. */
+/* One table: how to read a batch, and how to rewrite its resealed rows in
+ * one statement (jsonb_to_recordset of an array built by 'row'). */
 struct rekey_table {
     const char *name;
     const char *select_plain, *select_all;
     /* Build the webhook document of row 'i' (new reference), or NULL. */
     json_t *(*doc)(PGresult *res, int i);
-    /* Write 'sealed' (the row's document sealed again) over row 'i'. */
-    int (*write)(PGconn *pg, PGresult *res, int i, const json_t *sealed, struct hl_error *err);
+    /* The element of the rewrite's array for row 'i', resealed as 'sealed'
+     * (new reference). */
+    json_t *(*row)(PGresult *res, int i, const json_t *sealed);
+    const char *update;     /* $1: that array */
     size_t counted;         /* offsetof its field in struct rekey_counts */
 };
 
@@ -60,19 +63,11 @@ static json_t *rekey_webhook_doc(PGresult *res, int i)
     return doc;
 }
 
-static int rekey_webhook_write(PGconn *pg, PGresult *res, int i, const json_t *sealed, struct hl_error *err)
+static json_t *rekey_webhook_row(PGresult *res, int i, const json_t *sealed)
 {
-    char *headers = json_dumps(json_object_get(sealed, "headers"), JSON_COMPACT);
-    char *endpoints = json_dumps(json_object_get(sealed, "endpoints"), JSON_COMPACT);
-    const char *params[5] = { PQgetvalue(res, i, 0), json_string_value(json_object_get(sealed, "secret")),
-                              json_string_value(json_object_get(sealed, "previous_secret")), headers, endpoints };
-    int rc = headers && endpoints
-        ? db_exec(pg, err, "UPDATE webhooks SET secret = $2, previous_secret = $3, headers = $4::jsonb, "
-                           "endpoints = $5::jsonb WHERE id = $1", 5, params)
-        : hl_error_set(err, HL_ENOMEM, "out of memory");
-    free(headers);
-    free(endpoints);
-    return rc;
+    return json_pack("{s:s,s:O,s:O,s:O,s:O}", "id", PQgetvalue(res, i, 0), "secret", json_object_get(sealed, "secret"),
+                     "previous_secret", json_object_get(sealed, "previous_secret"),
+                     "headers", json_object_get(sealed, "headers"), "endpoints", json_object_get(sealed, "endpoints"));
 }
 
 static json_t *rekey_outbox_doc(PGresult *res, int i)
@@ -80,22 +75,23 @@ static json_t *rekey_outbox_doc(PGresult *res, int i)
     return json_loads(PQgetvalue(res, i, 1), 0, NULL);
 }
 
-static int rekey_outbox_write(PGconn *pg, PGresult *res, int i, const json_t *sealed, struct hl_error *err)
+static json_t *rekey_outbox_row(PGresult *res, int i, const json_t *sealed)
 {
-    char *doc = json_dumps(sealed, JSON_COMPACT);
-    const char *params[2] = { PQgetvalue(res, i, 0), doc };
-    int rc = doc ? db_exec(pg, err, "UPDATE outbox SET payload = jsonb_set(payload, '{webhook}', $2::jsonb) "
-                                    "WHERE seq = $1::bigint", 2, params)
-                 : hl_error_set(err, HL_ENOMEM, "out of memory");
-    free(doc);
-    return rc;
+    return json_pack("{s:I,s:O}", "seq", (json_int_t)atoll(PQgetvalue(res, i, 0)), "webhook", sealed);
 }
 
 static const struct rekey_table rekey_tables[] = {
     { "webhook", WEBHOOKS_FROM PLAIN_WEBHOOKS WEBHOOKS_TAIL, WEBHOOKS_FROM ALL_WEBHOOKS WEBHOOKS_TAIL,
-      rekey_webhook_doc, rekey_webhook_write, offsetof(struct rekey_counts, webhooks) },
+      rekey_webhook_doc, rekey_webhook_row,
+      "UPDATE webhooks w SET secret = v.secret, previous_secret = v.previous_secret, headers = v.headers, "
+      "endpoints = v.endpoints FROM jsonb_to_recordset($1::jsonb) AS v(id text, secret text, previous_secret text, "
+      "headers jsonb, endpoints jsonb) WHERE w.id = v.id",
+      offsetof(struct rekey_counts, webhooks) },
     { "outbox row", OUTBOX_FROM PLAIN_OUTBOX OUTBOX_TAIL, OUTBOX_FROM ALL_OUTBOX OUTBOX_TAIL,
-      rekey_outbox_doc, rekey_outbox_write, offsetof(struct rekey_counts, outbox) },
+      rekey_outbox_doc, rekey_outbox_row,
+      "UPDATE outbox o SET payload = jsonb_set(o.payload, '{webhook}', v.webhook) "
+      "FROM jsonb_to_recordset($1::jsonb) AS v(seq bigint, webhook jsonb) WHERE o.seq = v.seq",
+      offsetof(struct rekey_counts, outbox) },
 };
 
 /* One batch after key '*last' in one transaction: returns the rows read
@@ -106,9 +102,13 @@ static int rekey_batch(PGconn *pg, const struct secretbox *sb, const struct reke
 {
     const char *params[1] = { last };
     long *counted = (long *)((char *)got + t->counted);
+    json_t *rows = json_array();
+    char *text = NULL;
     memset(got, 0, sizeof(*got));
-    if (db_begin(pg, err) < 0)
+    if (rows == NULL || db_begin(pg, err) < 0) {
+        json_decref(rows);
         return HL_EDB;
+    }
     PGresult *res = db_query(pg, err, mode == REKEY_PLAIN ? t->select_plain : t->select_all, 1, params);
     if (res == NULL)
         goto fail;
@@ -124,10 +124,11 @@ static int rekey_batch(PGconn *pg, const struct secretbox *sb, const struct reke
             json_decref(doc);   /* opens, and is sealed under the current key already */
             continue;
         } else if (why.code == 0 && (sealed = webhook_seal_copy(doc, sb, &why)) != NULL) {
-            int rc = t->write(pg, res, i, sealed, err);
+            int rc = json_array_append_new(rows, t->row(res, i, sealed));
             json_decref(sealed);
             json_decref(doc);
             if (rc < 0) {
+                hl_error_set(err, HL_ENOMEM, "out of memory");
                 PQclear(res);
                 goto fail;
             }
@@ -141,10 +142,22 @@ static int rekey_batch(PGconn *pg, const struct secretbox *sb, const struct reke
     if (n > 0)
         snprintf(last, lastcap, "%s", PQgetvalue(res, n - 1, 0));
     PQclear(res);
+    if (json_array_size(rows) > 0) {
+        /* one statement for the batch: a row at a time costs a round trip each */
+        const char *uparams[1] = { text = json_dumps(rows, JSON_COMPACT) };
+        if (text == NULL || db_exec(pg, err, t->update, 1, uparams) < 0) {
+            hl_error_set(err, HL_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    free(text);
+    json_decref(rows);
     if (db_commit(pg, err) < 0)
         return HL_EDB;
     return n;
 fail:
+    free(text);
+    json_decref(rows);
     db_rollback(pg);
     return HL_EDB;
 }
