@@ -22,6 +22,7 @@
 
 struct outbox_relay;
 struct retention;
+struct secretbox;
 struct doc_cache;
 struct doc_cache_listener;
 struct wait_gate;
@@ -43,6 +44,7 @@ struct api_ctx {
     struct wait_gate *workers;      /* wait_gate.h: calls running their handler (HOOKLINE_HTTP_THREADS) */
     struct wait_gate *outside;      /* calls waiting on Kafka or an endpoint, without a worker: half as many */
     struct publisher *pub;          /* publish.h */
+    struct secretbox *sb;           /* secretbox.h: HOOKLINE_SECRETS_KEY; NULL outside "serve" and rotate-secrets-key */
 };
 
 enum api_scope {

@@ -135,7 +135,7 @@ static int webhook_create(struct api_call *call)
     if ((rc = webhook_tls_check(call, &todo, NULL)) < 0)
         goto out;
     PGconn *pg = api_pg(call);
-    stored = pg ? webhook_store_insert(pg, doc, &call->err) : NULL;
+    stored = pg ? webhook_store_insert(pg, call->ctx->sb, doc, &call->err) : NULL;
     if (stored == NULL) {
         rc = call->err.code ? call->err.code : HL_EDB;
         goto out;
@@ -169,7 +169,7 @@ static int webhook_list(struct api_call *call)
         else
             return hl_error_set(&call->err, HL_EINVAL, "\"active\" must be true or false.");
     }
-    json_t *page = webhook_store_list(call->pg, call->who.tenant, &q, &call->err);
+    json_t *page = webhook_store_list(call->pg, call->ctx->sb, call->who.tenant, &q, &call->err);
     return page ? api_reply(call, 200, page) : call->err.code;
 }
 
@@ -191,7 +191,7 @@ static int webhook_get(struct api_call *call)
     }
     /* the ticket was taken before this read: a change notified meanwhile voids the fill */
     PGconn *pg = api_pg(call);
-    json_t *doc = pg ? webhook_store_get(pg, call->who.tenant, id, false, &call->err) : NULL;
+    json_t *doc = pg ? webhook_store_get(pg, call->ctx->sb, call->who.tenant, id, false, &call->err) : NULL;
     if (doc == NULL)
         return call->err.code ? call->err.code : HL_EDB;
     json_t *pub = webhook_public(doc, NULL);
@@ -220,7 +220,7 @@ static int webhook_change_once(struct api_call *call, const char *id, const json
     int rc = pg ? db_begin(pg, &call->err) : HL_EDB;
     if (rc < 0)
         goto out;
-    if ((old = webhook_store_get(pg, call->who.tenant, id, true, &call->err)) == NULL) {
+    if ((old = webhook_store_get(pg, call->ctx->sb, call->who.tenant, id, true, &call->err)) == NULL) {
         rc = call->err.code;
         goto out;
     }
@@ -237,7 +237,7 @@ static int webhook_change_once(struct api_call *call, const char *id, const json
             rc = WEBHOOK_CHANGE_AGAIN;
         goto out;
     }
-    *stored = webhook_store_update(pg, doc, "webhook.updated", &call->err);
+    *stored = webhook_store_update(pg, call->ctx->sb, doc, "webhook.updated", &call->err);
     rc = *stored ? db_commit(pg, &call->err) : call->err.code;
 out:
     if (rc != 0 && pg != NULL)
@@ -313,7 +313,7 @@ static int webhook_rotate(struct api_call *call)
         return hl_error_set(&call->err, HL_EIO, "no randomness available");
     if ((rc = db_begin(call->pg, &call->err)) < 0)
         goto out;
-    doc = webhook_store_get(call->pg, call->who.tenant, id, true, &call->err);
+    doc = webhook_store_get(call->pg, call->ctx->sb, call->who.tenant, id, true, &call->err);
     if (doc == NULL) {
         rc = call->err.code;
         goto out;
@@ -322,7 +322,7 @@ static int webhook_rotate(struct api_call *call)
     json_object_set(doc, "previous_secret", json_object_get(doc, "secret"));
     json_object_set_new(doc, "previous_secret_expires_at", json_string(until));
     json_object_set_new(doc, "secret", json_string(secret));
-    stored = webhook_store_update(call->pg, doc, "webhook.secret_rotated", &call->err);
+    stored = webhook_store_update(call->pg, call->ctx->sb, doc, "webhook.secret_rotated", &call->err);
     if (stored == NULL) {
         rc = call->err.code;
         goto out;

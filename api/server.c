@@ -264,6 +264,8 @@ static int server_dispatch(const struct _u_request *req, struct _u_response *res
         const char *msg = call.err.code && (status < 500 || rc == HL_EBUSY || rc == HL_EINDOUBT) ? call.err.msg
                         : rc == HL_EKAFKA ? "Event bus unavailable; nothing was published. Retry later."
                         : rc == HL_EDB ? "Database unavailable. Retry later."
+                        : rc == HL_ESECRET ? "A stored secret of this webhook cannot be decrypted with the "
+                                             "deployment's keys; the operator has been told."
                         : "Internal error.";
         if (call.reply != NULL && status < 500) {
             /* the handler built a richer error body (e.g. the unknown events) */

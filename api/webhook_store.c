@@ -7,37 +7,63 @@
 
 #include "db.h"
 #include "webhook_input.h"
+#include "webhook_seal.h"
 
 #define DOC_COLUMNS_FROM_D \
     "d->>'name', d->>'description', d->'endpoints', ARRAY(SELECT jsonb_array_elements_text(d->'events')), " \
     "d->'headers', (d->>'max_retries')::int, (d->>'rate_limit')::int, (d->>'is_active')::boolean, " \
     "CASE WHEN jsonb_typeof(d->'filter') = 'object' THEN d->'filter' END, d->>'secret'"
 
+/* Parse a stored document and open its secrets. New reference, or NULL
+ * with HL_EDB (not JSON) or HL_ESECRET. */
+static json_t *store_doc_parse(const struct secretbox *sb, const char *text, struct hl_error *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    if (doc == NULL) {
+        hl_error_set(err, HL_EDB, "webhook document is not JSON: %s", jerr.text);
+        return NULL;
+    }
+    if (webhook_open(doc, sb, NULL, err) < 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 /* Run 'sql' (params: id, then optionally tenant) and parse the one
  * document it returns; HL_ENOTFOUND when there is none. */
-static json_t *store_doc_query(PGconn *pg, const char *sql, int nparams, const char *const *params,
-                               struct hl_error *err)
+static json_t *store_doc_query(PGconn *pg, const struct secretbox *sb, const char *sql, int nparams,
+                               const char *const *params, struct hl_error *err)
 {
     PGresult *res = db_query(pg, err, sql, nparams, params);
     if (res == NULL)
         return NULL;
     json_t *doc = NULL;
-    if (PQntuples(res) == 1) {
-        json_error_t jerr;
-        doc = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-        if (doc == NULL)
-            hl_error_set(err, HL_EDB, "webhook document is not JSON: %s", jerr.text);
-    } else {
+    if (PQntuples(res) == 1)
+        doc = store_doc_parse(sb, PQgetvalue(res, 0, 0), err);
+    else
         hl_error_set(err, HL_ENOTFOUND, "Webhook not found.");
-    }
     PQclear(res);
     return doc;
 }
 
-static json_t *store_doc_by_id(PGconn *pg, const char *id, struct hl_error *err)
+static json_t *store_doc_by_id(PGconn *pg, const struct secretbox *sb, const char *id, struct hl_error *err)
 {
     const char *params[1] = { id };
-    return store_doc_query(pg, "SELECT doc::text FROM webhook_docs WHERE id = $1", 1, params, err);
+    return store_doc_query(pg, sb, "SELECT doc::text FROM webhook_docs WHERE id = $1", 1, params, err);
+}
+
+/* 'doc' with its secrets sealed, as compact JSON text (caller frees), or
+ * NULL with the reason in 'err'. */
+static char *store_doc_sealed_text(const struct secretbox *sb, const json_t *doc, struct hl_error *err)
+{
+    json_t *sealed = webhook_seal_copy(doc, sb, err);
+    char *text = sealed ? json_dumps(sealed, JSON_COMPACT) : NULL;
+    if (sealed && text == NULL)
+        hl_error_set(err, HL_ENOMEM, "cannot format the webhook");
+    json_decref(sealed);
+    return text;
 }
 
 /* Replace a unique-violation message with the one clients should see. */
@@ -50,22 +76,25 @@ static void store_dup_name(struct hl_error *err, const json_t *doc)
     }
 }
 
-json_t *webhook_store_get(PGconn *pg, const char *tenant, const char *id, bool lock, struct hl_error *err)
+json_t *webhook_store_get(PGconn *pg, const struct secretbox *sb, const char *tenant, const char *id, bool lock,
+                          struct hl_error *err)
 {
     const char *params[2] = { id, tenant };
-    return store_doc_query(pg, lock
+    return store_doc_query(pg, sb, lock
         ? "SELECT v.doc::text FROM webhooks w JOIN webhook_docs v ON v.id = w.id "
           "WHERE w.id = $1 AND w.tenant_id = $2 FOR UPDATE OF w"
         : "SELECT doc::text FROM webhook_docs WHERE id = $1 AND tenant_id = $2", 2, params, err);
 }
 
-json_t *webhook_store_insert(PGconn *pg, const json_t *doc, struct hl_error *err)
+json_t *webhook_store_insert(PGconn *pg, const struct secretbox *sb, const json_t *doc, struct hl_error *err)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = store_doc_sealed_text(sb, doc, err);
     const char *id = json_string_value(json_object_get(doc, "id"));
     const char *params[1] = { text };
     const char *kind[2] = { id, "webhook.created" };
     json_t *stored = NULL;
+    if (text == NULL)
+        return NULL;
     if (db_begin(pg, err) < 0)
         goto out;
     if (db_exec(pg, err,
@@ -78,7 +107,7 @@ json_t *webhook_store_insert(PGconn *pg, const json_t *doc, struct hl_error *err
     }
     if (db_exec(pg, err, "SELECT hl_outbox_webhook($1, $2)", 2, kind) < 0)
         goto out;
-    stored = store_doc_by_id(pg, id, err);
+    stored = store_doc_by_id(pg, sb, id, err);
     if (stored && db_commit(pg, err) < 0) {
         json_decref(stored);
         stored = NULL;
@@ -90,13 +119,16 @@ out:
     return stored;
 }
 
-json_t *webhook_store_update(PGconn *pg, const json_t *doc, const char *kind, struct hl_error *err)
+json_t *webhook_store_update(PGconn *pg, const struct secretbox *sb, const json_t *doc, const char *kind,
+                             struct hl_error *err)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = store_doc_sealed_text(sb, doc, err);
     const char *id = json_string_value(json_object_get(doc, "id"));
     const char *params[1] = { text };
     const char *kparams[2] = { id, kind };
     json_t *stored = NULL;
+    if (text == NULL)
+        return NULL;
     PGresult *res = db_query(pg, err,
         "UPDATE webhooks w SET (name, description, endpoints, events, headers, max_retries, rate_limit, "
         "is_active, filter, secret) = (SELECT " DOC_COLUMNS_FROM_D "), "
@@ -117,7 +149,7 @@ json_t *webhook_store_update(PGconn *pg, const json_t *doc, const char *kind, st
     }
     if (db_exec(pg, err, "SELECT hl_outbox_webhook($1, $2)", 2, kparams) < 0)
         goto out;
-    stored = store_doc_by_id(pg, id, err);
+    stored = store_doc_by_id(pg, sb, id, err);
 out:
     free(text);
     return stored;
@@ -142,7 +174,8 @@ int webhook_store_delete(PGconn *pg, const char *tenant, const char *id, struct 
     return 0;
 }
 
-json_t *webhook_store_list(PGconn *pg, const char *tenant, const struct webhook_list_query *q, struct hl_error *err)
+json_t *webhook_store_list(PGconn *pg, const struct secretbox *sb, const char *tenant,
+                           const struct webhook_list_query *q, struct hl_error *err)
 {
     char limit[24], offset[24];
     snprintf(limit, sizeof(limit), "%ld", q->size);
@@ -168,7 +201,15 @@ json_t *webhook_store_list(PGconn *pg, const char *tenant, const struct webhook_
         return NULL;
     json_t *elements = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        struct hl_error why = { 0 };
+        json_t *doc = store_doc_parse(sb, PQgetvalue(res, i, 0), &why);
+        if (doc == NULL && why.code == HL_ESECRET) {
+            /* never a page with a webhook left out or shown half sealed */
+            hl_error_set(err, why.code, "%s", why.msg);
+            json_decref(elements);
+            PQclear(res);
+            return NULL;
+        }
         if (doc) {
             json_array_append_new(elements, webhook_public(doc, NULL));
             json_decref(doc);

@@ -3,7 +3,11 @@
  *
  * Documents are the JSON of the webhook_docs view. Every function takes
  * the tenant, so one tenant can never read or change another's webhook:
- * a foreign id is simply not found.
+ * a foreign id is simply not found. Secrets and header values are sealed
+ * on the way in and opened on the way out (webhook_seal.h, key ring 'sb'):
+ * PostgreSQL, the outbox and the lifecycle events hold them sealed, the
+ * documents these functions take and return hold them plain. A stored
+ * value that does not open fails the read with HL_ESECRET.
  */
 #ifndef HL_WEBHOOK_STORE_H
 #define HL_WEBHOOK_STORE_H
@@ -12,6 +16,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include "hl_error.h"
+#include "secretbox.h"
 
 struct webhook_list_query {
     long page;              /* 1-based */
@@ -23,19 +28,21 @@ struct webhook_list_query {
 
 /* The document of webhook 'id' of 'tenant' (new reference), locked FOR
  * UPDATE when 'lock' (inside the caller's transaction), or NULL with
- * HL_ENOTFOUND ("Webhook not found.") or HL_EDB. */
-json_t *webhook_store_get(PGconn *pg, const char *tenant, const char *id, bool lock, struct hl_error *err);
+ * HL_ENOTFOUND ("Webhook not found."), HL_ESECRET or HL_EDB. */
+json_t *webhook_store_get(PGconn *pg, const struct secretbox *sb, const char *tenant, const char *id, bool lock,
+                          struct hl_error *err);
 
 /* Insert 'doc' (borrowed) and its webhook.created event in one transaction.
  * Returns the stored document (new reference) or NULL with HL_EDUP (name
  * taken) or HL_EDB. */
-json_t *webhook_store_insert(PGconn *pg, const json_t *doc, struct hl_error *err);
+json_t *webhook_store_insert(PGconn *pg, const struct secretbox *sb, const json_t *doc, struct hl_error *err);
 
 /* Write 'doc' (borrowed) over the stored webhook, bump its version and
  * append lifecycle event 'kind'. Runs inside the caller's transaction.
  * Returns the stored document (new reference) or NULL with HL_EDUP,
  * HL_ENOTFOUND or HL_EDB. */
-json_t *webhook_store_update(PGconn *pg, const json_t *doc, const char *kind, struct hl_error *err);
+json_t *webhook_store_update(PGconn *pg, const struct secretbox *sb, const json_t *doc, const char *kind,
+                             struct hl_error *err);
 
 /* Delete webhook 'id' of 'tenant' and append webhook.deleted, atomically.
  * Returns 0, HL_ENOTFOUND or HL_EDB. */
@@ -43,8 +50,10 @@ int webhook_store_delete(PGconn *pg, const char *tenant, const char *id, struct 
 
 /* One page of the tenant's webhooks in the list envelope
  * {"entities","count","per_page","pages":{"current","max"},"elements"}
- * with public (redacted) elements. New reference, or NULL with HL_EDB. */
-json_t *webhook_store_list(PGconn *pg, const char *tenant, const struct webhook_list_query *q, struct hl_error *err);
+ * with public (redacted) elements. New reference, or NULL with HL_EDB or
+ * HL_ESECRET (a webhook of the page does not open). */
+json_t *webhook_store_list(PGconn *pg, const struct secretbox *sb, const char *tenant,
+                           const struct webhook_list_query *q, struct hl_error *err);
 
 /* Every event type and group name, as an object name -> true (new
  * reference), or NULL with HL_EDB. */

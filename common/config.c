@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_LONG, CFG_BOOL, CFG_DURATION, CFG_SCHEDULE, CFG_PATH, CFG_LEVEL };
+#include "secretbox.h"
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_LONG, CFG_BOOL, CFG_DURATION, CFG_SCHEDULE, CFG_PATH, CFG_LEVEL, CFG_KEYRING };
 
 struct cfg_var {
     const char *name;
@@ -19,6 +21,10 @@ struct cfg_var {
     long min, max;        /* for numbers and durations (ms) */
     const char *help;
 };
+
+/* def of a variable required by the services, not by the one-off commands
+ * that touch no secret (--migrate, create-tenant): config_require_service */
+static const char cfg_service_required[] = "";
 
 #define F(field) offsetof(struct hl_config, field), sizeof(((struct hl_config *)0)->field)
 
@@ -81,6 +87,9 @@ static const struct cfg_var cfg_vars[] = {
       "api: how often the retention job runs (one api instance at a time)" },
     { "HOOKLINE_PUBLISH_TIMEOUT", CFG_DURATION, F(publish_timeout_ms), "2s", 100, 10000,
       "api: longest POST /v1/events and /test wait for Kafka's acknowledgement before answering 503" },
+    { "HOOKLINE_SECRETS_KEY", CFG_KEYRING, F(secrets_key), cfg_service_required, 0, 0,
+      "keys that seal webhook secrets and header values at rest: id:base64 of 32 random bytes, older keys "
+      "after commas; the first seals, every one opens (see Secrets at rest)" },
 };
 
 #undef F
@@ -155,12 +164,22 @@ static int cfg_set(struct hl_config *cfg, const struct cfg_var *v, const char *s
     case CFG_STR:
     case CFG_PATH:
     case CFG_LEVEL:
+    case CFG_KEYRING:
         if (strlen(s) >= v->size)
             return hl_error_set(err, HL_EINVAL, "%s: value longer than %zu characters", v->name, v->size - 1);
         if (v->type == CFG_PATH && *s && access(s, R_OK) != 0)
             return hl_error_set(err, HL_EINVAL, "%s: cannot read file '%s'", v->name, s);
         if (v->type == CFG_LEVEL && strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error"))
             return hl_error_set(err, HL_EINVAL, "%s: '%s' is not one of debug, info, warn, error", v->name, s);
+        if (v->type == CFG_KEYRING && *s) {
+            /* parsed here so a bad key stops the process at start; the
+             * reason names the key by place and id, never its bytes */
+            struct hl_error why = { 0 };
+            struct secretbox *sb = secretbox_new(s, &why);
+            secretbox_free(sb);
+            if (sb == NULL)
+                return hl_error_set(err, HL_EINVAL, "%s: %s", v->name, why.msg);
+        }
         strcpy(field, s);
         return 0;
     case CFG_INT:
@@ -210,10 +229,24 @@ int config_load(struct hl_config *cfg, struct hl_error *err)
     return 0;
 }
 
+int config_require_service(const struct hl_config *cfg, struct hl_error *err)
+{
+    for (size_t i = 0; i < sizeof(cfg_vars) / sizeof(cfg_vars[0]); i++) {
+        const struct cfg_var *v = &cfg_vars[i];
+        const char *field = (const char *)cfg + v->offset;
+        if (v->def == cfg_service_required && *field == '\0')
+            return hl_error_set(err, HL_EINVAL, "%s is required and not set%s", v->name,
+                                v->type == CFG_KEYRING ? ": <id>:<base64 of 32 random bytes>, e.g. "
+                                "k1:$(head -c 32 /dev/urandom | base64) (see README, Secrets at rest)" : "");
+    }
+    return 0;
+}
+
 void config_print_reference(FILE *out)
 {
     for (size_t i = 0; i < sizeof(cfg_vars) / sizeof(cfg_vars[0]); i++) {
         const struct cfg_var *v = &cfg_vars[i];
-        fprintf(out, "| `%s` | %s | %s |\n", v->name, v->def ? (*v->def ? v->def : "(empty)") : "required", v->help);
+        bool required = v->def == NULL || v->def == cfg_service_required;
+        fprintf(out, "| `%s` | %s | %s |\n", v->name, required ? "required" : *v->def ? v->def : "(empty)", v->help);
     }
 }

@@ -47,11 +47,18 @@ struct hl_config {
     long retention_ms;        /* attempts and sent outbox rows kept this long */
     long retention_interval_ms;
     long publish_timeout_ms;  /* longest an HTTP request waits for Kafka's acknowledgement */
+    /* both services */
+    char secrets_key[1024];   /* key ring spec (secretbox.h); "" only where no secret is touched */
 };
 
 /* Fill 'cfg' from the environment (defaults for unset variables).
  * Returns 0, or HL_EINVAL with a one-line reason naming the variable. */
 int config_load(struct hl_config *cfg, struct hl_error *err) HL_MUST_CHECK;
+
+/* The variables both services need but the one-off commands that touch no
+ * secret (--migrate, create-tenant) do not: HOOKLINE_SECRETS_KEY. Returns
+ * 0, or HL_EINVAL with a one-line reason naming the variable. */
+int config_require_service(const struct hl_config *cfg, struct hl_error *err) HL_MUST_CHECK;
 
 /* Parse a duration: an integer followed by ms, s, m, h or d ("90s",
  * "5m"). Returns 0 and sets *ms, or -1. */

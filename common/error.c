@@ -41,6 +41,7 @@ const char *hl_error_name(int code)
     case HL_EIO: return "i/o error";
     case HL_EBUSY: return "busy";
     case HL_EINDOUBT: return "outcome unknown";
+    case HL_ESECRET: return "secret does not open";
     default: return "error";
     }
 }

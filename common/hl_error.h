@@ -27,6 +27,7 @@ enum {
     HL_EIO = -12,       /* network or file error */
     HL_EBUSY = -13,     /* too many requests already wait on that: 503, retry shortly */
     HL_EINDOUBT = -14,  /* sent, outcome not known in time: 503 */
+    HL_ESECRET = -15,   /* a sealed secret does not open (secretbox.h): 500 */
 };
 
 struct hl_error {

@@ -8,7 +8,10 @@
 # used and dropped at exit; without HOOKLINE_KAFKA_BROKERS the in-memory
 # hookline-devbroker. When both are throwaway, http:// and private/loopback
 # endpoints are allowed and the TLS check at create is off (development
-# only). Creates a tenant "demo", prints the console URL and the keys, and
+# only). With a throwaway database and no HOOKLINE_SECRETS_KEY a key is
+# generated for the run (the secrets sealed with it go with the database);
+# a database of your own needs your own key, kept from run to run: without
+# one the runner stops. Creates a tenant "demo", prints the console URL and the keys, and
 # runs until Ctrl-C or SIGTERM, which stops every process gracefully.
 # HOOKLINE_HTTP_PORT defaults to 8080; every other HOOKLINE_* variable is
 # passed through.
@@ -32,6 +35,12 @@ if [ "${1:-}" != "--inner" ]; then
         cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
     fi
     cmake --build build -j"$(nproc)" || { say "the build failed"; exit 1; }
+    if [ -n "${HOOKLINE_DATABASE_URL:-}" ] && [ -z "${HOOKLINE_SECRETS_KEY:-}" ]; then
+        # a generated key would go at exit, and the secrets sealed with it
+        say "HOOKLINE_DATABASE_URL is set but HOOKLINE_SECRETS_KEY is not: set the key that database's secrets" \
+            "are sealed with (a new one: HOOKLINE_SECRETS_KEY=k1:\$(head -c 32 /dev/urandom | base64))"
+        exit 1
+    fi
     work=$(mktemp -d /tmp/hookline-local.XXXXXX) || exit 1
     if [ -n "${HOOKLINE_DATABASE_URL:-}" ]; then
         exec sh "$0" --inner "$work"
@@ -144,7 +153,12 @@ fi
 if [ -z "${HOOKLINE_ADMIN_KEY:-}" ]; then
     HOOKLINE_ADMIN_KEY=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 fi
-export HOOKLINE_HTTP_PORT HOOKLINE_ADMIN_KEY
+if [ -z "${HOOKLINE_SECRETS_KEY:-}" ]; then
+    # only for a throwaway database (checked above): its secrets go with it
+    HOOKLINE_SECRETS_KEY="local:$(head -c 32 /dev/urandom | base64)"
+    say "HOOKLINE_SECRETS_KEY is unset: sealing this run's webhook secrets with a key of its own"
+fi
+export HOOKLINE_HTTP_PORT HOOKLINE_ADMIN_KEY HOOKLINE_SECRETS_KEY
 
 if [ "$throwaway_db" -eq 1 ] && [ "$throwaway_kafka" -eq 1 ]; then
     : "${HOOKLINE_ALLOW_HTTP:=true}" "${HOOKLINE_ALLOW_PRIVATE_TARGETS:=true}" "${HOOKLINE_TLS_CHECK:=false}"

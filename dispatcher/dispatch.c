@@ -706,7 +706,12 @@ struct dispatcher *dispatch_new(const struct hl_config *cfg, volatile sig_atomic
     dsp->max_waiting = dispatch_mark(cfg);
     srandom((unsigned)getpid() ^ (unsigned)hl_time_now_ms());
 
-    dsp->idx = sub_index_new();
+    /* the ring outlives the index: freed after it */
+    if ((dsp->sb = secretbox_new(cfg->secrets_key, err)) == NULL) {
+        hl_error_set(err, HL_EINVAL, "HOOKLINE_SECRETS_KEY: not a key ring");
+        goto fail;
+    }
+    dsp->idx = sub_index_new(dsp->sb);
     dsp->tr = tracker_new();
     dsp->q = queue_new(&dsp->cfg);
     dsp->recent = recent_new(RECENT_MAX, RECENT_MAX_BYTES, CLOCK_SKEW_MS);
@@ -814,5 +819,6 @@ void dispatch_free(struct dispatcher *dsp)
     recent_free(dsp->recent);
     tracker_free(dsp->tr);
     sub_index_free(dsp->idx);
+    secretbox_free(dsp->sb);
     free(dsp);
 }

@@ -26,6 +26,7 @@ struct dispatcher {
     struct hl_config cfg;
     struct dest_policy policy;
     char name[128];
+    struct secretbox *sb;       /* HOOKLINE_SECRETS_KEY: opens the webhooks' secrets */
     struct sub_index *idx;
     struct lifecycle *lc;
     struct tracker *tr;

@@ -24,6 +24,7 @@
 #include "hl_error.h"
 #include "hl_limits.h"
 #include "ids.h"
+#include "secretbox.h"
 #include "strmap.h"
 
 /* ---- subscriptions (sub_index.c) ---- */
@@ -61,16 +62,23 @@ struct sub {
 
 struct sub_index;
 
-struct sub_index *sub_index_new(void);
+/* An empty index that opens secrets with 'sb' (borrowed: it must outlive
+ * the index), or NULL when out of memory. */
+struct sub_index *sub_index_new(const struct secretbox *sb);
 void sub_index_free(struct sub_index *idx);
 
 void sub_ref(struct sub *s);
 void sub_unref(struct sub *s);
 
-/* Apply one webhook document (borrowed) at 'version'; 'deleted' removes it.
- * Older or equal versions than the index holds are ignored, so replays
- * and duplicates are harmless. Returns 1 if applied, 0 if ignored, -1 on
- * a malformed document. */
+/* Apply one webhook document (borrowed; its secrets sealed) at 'version';
+ * 'deleted' removes it. Older or equal versions than the index holds are
+ * ignored, so replays and duplicates are harmless. Returns 1 if applied, 0
+ * if ignored, -1 on a malformed document, or SUB_APPLY_SEALED_SHUT when its
+ * secrets do not open: the webhook is then out of the index (whatever
+ * version it had), logged once per version and counted in
+ * sub_index_sealed_shut() until a version that opens, its deletion, or a
+ * load that no longer finds it. */
+#define SUB_APPLY_SEALED_SHUT (-2)
 int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version, bool deleted);
 
 /* Reload every webhook from PostgreSQL, in pages of 1,000 by id; entries
@@ -118,6 +126,9 @@ struct sub *sub_index_get(struct sub_index *idx, const char *id);
 bool sub_index_knows_tenant(struct sub_index *idx, const char *tenant);
 
 size_t sub_index_size(const struct sub_index *idx);
+
+/* Webhooks left out because their secrets do not open (for /metrics). */
+size_t sub_index_sealed_shut(const struct sub_index *idx);
 
 /* ---- shared payloads ---- */
 

@@ -97,7 +97,9 @@ static void lifecycle_apply(struct lifecycle *lc, const rd_kafka_message_t *rkm)
     int rc = -1;
     if (type && json_is_object(doc) && json_is_integer(version))
         rc = sub_index_apply(lc->idx, doc, json_integer_value(version), strcmp(type, "webhook.deleted") == 0);
-    if (rc < 0) {
+    if (rc == SUB_APPLY_SEALED_SHUT) {
+        /* said by the index, once per version */
+    } else if (rc < 0) {
         lc->malformed++;
         log_warn("lifecycle event at %s[%d] offset %lld is malformed; skipped", HL_TOPIC_WEBHOOKS,
                  rkm->partition, (long long)rkm->offset);

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
-    if (config_load(&cfg, &err) < 0) {
+    if (config_load(&cfg, &err) < 0 || config_require_service(&cfg, &err) < 0) {
         fprintf(stderr, "hookline-dispatcher: %s\n", err.msg);
         return 1;
     }

@@ -44,7 +44,7 @@ struct metrics_snap {
     unsigned long long buckets[METRICS_BUCKETS + 1];   /* not cumulative; last is +Inf */
     unsigned long long attempts;
     double attempt_seconds;
-    long in_flight, waiting, unrecorded, index_size, assigned, lanes_held;
+    long in_flight, waiting, unrecorded, index_size, sealed_shut, assigned, lanes_held;
     long retries_pending;           /* -1 until the first count */
     bool paused;
     bool pg_ok;                     /* the last count query answered */
@@ -201,6 +201,7 @@ void metrics_tick(struct metrics *m, struct dispatcher *dsp)
     w->waiting = (long)queue_waiting(dsp->q);
     w->unrecorded = (long)attempts_batched(dsp->at);
     w->index_size = (long)sub_index_size(dsp->idx);
+    w->sealed_shut = (long)sub_index_sealed_shut(dsp->idx);
     w->lanes_held = (long)lanes_held(dsp->lanes);
     w->paused = dsp->paused;
     w->published_ms = now;
@@ -277,6 +278,10 @@ static void metrics_format(FILE *out, const struct metrics_snap *s, long long no
     fprintf(out, "# HELP hookline_dispatcher_subscriptions Webhooks in the in-memory matching index.\n"
                  "# TYPE hookline_dispatcher_subscriptions gauge\nhookline_dispatcher_subscriptions %ld\n",
             s->index_size);
+    fprintf(out, "# HELP hookline_dispatcher_subscriptions_sealed_shut Webhooks left out of the index because their "
+                 "secrets do not open with HOOKLINE_SECRETS_KEY.\n"
+                 "# TYPE hookline_dispatcher_subscriptions_sealed_shut gauge\n"
+                 "hookline_dispatcher_subscriptions_sealed_shut %ld\n", s->sealed_shut);
     fprintf(out, "# HELP hookline_dispatcher_assigned_partitions Partitions of " HL_TOPIC_EVENTS " assigned here.\n"
                  "# TYPE hookline_dispatcher_assigned_partitions gauge\nhookline_dispatcher_assigned_partitions %ld\n",
             s->assigned);

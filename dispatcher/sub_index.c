@@ -5,6 +5,13 @@
  * hash lookups whatever other tenants or types hold. Entries are applied
  * by version: a replayed or reordered lifecycle event never undoes a newer
  * one, and deleted webhooks leave a tombstone with their last version.
+ *
+ * Documents come with their secrets and header values sealed
+ * (webhook_seal.h); they are opened here, into the webhook's own
+ * allocation and its header lines, and live nowhere else. A webhook whose
+ * values do not open is left out of the index (its events are not
+ * delivered, its slow-lane rows wait) and reported: once per version in the
+ * log, and in the count sub_index_undecryptable() gives to /metrics.
  */
 #include "dispatcher.h"
 
@@ -21,6 +28,7 @@
 #include "envelope.h"
 #include "filter.h"
 #include "log.h"
+#include "webhook_seal.h"
 
 #define LOAD_BATCH 1000       /* webhooks read per statement of a load */
 #define HL_STR_(x) #x
@@ -52,10 +60,12 @@ struct sub_table {
 };
 
 struct sub_index {
+    const struct secretbox *sb; /* borrowed */
     struct sub_table by_id;
     struct strmap *by_key;      /* tenant\x1fname -> struct sub_list */
     struct strmap *tombstones;  /* id -> struct tombstone */
     struct strmap *tenants;     /* id -> (void *)1 */
+    struct strmap *sealed_shut; /* id -> struct tombstone: the last version whose values did not open */
     unsigned stamp;
     unsigned gen;
     bool loading;               /* a paged load is under way (sub_index_load_step) */
@@ -140,6 +150,9 @@ void sub_unref(struct sub *s)
 {
     if (s == NULL || --s->refs > 0)
         return;
+    /* the opened secrets go with the webhook; header lines as libcurl frees them */
+    memset((char *)s->secret, 0, strlen(s->secret));
+    memset((char *)s->prev_secret, 0, strlen(s->prev_secret));
     for (size_t i = 0; i < s->neps; i++)
         curl_slist_free_all(s->eps[i].headers);
     json_decref(s->filter);
@@ -172,15 +185,17 @@ static void sub_list_free(void *val)
     free(l);
 }
 
-struct sub_index *sub_index_new(void)
+struct sub_index *sub_index_new(const struct secretbox *sb)
 {
     struct sub_index *idx = calloc(1, sizeof(*idx));
     if (idx == NULL)
         return NULL;
+    idx->sb = sb;
     idx->by_key = strmap_new();
     idx->tombstones = strmap_new();
     idx->tenants = strmap_new();
-    if (!idx->by_key || !idx->tombstones || !idx->tenants) {
+    idx->sealed_shut = strmap_new();
+    if (!idx->by_key || !idx->tombstones || !idx->tenants || !idx->sealed_shut) {
         sub_index_free(idx);
         return NULL;
     }
@@ -197,6 +212,7 @@ void sub_index_free(struct sub_index *idx)
     free(idx->by_id.slots);
     strmap_free(idx->tombstones, free);
     strmap_free(idx->tenants, NULL);
+    strmap_free(idx->sealed_shut, free);
     free(idx);
 }
 
@@ -254,15 +270,45 @@ static void index_unlink(struct sub_index *idx, struct sub *s)
     }
 }
 
-/* Header lines for one endpoint: the webhook's, overridden by the endpoint's. */
-static struct curl_slist *sub_headers(const json_t *wh_headers, const json_t *ep_headers)
+/* Open each value of headers object 'h' (field "<prefix><name>") into
+ * 'merged', replacing a value of the same name. Returns 0 or -1 ('err'). */
+static int sub_headers_open(const struct secretbox *sb, const char *tenant, const char *id, const json_t *h,
+                            const char *prefix, json_t *merged, struct hl_error *err)
 {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)h, k, v) {
+        char *field = NULL, *value = NULL;
+        if (asprintf(&field, "%s%s", prefix, k) < 0)
+            return hl_error_set(err, HL_ENOMEM, "out of memory");
+        value = webhook_field_open(sb, tenant, id, field, json_string_value(v) ? json_string_value(v) : "", err);
+        free(field);
+        if (value == NULL)
+            return -1;
+        json_object_set_new(merged, k, json_string(value));
+        memset(value, 0, strlen(value));
+        free(value);
+    }
+    return 0;
+}
+
+/* Header lines for endpoint 'ep' of webhook 'doc': the webhook's,
+ * overridden by the endpoint's, opened. Sets *out (NULL = none); returns 0,
+ * or -1 with the reason in 'err' when a value does not open. */
+static int sub_headers(const struct secretbox *sb, const json_t *doc, const json_t *ep, struct curl_slist **out,
+                       struct hl_error *err)
+{
+    const char *tenant = json_string_value(json_object_get(doc, "tenant"));
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    char prefix[HL_ID_MAX + 32];
+    snprintf(prefix, sizeof(prefix), "endpoints/%s/headers/", json_string_value(json_object_get(ep, "id")));
     json_t *merged = json_object();
-    if (json_is_object(wh_headers))
-        json_object_update(merged, (json_t *)wh_headers);
-    if (json_is_object(ep_headers))
-        json_object_update(merged, (json_t *)ep_headers);
-    struct curl_slist *list = NULL;
+    *out = NULL;
+    if (merged == NULL || sub_headers_open(sb, tenant, id, json_object_get(doc, "headers"), "headers/", merged, err) < 0 ||
+        sub_headers_open(sb, tenant, id, json_object_get(ep, "headers"), prefix, merged, err) < 0) {
+        json_decref(merged);
+        return -1;
+    }
     const char *k;
     json_t *v;
     json_object_foreach(merged, k, v) {
@@ -274,11 +320,12 @@ static struct curl_slist *sub_headers(const json_t *wh_headers, const json_t *ep
         if (line == NULL)
             continue;
         snprintf(line, cap, "%s: %s", k, value);
-        list = curl_slist_append(list, line);
+        *out = curl_slist_append(*out, line);
+        memset(line, 0, cap);
         free(line);
     }
     json_decref(merged);
-    return list;
+    return 0;
 }
 
 /* Copy 'str' to *at and advance it. */
@@ -290,38 +337,47 @@ static const char *sub_put_str(char **at, const char *str)
     return copy;
 }
 
-static struct sub *sub_from_doc(const json_t *doc, long long version)
+/* The webhook of 'doc' at 'version' with its secrets opened, or NULL: a
+ * malformed document, or (with HL_ESECRET and the field in 'err') one whose
+ * values do not open. */
+static struct sub *sub_from_doc(const struct secretbox *sb, const json_t *doc, long long version,
+                                struct hl_error *err)
 {
     const char *id = json_string_value(json_object_get(doc, "id"));
     const char *tenant = json_string_value(json_object_get(doc, "tenant"));
-    const char *secret = json_string_value(json_object_get(doc, "secret"));
+    const char *sealed = json_string_value(json_object_get(doc, "secret"));
     json_t *events = json_object_get(doc, "events"), *eps = json_object_get(doc, "endpoints");
     /* bounds only where a fixed buffer depends on them (the index keys), and
      * then the api's own: a webhook refused here would never get an event;
      * the secrets are copied into an allocation sized to fit */
-    if (!id || !tenant || !secret || !json_is_array(events) || !json_is_array(eps) ||
+    if (!id || !tenant || !sealed || !json_is_array(events) || !json_is_array(eps) ||
         strlen(id) >= HL_ID_MAX || strlen(tenant) > LIMIT_TENANT_ID_MAX)
         return NULL;
-    const char *prev = json_string_value(json_object_get(doc, "previous_secret"));
+    const char *sealed_prev = json_string_value(json_object_get(doc, "previous_secret"));
+    char *secret = webhook_field_open(sb, tenant, id, "secret", sealed, err);
+    char *prev = secret && sealed_prev ? webhook_field_open(sb, tenant, id, "previous_secret", sealed_prev, err) : NULL;
+    struct sub *s = NULL;
+    if (secret == NULL || (sealed_prev && prev == NULL))
+        goto out;
     /* one allocation: the struct, events[], eps[], then the strings */
     size_t nev = 0, nep = json_array_size(eps), chars = strlen(id) + strlen(secret) + (prev ? strlen(prev) : 0) + 3;
     size_t i;
     json_t *v;
     json_array_foreach(events, i, v) {
         if (json_is_string(v) && json_string_length(v) > LIMIT_EVENT_TYPE_MAX)
-            return NULL;
+            goto out;
         nev += json_is_string(v);
     }
     json_array_foreach(eps, i, v) {
         const char *eid = json_string_value(json_object_get(v, "id"));
         const char *url = json_string_value(json_object_get(v, "url"));
         if (!eid || !url || strlen(eid) >= HL_ID_MAX)
-            return NULL;
+            goto out;
         chars += strlen(eid) + strlen(url) + 2;
     }
-    struct sub *s = calloc(1, sizeof(*s) + nev * sizeof(*s->events) + nep * sizeof(*s->eps) + chars);
+    s = calloc(1, sizeof(*s) + nev * sizeof(*s->events) + nep * sizeof(*s->eps) + chars);
     if (s == NULL)
-        return NULL;
+        goto out;
     s->events = (const char **)(s + 1);
     s->eps = (struct sub_endpoint *)(s->events + nev);
     char *at = (char *)(s->eps + nep);
@@ -349,14 +405,23 @@ static struct sub *sub_from_doc(const json_t *doc, long long version)
         struct sub_endpoint *ep = &s->eps[s->neps++];
         ep->id = sub_put_str(&at, json_string_value(json_object_get(v, "id")));
         ep->url = sub_put_str(&at, json_string_value(json_object_get(v, "url")));
-        ep->headers = sub_headers(json_object_get(doc, "headers"), json_object_get(v, "headers"));
+        if (sub_headers(sb, doc, v, &ep->headers, err) < 0)
+            goto fail;
         /* absent (written before endpoints had a state of their own): active */
         ep->active = !json_is_false(json_object_get(v, "is_active"));
     }
-    return s;
+    goto out;
 fail:
     sub_unref(s);
-    return NULL;
+    s = NULL;
+out:
+    if (secret)
+        memset(secret, 0, strlen(secret));
+    if (prev)
+        memset(prev, 0, strlen(prev));
+    free(secret);
+    free(prev);
+    return s;
 }
 
 static void index_remove(struct sub_index *idx, struct sub *s)
@@ -381,6 +446,29 @@ static void index_tombstone(struct sub_index *idx, const char *id, long long ver
     t->gen = idx->gen;
 }
 
+/* Webhook 'id' at 'version' does not open ('why'): out of the index, and
+ * said once per version. */
+static void index_sealed_shut(struct sub_index *idx, const char *id, long long version, const char *why)
+{
+    struct tombstone *t = strmap_get(idx->sealed_shut, id);
+    if (t == NULL) {
+        t = calloc(1, sizeof(*t));
+        if (t == NULL || strmap_put(idx->sealed_shut, id, t, NULL) < 0) {
+            free(t);
+            t = NULL;
+        }
+    } else if (t->version == version) {
+        t->gen = idx->gen;
+        return;
+    }
+    if (t != NULL) {
+        t->version = version;
+        t->gen = idx->gen;
+    }
+    log_error("%s; version %lld of the webhook is left out of the index: its events are not delivered "
+              "until its secrets open with HOOKLINE_SECRETS_KEY", why, version);
+}
+
 int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version, bool deleted)
 {
     const char *id = json_string_value(json_object_get(doc, "id"));
@@ -398,11 +486,20 @@ int sub_index_apply(struct sub_index *idx, const json_t *doc, long long version,
         strmap_put(idx->tenants, tenant, (void *)1, NULL);
     struct sub *s = NULL;
     if (!deleted) {
-        s = sub_from_doc(doc, version);
+        struct hl_error why = { 0 };
+        s = sub_from_doc(idx->sb, doc, version, &why);
+        if (s == NULL && why.code == HL_ESECRET) {
+            /* what it had would sign with secrets that may no longer be the webhook's */
+            if (old)
+                index_remove(idx, old);
+            index_sealed_shut(idx, id, version, why.msg);
+            return SUB_APPLY_SEALED_SHUT;
+        }
         if (s == NULL)
             return -1;
         s->gen = idx->gen;
     }
+    free(strmap_del(idx->sealed_shut, id));
     if (old)
         index_remove(idx, old);
     if (deleted) {
@@ -442,10 +539,10 @@ int sub_index_sync_created(struct sub_index *idx, PGconn *pg, long long since_ms
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         const char *id = PQgetvalue(res, i, 0);
         struct sub *s = sub_table_get(&idx->by_id, id);
-        struct tombstone *t = strmap_get(idx->tombstones, id);
+        struct tombstone *t = strmap_get(idx->tombstones, id), *shut = strmap_get(idx->sealed_shut, id);
         long long version = atoll(PQgetvalue(res, i, 1));
-        if ((s && s->version >= version) || (t && t->version >= version))
-            continue;
+        if ((s && s->version >= version) || (t && t->version >= version) || (shut && shut->version >= version))
+            continue;   /* known, gone, or known not to open (the next load tries it again) */
         if (fetched++ == SYNC_FETCH_MAX) {
             rc = 1;     /* the rest at the next sync */
             break;
@@ -492,6 +589,20 @@ static void sweep_tombstones(const char *key, void *val, void *arg)
         sw->stale[sw->nstale++] = strdup(key);
 }
 
+static void sweep_sealed_shut(const char *key, void *val, void *arg)
+{
+    struct sweep *sw = arg;
+    struct tombstone *t = val;
+    if (t->gen == sw->idx->gen)
+        return;
+    if (sw->nstale == sw->capstale) {
+        sw->capstale = sw->capstale ? sw->capstale * 2 : 64;
+        sw->stale = realloc(sw->stale, sw->capstale * sizeof(*sw->stale));
+    }
+    if (sw->stale)
+        sw->stale[sw->nstale++] = strdup(key);
+}
+
 /* The end of a load: whatever the database no longer has was deleted. */
 static void sub_index_sweep(struct sub_index *idx)
 {
@@ -506,6 +617,13 @@ static void sub_index_sweep(struct sub_index *idx)
     strmap_foreach(idx->tombstones, sweep_tombstones, &sw);
     for (size_t i = 0; i < sw.nstale; i++) {
         free(strmap_del(idx->tombstones, sw.stale[i]));
+        free(sw.stale[i]);
+    }
+    /* webhooks that did not open and are no longer in the database */
+    sw.nstale = 0;
+    strmap_foreach(idx->sealed_shut, sweep_sealed_shut, &sw);
+    for (size_t i = 0; i < sw.nstale; i++) {
+        free(strmap_del(idx->sealed_shut, sw.stale[i]));
         free(sw.stale[i]);
     }
     log_info("subscription index loaded: %zu webhooks (%ld read, %zu removed)", idx->by_id.n, idx->load_read, sw.n);
@@ -547,9 +665,11 @@ int sub_index_load_step(struct sub_index *idx, PGconn *pg, struct hl_error *err)
     for (int i = 0; i < n; i++) {
         json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, NULL);
         const char *wid = PQgetvalue(res, i, 2);
-        if (doc && sub_index_apply(idx, doc, atoll(PQgetvalue(res, i, 1)), false) >= 0)
+        int rc = doc ? sub_index_apply(idx, doc, atoll(PQgetvalue(res, i, 1)), false) : -1;
+        if (rc >= 0)
             idx->load_read++;
-        else    /* said once per load: otherwise it would simply never get an event */
+        else if (rc != SUB_APPLY_SEALED_SHUT)   /* that one said so itself, once per version */
+            /* said once per load: otherwise it would simply never get an event */
             log_warn("webhook %s: its document is malformed or over the limits; not indexed", wid);
         json_decref(doc);
     }
@@ -608,6 +728,11 @@ bool sub_index_knows_tenant(struct sub_index *idx, const char *tenant)
 size_t sub_index_size(const struct sub_index *idx)
 {
     return idx->by_id.n;
+}
+
+size_t sub_index_sealed_shut(const struct sub_index *idx)
+{
+    return strmap_size(idx->sealed_shut);
 }
 
 static void match_list(struct sub_index *idx, const char *key, const json_t *envelope,

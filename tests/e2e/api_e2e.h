@@ -179,6 +179,38 @@ static inline long e2e_db_long(struct hx_stack *st, const char *sql, const char 
     return v;
 }
 
+/* Whether 'sealed' is a value sealed at rest for 'field' of webhook 'id'
+ * of 'tenant' under the stack's keys that opens to 'plain' (NULL: any),
+ * and does not show it. Says why on stderr when not. */
+static inline bool e2e_sealed_is(struct hx_stack *st, const char *tenant, const char *id, const char *field,
+                                 const char *sealed, const char *plain)
+{
+    char *opened = sealed ? hx_unseal(hx_secrets_key(st), tenant, id, field, sealed) : NULL;
+    /* a value too short to be told from base64 by chance is not looked for in it */
+    bool ok = opened != NULL && (plain == NULL || strcmp(opened, plain) == 0) &&
+              (plain == NULL || strlen(plain) < 8 || strstr(sealed, plain) == NULL);
+    if (!ok)
+        fprintf(stderr, "%s %s of %s: %s\n", tenant, field, id,
+                sealed == NULL ? "absent" : opened == NULL ? "does not open (not sealed for it)" : "opens to another value");
+    free(opened);
+    return ok;
+}
+
+/* e2e_sealed_is for column 'column' ("secret", "previous_secret") of webhook 'id' in PostgreSQL. */
+static inline bool e2e_db_sealed_is(struct hx_stack *st, const char *id, const char *column, const char *plain)
+{
+    PGconn *pg = hx_pg_connect(st);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT tenant_id, %s FROM webhooks WHERE id = $1", column);
+    const char *params[1] = {id};
+    PGresult *res = PQexecParams(pg, sql, 1, NULL, params, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) &&
+              e2e_sealed_is(st, PQgetvalue(res, 0, 0), id, column, PQgetvalue(res, 0, 1), plain);
+    PQclear(res);
+    PQfinish(pg);
+    return ok;
+}
+
 /* ---- a plain librdkafka consumer over every partition of one topic ---- */
 
 struct e2e_consumer {

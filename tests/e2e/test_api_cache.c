@@ -232,14 +232,15 @@ static void ca_same_process(struct hx_stack *st, const char *key, const char *ot
 /* A second api process on the same database. */
 static pid_t ca_second_api(struct hx_stack *st, char *url2, size_t cap)
 {
-    static char db[1200], brokers[300], port[64], admin[128];
+    static char db[1200], brokers[300], port[64], admin[128], keys[256];
     int p2 = hx_free_port();
+    snprintf(keys, sizeof(keys), "HOOKLINE_SECRETS_KEY=%s", hx_secrets_key(st));
     snprintf(db, sizeof(db), "HOOKLINE_DATABASE_URL=%s", hx_db_conninfo(st));
     snprintf(brokers, sizeof(brokers), "HOOKLINE_KAFKA_BROKERS=%s", hx_brokers(st));
     snprintf(port, sizeof(port), "HOOKLINE_HTTP_PORT=%d", p2);
     snprintf(admin, sizeof(admin), "HOOKLINE_ADMIN_KEY=%s", hx_admin_key(st));
     snprintf(url2, cap, "http://127.0.0.1:%d", p2);
-    const char *const env[] = {db, brokers, port, admin, "HOOKLINE_TLS_CHECK=false", NULL};
+    const char *const env[] = {db, brokers, port, admin, keys, "HOOKLINE_TLS_CHECK=false", NULL};
     pid_t pid = e2e_spawn_api(hx_artifacts_dir(st), "api-second", NULL, env);
     CHECK_FATAL(HX_WAIT(ca_metric(url2, "hookline_api_doc_cache_enabled") >= 0, 20000));
     return pid;

@@ -2,9 +2,10 @@
  * migrations.
  *
  * A missing required variable, a bad port, boolean, duration, log level,
- * CA file or admin key stops the process with a non-zero status and ONE
- * line on stderr naming the variable; an unreachable database stops it
- * with one line too. `--migrate` applies every sql/ file once: run twice
+ * CA file, admin key or secrets key stops the process with a non-zero
+ * status and ONE line on stderr naming the variable (a secrets key by its
+ * place and id, never its bytes); an unreachable database stops it with
+ * one line too. --migrate needs no secrets key. `--migrate` applies every sql/ file once: run twice
  * it exits 0 both times with one schema_migrations row per file; a new
  * file is applied on the next run and a broken one is refused whole.
  */
@@ -61,12 +62,16 @@ static void cfg_write(const char *path, const char *text)
     CHECK_FATAL(fclose(fp) == 0);
 }
 
+/* stderr of the last cfg_expect_refusal */
+static char cfg_last_err[sizeof(((struct e2e_run *)0)->err)];
+
 /* Run hookline-api with 'env' and expect it to stop at once: non-zero exit,
  * nothing on stdout, exactly one line on stderr containing 'want'. */
 static void cfg_expect_refusal(struct hx_stack *st, const char *tag, const char *const *env, const char *want)
 {
     struct e2e_run run;
     e2e_run_api(hx_artifacts_dir(st), tag, NULL, env, CFG_TIMEOUT_MS, &run);
+    snprintf(cfg_last_err, sizeof(cfg_last_err), "%s", run.err);
     bool ok = run.status > 0 && run.err_lines == 1 && strstr(run.err, want) != NULL && run.out[0] == '\0';
     if (!ok)
         fprintf(stderr, "%s: status %d, %d stderr lines, want one naming %s:\n%s", tag, run.status, run.err_lines, want,
@@ -79,10 +84,11 @@ static void cfg_expect_refusal(struct hx_stack *st, const char *tag, const char 
 
 static void cfg_bad_values(struct hx_stack *st)
 {
-    char db[1200], brokers[300], port[64];
+    char db[1200], brokers[300], port[64], keys[256];
     snprintf(db, sizeof(db), "HOOKLINE_DATABASE_URL=%s", hx_db_conninfo(st));
     snprintf(brokers, sizeof(brokers), "HOOKLINE_KAFKA_BROKERS=%s", hx_brokers(st));
     snprintf(port, sizeof(port), "HOOKLINE_HTTP_PORT=%d", hx_free_port());
+    snprintf(keys, sizeof(keys), "HOOKLINE_SECRETS_KEY=%s", hx_secrets_key(st));
 
     E2E_SECTION("a missing required variable stops the api with one line naming it");
     cfg_expect_refusal(st, "no-database", (const char *const[]){brokers, port, NULL}, "HOOKLINE_DATABASE_URL");
@@ -122,10 +128,27 @@ static void cfg_bad_values(struct hx_stack *st)
         cfg_expect_refusal(st, tag, (const char *const[]){db, brokers, port, bad[i][0], NULL}, bad[i][1]);
     }
 
+    E2E_SECTION("no secrets key, or a bad one: the api stops with one line naming it, never its bytes");
+    cfg_expect_refusal(st, "no-secrets-key", (const char *const[]){db, brokers, port, NULL}, "HOOKLINE_SECRETS_KEY");
+    cfg_expect_refusal(st, "empty-secrets-key", (const char *const[]){db, brokers, port, "HOOKLINE_SECRETS_KEY=", NULL},
+                       "HOOKLINE_SECRETS_KEY is required");
+    static const char *const bad_keys[] = {
+        "HOOKLINE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",     /* no id */
+        "HOOKLINE_SECRETS_KEY=k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZQ==",  /* 31 bytes */
+        "HOOKLINE_SECRETS_KEY=k1:not base64 at all",
+    };
+    for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
+        char tag[32];
+        snprintf(tag, sizeof(tag), "bad-secrets-key-%zu", i);
+        cfg_expect_refusal(st, tag, (const char *const[]){db, brokers, port, bad_keys[i], NULL},
+                           "HOOKLINE_SECRETS_KEY: key 1");
+        CHECK(strstr(cfg_last_err, "MDEy") == NULL && strstr(cfg_last_err, "base64 at") == NULL);
+    }
+
     E2E_SECTION("an unreachable database stops the api with one line about PostgreSQL");
     cfg_expect_refusal(st, "db-unreachable",
                        (const char *const[]){"HOOKLINE_DATABASE_URL=host=127.0.0.1 port=1 connect_timeout=3 dbname=x",
-                                             brokers, port, NULL},
+                                             brokers, port, keys, NULL},
                        "PostgreSQL");
 
     E2E_SECTION("a port already in use stops the api (non-zero exit) with a line naming the port");
@@ -138,8 +161,8 @@ static void cfg_bad_values(struct hx_stack *st)
     snprintf(busy_port, sizeof(busy_port), "%d", ntohs(sa.sin_port));
     snprintf(busy, sizeof(busy), "HOOKLINE_HTTP_PORT=%s", busy_port);
     struct e2e_run run;
-    e2e_run_api(hx_artifacts_dir(st), "port-busy", NULL, (const char *const[]){db, brokers, busy, NULL}, CFG_TIMEOUT_MS,
-                &run);
+    e2e_run_api(hx_artifacts_dir(st), "port-busy", NULL, (const char *const[]){db, brokers, busy, keys, NULL},
+                CFG_TIMEOUT_MS, &run);
     CHECK(run.status > 0 && run.status < 128);
     CHECK(strstr(run.err, busy_port) != NULL);
     close(fd);
@@ -156,7 +179,8 @@ static void cfg_bad_values(struct hx_stack *st)
     CHECK_EQ_INT(run.status, 0);
     static const char *const names[] = {
         "HOOKLINE_DATABASE_URL", "HOOKLINE_KAFKA_BROKERS",         "HOOKLINE_HTTP_PORT", "HOOKLINE_ADMIN_KEY",
-        "HOOKLINE_ALLOW_HTTP",   "HOOKLINE_ALLOW_PRIVATE_TARGETS", "HOOKLINE_CA_FILE",   "HOOKLINE_LOG_LEVEL"};
+        "HOOKLINE_ALLOW_HTTP",   "HOOKLINE_ALLOW_PRIVATE_TARGETS", "HOOKLINE_CA_FILE",   "HOOKLINE_LOG_LEVEL",
+        "HOOKLINE_SECRETS_KEY"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         CHECK(strstr(run.out, names[i]) != NULL);
 }

@@ -5,7 +5,8 @@
  * hookline.webhooks from the beginning sees, for one webhook created,
  * patched, rotated and deleted, webhook.created / updated / secret_rotated
  * / deleted in that order with versions 1-4, keyed by the webhook id, the
- * full document (secret included) in all but the deletion. Refused writes
+ * full document (secret included, sealed for this webhook) in all but the
+ * deletion. Refused writes
  * publish nothing. With the broker down every write still answers 201 and
  * every lifecycle event arrives once it is back; an api restarted with
  * unsent outbox rows publishes them.
@@ -111,7 +112,7 @@ static void ob_lifecycle(struct hx_stack *st, const char *key, struct e2e_consum
         CHECK(json_is_boolean(json_object_get(doc, "is_active")));
         CHECK(json_object_get(doc, "filter") != NULL);
         CHECK_EQ_INT(e2e_int(doc, "version"), (long long)i + 1);
-        CHECK_EQ_STR(e2e_str(doc, "secret"), i < 2 ? secret : new_secret);
+        CHECK(e2e_sealed_is(st, "outbox-co", id, "secret", e2e_str(doc, "secret"), i < 2 ? secret : new_secret));
     }
     if (json_array_size(evs) >= 2) {
         json_t *doc = json_object_get(json_object_get(json_array_get(evs, 1), "value"), "webhook");
@@ -254,14 +255,15 @@ static size_t ob_count(const struct e2e_consumer *c, const char *id, const char 
  * stack's own api killed (forgotten by the harness). */
 static void ob_two_apis(struct hx_stack *st, const char *key, struct e2e_consumer *c)
 {
-    char db[1200], brokers[300], port[64], admin[128], url2[64], id[64];
+    char db[1200], brokers[300], port[64], admin[128], url2[64], id[64], keys[256];
     int p2 = hx_free_port();
+    snprintf(keys, sizeof(keys), "HOOKLINE_SECRETS_KEY=%s", hx_secrets_key(st));
     snprintf(db, sizeof(db), "HOOKLINE_DATABASE_URL=%s", hx_db_conninfo(st));
     snprintf(brokers, sizeof(brokers), "HOOKLINE_KAFKA_BROKERS=%s", hx_brokers(st));
     snprintf(port, sizeof(port), "HOOKLINE_HTTP_PORT=%d", p2);
     snprintf(admin, sizeof(admin), "HOOKLINE_ADMIN_KEY=%s", hx_admin_key(st));
     snprintf(url2, sizeof(url2), "http://127.0.0.1:%d", p2);
-    const char *const env[] = {db, brokers, port, admin, "HOOKLINE_TLS_CHECK=false", NULL};
+    const char *const env[] = {db, brokers, port, admin, keys, "HOOKLINE_TLS_CHECK=false", NULL};
     pid_t second = e2e_spawn_api(hx_artifacts_dir(st), "api-second", NULL, env);
     char health[128];
     snprintf(health, sizeof(health), "%s/healthz", url2);

@@ -6,7 +6,8 @@
  * envelope and filters by event, name and active; PUT replaces, PATCH
  * changes only what it is given, both bump the version; DELETE then 404;
  * rotate-secret shows the new secret once and the lifecycle event carries
- * both secrets; the event catalog. Validation errors:
+ * both secrets; PostgreSQL and the lifecycle events hold the secrets only
+ * sealed, each for its webhook and field; the event catalog. Validation errors:
  * test_api_webhook_validation.c; concurrent writes:
  * test_api_webhook_races.c; endpoint URLs: test_api_destinations.c.
  */
@@ -76,7 +77,7 @@ static void wh_create(struct hx_stack *st, const char *key)
     char cache[64] = "";
     CHECK(hx_resp_header(&resp, "Cache-Control", cache, sizeof(cache)) == 0 && strstr(cache, "no-store") != NULL);
     hx_resp_free(&resp);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks WHERE id = $1 AND secret = $2", id, secret), 1);
+    CHECK(e2e_db_sealed_is(st, id, "secret", secret));
 
     E2E_SECTION("GET and the list show the secret as \"redacted\" and never the secret itself");
     CHECK_EQ_INT(hx_api(st, "GET", key, NULL, &resp, "/v1/webhooks/%s", id), 200);
@@ -327,7 +328,7 @@ static void wh_update(struct hx_stack *st, const char *key)
     CHECK_EQ_INT(e2e_int(resp.json, "max_retries"), 9);
     CHECK_EQ_INT(e2e_int(resp.json, "version"), 2);
     hx_resp_free(&resp);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks WHERE id = $1 AND secret = $2", id, secret), 1);
+    CHECK(e2e_db_sealed_is(st, id, "secret", secret));
 
     E2E_SECTION("PUT with the body a GET returned is accepted and changes nothing but the version");
     CHECK_EQ_INT(hx_api(st, "GET", key, NULL, &resp, "%s", path), 200);
@@ -343,7 +344,7 @@ static void wh_update(struct hx_stack *st, const char *key)
         fprintf(stderr, "PUT of a GET body: %s\n", resp.body);
     hx_resp_free(&resp);
     json_decref(got);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks WHERE id = $1 AND secret = $2", id, secret), 1);
+    CHECK(e2e_db_sealed_is(st, id, "secret", secret));
 
     E2E_SECTION("PUT without a required field -> 400 and nothing changes; on an unknown id -> 404");
     E2E_EXPECT(st, "PUT", key, path, "{\"name\":\"replaced\",\"events\":\"booking\"}", 400,
@@ -415,9 +416,8 @@ static void wh_update(struct hx_stack *st, const char *key)
     E2E_EXPECT(st, "PATCH", key, "/v1/webhooks/wh_doesnotexist000000000000", "{\"description\":\"x\"}", 404,
                "Webhook not found.");
     CHECK_EQ_INT(e2e_db_long(st, "SELECT version FROM webhooks WHERE id = $1", id, NULL), version);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks WHERE id = $1 AND secret = $2 AND name = 'replaced'",
-                             id, secret),
-                 1);
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks WHERE id = $1 AND name = 'replaced'", id, NULL), 1);
+    CHECK(e2e_db_sealed_is(st, id, "secret", secret));
 
     E2E_SECTION("DELETE answers {\"id\",\"deleted\":true}; afterwards every route answers 404");
     CHECK_EQ_INT(hx_api(st, "DELETE", key, NULL, &resp, "%s", path), 200);
@@ -475,17 +475,12 @@ static void wh_rotate(struct hx_stack *st, const char *key)
     CHECK_EQ_STR(e2e_str(resp.json, "secret"), "redacted");
     CHECK(strstr(resp.body, new_secret + 6) == NULL && strstr(resp.body, old_secret + 6) == NULL);
     hx_resp_free(&resp);
-    PGconn *pg = hx_pg_connect(st);
-    const char *params[3] = {id, new_secret, old_secret};
-    PGresult *res = PQexecParams(pg,
-                                 "SELECT 1 FROM webhooks WHERE id = $1 AND secret = $2 AND previous_secret = $3 "
-                                 "AND previous_secret_expires_at > now() + interval '23 hours'",
-                                 3, NULL, params, NULL, NULL, 0);
-    CHECK(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
-    PQclear(res);
-    PQfinish(pg);
+    CHECK(e2e_db_sealed_is(st, id, "secret", new_secret));
+    CHECK(e2e_db_sealed_is(st, id, "previous_secret", old_secret));
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM webhooks WHERE id = $1 "
+                                 "AND previous_secret_expires_at > now() + interval '23 hours'", id, NULL), 1);
 
-    E2E_SECTION("the webhook.secret_rotated lifecycle event carries the new and the previous secret");
+    E2E_SECTION("the webhook.secret_rotated lifecycle event carries the new and the previous secret, sealed");
     struct e2e_consumer *c = e2e_consumer_new(hx_brokers(st), "hookline.webhooks");
     CHECK(e2e_consume_until(c, "webhook.id", id, 2, 30000));
     size_t i;
@@ -498,8 +493,10 @@ static void wh_rotate(struct hx_stack *st, const char *key)
             strcmp(e2e_str(v, "type"), "webhook.secret_rotated") != 0)
             continue;
         found++;
-        CHECK_EQ_STR(e2e_str(doc, "secret"), new_secret);
-        CHECK_EQ_STR(e2e_str(doc, "previous_secret"), old_secret);
+        /* sealed for this webhook: the topic shows neither */
+        CHECK(e2e_sealed_is(st, e2e_str(doc, "tenant"), id, "secret", e2e_str(doc, "secret"), new_secret));
+        CHECK(e2e_sealed_is(st, e2e_str(doc, "tenant"), id, "previous_secret", e2e_str(doc, "previous_secret"),
+                            old_secret));
         CHECK(e2e_str(doc, "previous_secret_expires_at") != NULL);
         CHECK_EQ_INT(e2e_int(v, "version"), 2);
     }
@@ -509,8 +506,7 @@ static void wh_rotate(struct hx_stack *st, const char *key)
     E2E_SECTION("a second rotation makes the first new secret the previous one");
     CHECK_EQ_INT(hx_api(st, "POST", key, "{}", &resp, "%s", path), 200);
     CHECK(e2e_str(resp.json, "secret") && strcmp(e2e_str(resp.json, "secret"), new_secret) != 0);
-    CHECK_EQ_INT(
-        e2e_db_long(st, "SELECT count(*) FROM webhooks WHERE id = $1 AND previous_secret = $2", id, new_secret), 1);
+    CHECK(e2e_db_sealed_is(st, id, "previous_secret", new_secret));
     hx_resp_free(&resp);
 }
 

@@ -12,7 +12,10 @@
  *   topics created by a one-shot service, api and dispatcher built from
  *   deploy/Dockerfile, a health check on every service, start order by
  *   health, a dispatcher that scales (no fixed name, no host port), and
- *   every HOOKLINE_* setting passed through by its table name.
+ *   every HOOKLINE_* setting passed through by its table name; it refuses
+ *   to start without HOOKLINE_SECRETS_KEY (`${...:?...}`), which has no
+ *   default, and README has the "Secrets at rest" section and tells how to
+ *   make one; the local runner makes its own for a throwaway database.
  * Without a compose tool the file is still parsed (python3-yaml) and
  * checked; without either that part is skipped with a message, unless
  * HOOKLINE_REQUIRE_COMPOSE is set: then it fails.
@@ -341,8 +344,14 @@ static json_t *compose_load(const char *dir, bool *validated)
             config = v1;
     }
     if (config != NULL) {
+        OPS_SECTION("`%s config` refuses docker-compose.yml without HOOKLINE_SECRETS_KEY, naming it",
+                    config == v2 ? "docker compose" : "docker-compose");
+        ops_run_path(dir, "compose-config-nokey", "/usr/bin/env", config, NULL, 60000, &run);
+        CHECK(run.status != 0 && has(run.err, "set HOOKLINE_SECRETS_KEY"));
         OPS_SECTION("`%s config` accepts docker-compose.yml", config == v2 ? "docker compose" : "docker-compose");
-        ops_run_path(dir, "compose-config", "/usr/bin/env", config, NULL, 60000, &run);
+        /* a syntactically fine ring; compose checks only that it is set */
+        const char *const key_env[] = { "HOOKLINE_SECRETS_KEY=ci:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", NULL };
+        ops_run_path(dir, "compose-config", "/usr/bin/env", config, key_env, 60000, &run);
         if (run.status != 0)
             fprintf(stderr, "compose config (exit %d): %s\n", run.status, run.err);
         CHECK_EQ_INT(run.status, 0);
@@ -373,7 +382,17 @@ static void check_compose(const char *dir)
     CHECK_FATAL(text != NULL);
     check_names_known("docker-compose.yml", text);
     CHECK(!has(text, "zookeeper") && !has(text, "ZOOKEEPER"));
+    OPS_SECTION("HOOKLINE_SECRETS_KEY: compose requires it, README says how to make one, the local runner makes its own");
+    CHECK(has(text, "HOOKLINE_SECRETS_KEY: ${HOOKLINE_SECRETS_KEY:?"));
     free(text);
+    char *readme = ops_source_file("README.md"), *local = ops_source_file("deploy/run-local.sh");
+    CHECK_FATAL(readme != NULL && local != NULL);
+    CHECK(has(readme, "\n### Secrets at rest\n"));
+    CHECK(has(readme, "HOOKLINE_SECRETS_KEY=k1:$(head -c 32 /dev/urandom | base64)"));
+    CHECK(has(readme, "hookline-api rotate-secrets-key"));
+    CHECK(has(local, "HOOKLINE_SECRETS_KEY=\"local:$(head -c 32 /dev/urandom | base64)\""));
+    free(readme);
+    free(local);
 
     bool validated = false;
     json_t *c = compose_load(dir, &validated);

@@ -11,7 +11,11 @@
  * Idempotency-Keys (one answered, one whose request still ran) with SQL at
  * the old schema, and outbox rows not yet published (Kafka down). Then the upgrade runs (`hookline-api --migrate` on the whole sql/
  * directory) and, through the product: every webhook, the list and every
- * delivery log read as before (secrets redacted); keys, revocation and
+ * delivery log read as before (secrets redacted); the secrets and header
+ * values the previous release stored plain are still plain after
+ * --migrate (SQL has no key), and sealed once the new api has started,
+ * each opening to the same value, so the database holds no plain secret
+ * and the outbox rows Kafka had not taken go out sealed; keys, revocation and
  * tenant isolation hold; the outbox goes out; a dispatcher started on the
  * upgraded database delivers every retry that is due, stale or live old
  * lease alike, with its webhook-id and body, signed by its webhook's
@@ -184,6 +188,29 @@ static size_t upg_topic_count(const struct e2e_consumer *c, const char *kind, co
     return n;
 }
 
+/* Every message of lifecycle event 'kind' of webhook 'wid' at 'version'
+ * carries the webhook's secret sealed for it: 1, else 0. */
+static int upg_topic_sealed(struct upg_fx *fx, const struct e2e_consumer *c, const char *kind, const char *wid,
+                            long long version)
+{
+    const char *secret = NULL;
+    for (int w = 0; w < W_N; w++)
+        if (strcmp(fx->wh[w].id, wid) == 0)
+            secret = fx->wh[w].secret;
+    size_t i, n = 0, ok = 0;
+    json_t *m;
+    json_array_foreach(c->msgs, i, m)
+    {
+        const json_t *v = json_object_get(m, "value"), *doc = json_object_get(v, "webhook");
+        const char *type = e2e_str(v, "type"), *id = e2e_str(doc, "id");
+        if (!type || !id || strcmp(type, kind) != 0 || strcmp(id, wid) != 0 || e2e_int(v, "version") != version)
+            continue;
+        n++;
+        ok += secret && e2e_sealed_is(fx->st, UPG_TENANT, wid, "secret", e2e_str(doc, "secret"), secret);
+    }
+    return n > 0 && ok == n;
+}
+
 static void upg_check_outbox(struct upg_fx *fx)
 {
     E2E_SECTION("every lifecycle event of the previous release is published, those Kafka had not taken too");
@@ -193,11 +220,13 @@ static void upg_check_outbox(struct upg_fx *fx)
                   UPG_WAIT_MS));
     const char *params[1] = {seq};
     PGresult *res = upg_query(fx,
-                              "SELECT kind, webhook_id, (payload->>'version')::bigint FROM outbox "
+                              "SELECT kind, webhook_id, (payload->>'version')::bigint, seq FROM outbox "
                               "WHERE seq <= $1::bigint ORDER BY seq",
                               1, params);
     struct e2e_consumer *c = e2e_consumer_new(hx_brokers(fx->st), "hookline.webhooks");
-    int rows = PQntuples(res), found = 0;
+    int rows = PQntuples(res), found = 0, sealed = 0;
+    CHECK_FATAL(rows >= 2);
+    CHECK_EQ_INT(atol(PQgetvalue(res, rows - 2, 3)), fx->first_unsent);
     long long deadline = hx_now_ms() + UPG_WAIT_MS;
     for (int i = 0; i < rows; i++) {
         const char *kind = PQgetvalue(res, i, 0), *wid = PQgetvalue(res, i, 1);
@@ -207,11 +236,100 @@ static void upg_check_outbox(struct upg_fx *fx)
         if (!seen)
             fprintf(stderr, "outbox row %s of %s (version %lld) is not on hookline.webhooks\n", kind, wid, version);
         found += seen;
+        if (seen && i >= rows - 2)
+            sealed += upg_topic_sealed(fx, c, kind, wid, version);
     }
+    /* the two Kafka had not taken before the upgrade went out sealed by the new api */
+    CHECK_EQ_INT(sealed, 2);
     CHECK(rows >= W_N + 3); /* created, rotated, changed while Kafka was down, disabled */
     CHECK_EQ_INT(found, rows);
     e2e_consumer_free(c);
     PQclear(res);
+}
+
+/* ---- secrets: plain before, sealed after ---- */
+
+#define UPG_PLAIN_WEBHOOKS                                                                                            \
+    "SELECT count(*) FROM webhooks WHERE secret NOT LIKE 'hlenc:%' OR previous_secret NOT LIKE 'hlenc:%' "             \
+    "OR jsonb_path_exists(headers, '$.* ? (!(@ starts with \"hlenc:\"))') "                                             \
+    "OR jsonb_path_exists(endpoints, '$[*].headers.* ? (!(@ starts with \"hlenc:\"))')"
+#define UPG_PLAIN_OUTBOX                                                                                              \
+    "SELECT count(*) FROM outbox WHERE jsonb_path_exists(payload, '$.webhook.secret ? (!(@ starts with \"hlenc:\"))') " \
+    "OR jsonb_path_exists(payload, '$.webhook.previous_secret ? (!(@ starts with \"hlenc:\"))') "                       \
+    "OR jsonb_path_exists(payload, '$.webhook.headers.* ? (!(@ starts with \"hlenc:\"))') "                             \
+    "OR jsonb_path_exists(payload, '$.webhook.endpoints[*].headers.* ? (!(@ starts with \"hlenc:\"))')"
+
+static void upg_check_plain_after_migrate(struct upg_fx *fx)
+{
+    E2E_SECTION("after --migrate (no key in SQL) the previous release's secrets are still plain, and indexed");
+    CHECK(fx->plain_webhooks == W_N + 1 && fx->plain_outbox >= W_N + 3);
+    CHECK_EQ_INT(upg_long(fx, UPG_PLAIN_WEBHOOKS, NULL), fx->plain_webhooks);
+    CHECK_EQ_INT(upg_long(fx, UPG_PLAIN_OUTBOX, NULL), fx->plain_outbox);
+    CHECK_EQ_INT(upg_long(fx,
+                          "SELECT count(*) FROM pg_indexes WHERE indexname IN "
+                          "('webhooks_plain_secrets', 'outbox_plain_secrets')",
+                          NULL),
+                 2);
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM webhooks WHERE starts_with(secret, 'whsec_')", NULL),
+                 fx->plain_webhooks);
+}
+
+/* The value of header 'name' of webhook 'wh' (endpoint 'ep', or -1 for the
+ * webhook's own headers) opens to 'plain'. */
+static bool upg_header_sealed_is(struct upg_fx *fx, int wh, int ep, const char *name, const char *plain)
+{
+    char sql[200], field[200];
+    if (ep < 0) {
+        snprintf(sql, sizeof(sql), "SELECT headers->>'%s' FROM webhooks WHERE id = $1", name);
+        snprintf(field, sizeof(field), "headers/%s", name);
+    } else {
+        snprintf(sql, sizeof(sql), "SELECT endpoints->%d->'headers'->>'%s' FROM webhooks WHERE id = $1", ep, name);
+        snprintf(field, sizeof(field), "endpoints/%s/headers/%s", upg_ep(fx, wh, ep), name);
+    }
+    const char *params[1] = {fx->wh[wh].id};
+    PGresult *res = upg_query(fx, sql, 1, params);
+    bool ok = PQntuples(res) == 1 &&
+              e2e_sealed_is(fx->st, UPG_TENANT, fx->wh[wh].id, field, PQgetvalue(res, 0, 0), plain);
+    PQclear(res);
+    return ok;
+}
+
+static void upg_check_sealed(struct upg_fx *fx)
+{
+    E2E_SECTION("the new api sealed every plain secret and header value at start: the database holds none plain");
+    CHECK_EQ_INT(upg_long(fx, UPG_PLAIN_WEBHOOKS, NULL), 0);
+    CHECK_EQ_INT(upg_long(fx, UPG_PLAIN_OUTBOX, NULL), 0);
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM webhooks WHERE NOT starts_with(secret, 'hlenc:v1:t1:')", NULL), 0);
+    for (int w = 0; w < W_N; w++)
+        CHECK(e2e_db_sealed_is(fx->st, fx->wh[w].id, "secret", fx->wh[w].secret));
+    CHECK(e2e_db_sealed_is(fx->st, fx->wh[W_ROTATED].id, "previous_secret", fx->old_secret));
+    CHECK(e2e_db_sealed_is(fx->st, fx->other.id, "secret", fx->other.secret));
+    CHECK(upg_header_sealed_is(fx, W_MULTI, -1, "x-tag", "old"));
+    CHECK(upg_header_sealed_is(fx, W_MULTI, 1, "x-endpoint", "b"));
+    char said[128];
+    snprintf(said, sizeof(said), "sealed the plain secrets of %ld webhooks and %ld outbox rows", fx->plain_webhooks,
+             fx->plain_outbox);
+    CHECK(de_log_has(fx->st, hx_api_pid(fx->st), said));
+}
+
+/* rotate-secrets-key afterwards: every row opens, nothing left to seal. */
+static void upg_check_rotation(struct upg_fx *fx)
+{
+    E2E_SECTION("rotate-secrets-key after the upgrade opens every row and finds nothing left to seal");
+    char db[1200], brokers[300], keys[256];
+    snprintf(db, sizeof(db), "HOOKLINE_DATABASE_URL=%s", hx_db_conninfo(fx->st));
+    snprintf(brokers, sizeof(brokers), "HOOKLINE_KAFKA_BROKERS=%s", hx_brokers(fx->st));
+    snprintf(keys, sizeof(keys), "HOOKLINE_SECRETS_KEY=%s", hx_secrets_key(fx->st));
+    struct e2e_run run;
+    e2e_run_api(hx_artifacts_dir(fx->st), "rotate", (const char *const[]){"rotate-secrets-key", NULL},
+                (const char *const[]){db, brokers, keys, NULL}, 60000, &run);
+    CHECK_EQ_INT(run.status, 0);
+    json_t *counts = json_loads(run.out, JSON_DISABLE_EOF_CHECK, NULL);
+    CHECK(e2e_int(counts, "checked") >= fx->plain_webhooks + fx->plain_outbox);
+    CHECK_EQ_INT(e2e_int(counts, "webhooks"), 0);
+    CHECK_EQ_INT(e2e_int(counts, "outbox"), 0);
+    CHECK_EQ_INT(e2e_int(counts, "failed"), 0);
+    json_decref(counts);
 }
 
 /* ---- after the upgrade: a dispatcher at work ---- */
@@ -432,13 +550,18 @@ int main(void)
     upg_upgrade(&fx);
     CHECK_EQ_INT(upg_long(&fx, "SELECT count(*) FROM schema_migrations", NULL),
                  upg_count_migrations(HOOKLINE_SOURCE_SQL_DIR));
+    upg_check_plain_after_migrate(&fx);
+    /* then the api, then the dispatchers; Kafka comes back once the new api
+     * runs, so the rows it had not taken are published by the new api */
+    CHECK_EQ_INT(hx_api_restart(fx.st), 0);
     hx_broker_up(fx.st);
-    CHECK_EQ_INT(hx_api_restart(fx.st), 0); /* then the api, then the dispatchers */
 
+    upg_check_sealed(&fx);
     upg_check_reads(&fx, before);
     upg_check_keys(&fx);
     upg_check_outbox(&fx);
     upg_check_dispatch(&fx);
+    upg_check_rotation(&fx);
 
     json_decref(before);
     PQfinish(fx.pg);

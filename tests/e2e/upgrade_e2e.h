@@ -7,6 +7,12 @@
  * migration adds here the settings it needs (upg_env), the command it
  * needs after --migrate (upg_commands) and the old rows it transforms.
  *
+ * The previous release stored webhook secrets and header values plain
+ * (006 seals them): the rows this tree's api wrote sealed are opened back
+ * with the harness's own opener (upg_populate_plain), so the webhooks and
+ * the outbox hold what that release wrote. The messages already on
+ * hookline.webhooks stay as this tree's api published them.
+ *
  * Header-only (static inline) like the other e2e helpers; nothing here is
  * hookline code.
  */
@@ -73,6 +79,8 @@ struct upg_fx {
     char early[64]; /* published before the upgrade, never delivered before it */
     long long future_due_ms;
     long last_seq; /* the last outbox row before the upgrade */
+    long first_unsent; /* the first outbox row Kafka had not taken before the upgrade */
+    long plain_webhooks, plain_outbox; /* rows holding plain secrets before the upgrade */
 };
 
 /* ---- SQL and the migrations' directories ---- */
@@ -370,6 +378,93 @@ static inline void upg_populate_sql(struct upg_fx *fx)
                                  NULL);
 }
 
+/* Open, in 'doc' (a webhook document), every value sealed for its place:
+ * secret, previous_secret, headers/<name>, endpoints/<id>/headers/<name>. */
+static inline void upg_doc_plain(struct upg_fx *fx, json_t *doc)
+{
+    const char *tenant = e2e_str(doc, "tenant"), *id = e2e_str(doc, "id");
+    CHECK_FATAL(tenant != NULL && id != NULL);
+    const char *fields[] = {"secret", "previous_secret"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = e2e_str(doc, fields[i]);
+        if (v == NULL)
+            continue;
+        char *plain = hx_unseal(hx_secrets_key(fx->st), tenant, id, fields[i], v);
+        CHECK_FATAL(plain != NULL);
+        json_object_set_new(doc, fields[i], json_string(plain));
+        free(plain);
+    }
+    json_t *eps = json_object_get(doc, "endpoints");
+    for (size_t i = 0; i <= json_array_size(eps); i++) {
+        /* the webhook's headers, then each endpoint's */
+        json_t *h = i == 0 ? json_object_get(doc, "headers")
+                           : json_object_get(json_array_get(eps, i - 1), "headers");
+        char prefix[128];
+        if (i == 0)
+            snprintf(prefix, sizeof(prefix), "headers/");
+        else
+            snprintf(prefix, sizeof(prefix), "endpoints/%s/headers/", e2e_str(json_array_get(eps, i - 1), "id"));
+        const char *name;
+        json_t *v;
+        json_object_foreach(h, name, v)
+        {
+            char field[300];
+            snprintf(field, sizeof(field), "%s%s", prefix, name);
+            char *plain = hx_unseal(hx_secrets_key(fx->st), tenant, id, field, json_string_value(v));
+            CHECK_FATAL(plain != NULL);
+            json_object_set_new(h, name, json_string(plain));
+            free(plain);
+        }
+    }
+}
+
+/* The previous release kept secrets and header values plain: open back
+ * what this tree's api sealed, in every webhook and outbox row. */
+static inline void upg_populate_plain(struct upg_fx *fx)
+{
+    upg_exec(fx, "BEGIN", 0, NULL);
+    PGresult *res = upg_query(fx,
+                              "SELECT id, tenant_id, secret, previous_secret, headers::text, endpoints::text "
+                              "FROM webhooks ORDER BY id",
+                              0, NULL);
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "id", PQgetvalue(res, i, 0), "tenant",
+                                PQgetvalue(res, i, 1), "secret", PQgetvalue(res, i, 2), "previous_secret",
+                                PQgetisnull(res, i, 3) ? json_null() : json_string(PQgetvalue(res, i, 3)), "headers",
+                                json_loads(PQgetvalue(res, i, 4), 0, NULL), "endpoints",
+                                json_loads(PQgetvalue(res, i, 5), 0, NULL));
+        CHECK_FATAL(doc != NULL);
+        upg_doc_plain(fx, doc);
+        char *headers = json_dumps(json_object_get(doc, "headers"), JSON_COMPACT);
+        char *eps = json_dumps(json_object_get(doc, "endpoints"), JSON_COMPACT);
+        const char *params[5] = {e2e_str(doc, "id"), e2e_str(doc, "secret"), e2e_str(doc, "previous_secret"), headers,
+                                 eps};
+        upg_exec(fx,
+                 "UPDATE webhooks SET secret = $2, previous_secret = $3, headers = $4::jsonb, endpoints = $5::jsonb "
+                 "WHERE id = $1",
+                 5, params);
+        free(headers);
+        free(eps);
+        json_decref(doc);
+        fx->plain_webhooks++;
+    }
+    PQclear(res);
+    res = upg_query(fx, "SELECT seq, payload::text FROM outbox WHERE payload->'webhook' ? 'secret'", 0, NULL);
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *payload = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+        CHECK_FATAL(payload != NULL);
+        upg_doc_plain(fx, json_object_get(payload, "webhook"));
+        char *text = json_dumps(payload, JSON_COMPACT);
+        const char *params[2] = {PQgetvalue(res, i, 0), text};
+        upg_exec(fx, "UPDATE outbox SET payload = $2::jsonb WHERE seq = $1::bigint", 2, params);
+        free(text);
+        json_decref(payload);
+        fx->plain_outbox++;
+    }
+    PQclear(res);
+    upg_exec(fx, "COMMIT", 0, NULL);
+}
+
 /* The previous release at work: REST, then Kafka goes down, a webhook
  * changes and the old dispatcher's rows are written, so two outbox rows
  * are still unpublished when the upgrade comes. */
@@ -383,8 +478,10 @@ static inline void upg_populate(struct upg_fx *fx)
     snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->wh[W_MULTI].id);
     E2E_EXPECT(fx->st, "PATCH", fx->key, path, "{\"description\":\"changed while Kafka was down\"}", 200, NULL);
     upg_populate_sql(fx);
+    upg_populate_plain(fx);
     CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM outbox WHERE sent_at IS NULL", NULL), 2);
     fx->last_seq = upg_long(fx, "SELECT max(seq) FROM outbox", NULL);
+    fx->first_unsent = upg_long(fx, "SELECT min(seq) FROM outbox WHERE sent_at IS NULL", NULL);
 }
 
 /* ---- the upgrade ---- */

@@ -39,6 +39,7 @@ struct hx_stack;
  * Children get PATH, PG*, TMPDIR, TZ, LANG, LC_* and *SAN_OPTIONS from the
  * test's environment, HOOKLINE_DATABASE_URL, HOOKLINE_KAFKA_BROKERS,
  * HOOKLINE_HTTP_PORT, HOOKLINE_ADMIN_KEY (random, 32 chars),
+ * HOOKLINE_SECRETS_KEY (one random key "t1:<base64>", hx_secrets_key_new),
  * HOOKLINE_ALLOW_PRIVATE_TARGETS=true, HOOKLINE_CA_FILE (the test CA),
  * HOOKLINE_TLS_CHECK=false, HOOKLINE_LOG_LEVEL=info, then opts->env.
  * Each dispatcher also gets HOOKLINE_METRICS_PORT=<free port> and the
@@ -66,6 +67,14 @@ const char *hx_brokers(const struct hx_stack *st);      /* "127.0.0.1:PORT" */
 const char *hx_db_conninfo(const struct hx_stack *st);  /* libpq key=value conninfo */
 const char *hx_admin_key(const struct hx_stack *st);
 const char *hx_artifacts_dir(const struct hx_stack *st);
+/* HOOKLINE_SECRETS_KEY as the stack passes it now (borrowed; changes with
+ * hx_stack_setenv). */
+const char *hx_secrets_key(const struct hx_stack *st);
+
+/* Set "NAME=value" (or remove a bare "NAME") in the environment the stack
+ * gives the processes it starts from now on: hx_api_restart and
+ * hx_dispatcher_start. Running processes keep theirs. */
+void hx_stack_setenv(struct hx_stack *st, const char *entry);
 
 /* New connection to the stack's database; the caller PQfinish()es it.
  * exit(1) if it cannot connect. */
@@ -114,6 +123,21 @@ bool hx_proc_alive(struct hx_stack *st, pid_t pid);
 
 /* Log file path of child 'pid' (borrowed), or NULL if unknown or forgotten. */
 const char *hx_proc_log(const struct hx_stack *st, pid_t pid);
+
+/* ---- sealed secrets (sealed.c) -------------------------------------------- */
+
+/* A new key ring entry "<id>:<base64 of 32 random bytes>" into 'out'
+ * ('cap' >= 80). exit(1) on failure. */
+void hx_secrets_key_new(const char *id, char *out, size_t cap);
+
+/* Open a value hookline sealed at rest, with GnuTLS directly, following the
+ * format the README gives (not hookline's code): "hlenc:v1:<key id>:<base64
+ * of nonce (12) | ciphertext | tag (16)>", AES-256-GCM, associated data
+ * "hlenc:v1:<key id>:" followed by "hookline webhook v1", tenant, webhook
+ * id and field joined by 0x1f. 'keyring' is a HOOKLINE_SECRETS_KEY value.
+ * Returns the plain value (caller frees), or NULL when it does not open. */
+char *hx_unseal(const char *keyring, const char *tenant, const char *webhook_id, const char *field,
+                const char *sealed);
 
 /* ---- freezing PostgreSQL (pgfreeze.c) -------------------------------------- */
 

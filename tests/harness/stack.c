@@ -470,6 +470,9 @@ struct hx_stack *hx_stack_start(const struct hx_stack_opts *opts)
     hx_env_putf(&st->env, "HOOKLINE_KAFKA_BROKERS=%s", st->brokers);
     hx_env_putf(&st->env, "HOOKLINE_HTTP_PORT=%d", st->api_port);
     hx_env_putf(&st->env, "HOOKLINE_ADMIN_KEY=%s", st->admin_key);
+    char secrets_key[128];
+    hx_secrets_key_new("t1", secrets_key, sizeof(secrets_key));
+    hx_env_putf(&st->env, "HOOKLINE_SECRETS_KEY=%s", secrets_key);
     hx_env_put(&st->env, "HOOKLINE_ALLOW_PRIVATE_TARGETS=true");
     hx_env_putf(&st->env, "HOOKLINE_CA_FILE=%s", ca);
     hx_env_put(&st->env, "HOOKLINE_TLS_CHECK=false");
@@ -549,6 +552,17 @@ const char *hx_admin_key(const struct hx_stack *st)
 const char *hx_artifacts_dir(const struct hx_stack *st)
 {
     return st->artifacts;
+}
+
+const char *hx_secrets_key(const struct hx_stack *st)
+{
+    const char *key = hx_env_get(&st->env, "HOOKLINE_SECRETS_KEY");
+    return key ? key : "";
+}
+
+void hx_stack_setenv(struct hx_stack *st, const char *entry)
+{
+    hx_env_put(&st->env, entry);
 }
 
 /* Signal the broker and wait until its state file reads 'want'. */

@@ -110,6 +110,42 @@ static void test_required_missing(void)
     }
 }
 
+/* HOOKLINE_SECRETS_KEY: the one-off commands load without it, the
+ * services refuse to start without it (one line naming it); a good ring
+ * loads; a bad one fails the load with a line naming the variable and the
+ * key's place, never the key's bytes. */
+static void test_secrets_key(void)
+{
+    struct hl_config cfg;
+    struct hl_error err = { 0 };
+    env_reset();
+    CHECK_EQ_INT(config_load(&cfg, &err), 0);
+    CHECK_EQ_STR(cfg.secrets_key, "");
+    CHECK_EQ_INT(config_require_service(&cfg, &err), HL_EINVAL);
+    CHECK(strstr(err.msg, "HOOKLINE_SECRETS_KEY") != NULL && strstr(err.msg, "required") != NULL);
+    CHECK(strchr(err.msg, '\n') == NULL);
+
+    const char *good = "k2:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=,k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    setenv("HOOKLINE_SECRETS_KEY", good, 1);
+    hl_error_clear(&err);
+    CHECK_EQ_INT(config_load(&cfg, &err), 0);
+    CHECK_EQ_STR(cfg.secrets_key, good);
+    CHECK_EQ_INT(config_require_service(&cfg, &err), 0);
+
+    static const char *const bad[] = {
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",          /* no id */
+        "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZQ==",        /* 31 bytes */
+        "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=,k1:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("HOOKLINE_SECRETS_KEY", bad[i], 1);
+        hl_error_clear(&err);
+        CHECK_EQ_INT(config_load(&cfg, &err), HL_EINVAL);
+        CHECK(strncmp(err.msg, "HOOKLINE_SECRETS_KEY: ", 22) == 0);
+        CHECK(strstr(err.msg, "MDEy") == NULL && strstr(err.msg, "ZmVk") == NULL);
+    }
+}
+
 /* One bad value of each kind: the load fails with HL_EINVAL and a single
  * line that names the variable and quotes the value where there is one. */
 static void test_bad_values(void)
@@ -215,6 +251,7 @@ int main(void)
     test_defaults();
     test_overrides();
     test_required_missing();
+    test_secrets_key();
     test_bad_values();
     test_ca_file_readable();
     test_parse_duration();
