@@ -12,7 +12,15 @@
 
 #include "hl_limits.h"
 
-/* Receivers parse it: refuse anything else. */
+/* Days in 'mon' (1-12) of 'year' (RFC 3339 section 5.7 and appendix C). */
+static int event_days_in_month(int year, int mon)
+{
+    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    return days[mon - 1] + (mon == 2 && leap);
+}
+
+/* Receivers parse it: refuse anything else, a day the month lacks too. */
 bool event_input_time_valid(const char *s)
 {
     static const char shape[] = "dddd-dd-ddTdd:dd:dd";
@@ -20,8 +28,9 @@ bool event_input_time_valid(const char *s)
         if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i] && !(shape[i] == 'T' && s[i] == 't'))
             return false;
     }
-    int mon = atoi(s + 5), day = atoi(s + 8), hour = atoi(s + 11), min = atoi(s + 14), sec = atoi(s + 17);
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+    int year = atoi(s), mon = atoi(s + 5), day = atoi(s + 8), hour = atoi(s + 11), min = atoi(s + 14);
+    int sec = atoi(s + 17);
+    if (mon < 1 || mon > 12 || day < 1 || day > event_days_in_month(year, mon) || hour > 23 || min > 59 || sec > 60)
         return false;
     s += sizeof(shape) - 1;
     if (*s == '.') {

@@ -16,7 +16,7 @@
  * reason (naming the field) in 'err'. */
 int event_input_check(const json_t *body, struct hl_error *err) HL_MUST_CHECK;
 
-/* True if 's' is an RFC 3339 date-time: "2026-11-25T10:00:00Z", an
+/* True if 's' is an RFC 3339 date-time of a day that exists: "2026-11-25T10:00:00Z", an
  * optional fraction, and "Z" or a "+hh:mm" / "-hh:mm" offset. */
 bool event_input_time_valid(const char *s);
 

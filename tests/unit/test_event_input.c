@@ -71,10 +71,32 @@ static void test_time(void)
     CHECK(!event_input_time_valid("2026-11-25T10:00:00Zjunk"));
 }
 
+/* Found by fuzz_event_input: any day up to 31 passed in every month, so
+ * an event could carry a date that receivers' RFC 3339 parsers refuse. */
+static void test_time_days_of_month(void)
+{
+    CHECK(event_input_time_valid("2026-01-31T00:00:00Z"));
+    CHECK(event_input_time_valid("2026-04-30T00:00:00Z"));
+    CHECK(!event_input_time_valid("2026-04-31T00:00:00Z"));
+    CHECK(!event_input_time_valid("2026-06-31T00:00:00Z"));
+    CHECK(!event_input_time_valid("2026-09-31T00:00:00Z"));
+    CHECK(!event_input_time_valid("2026-11-31T00:00:00Z"));
+    CHECK(event_input_time_valid("2026-02-28T00:00:00Z"));
+    CHECK(!event_input_time_valid("2026-02-29T00:00:00Z"));
+    CHECK(!event_input_time_valid("2611-02-31T23:59:60Z"));
+    CHECK(event_input_time_valid("2024-02-29T00:00:00Z"));
+    CHECK(event_input_time_valid("2000-02-29T00:00:00Z"));
+    CHECK(!event_input_time_valid("1900-02-29T00:00:00Z"));
+    CHECK(!event_input_time_valid("2024-02-30T00:00:00Z"));
+    CHECK(!event_input_time_valid("2026-12-00T00:00:00Z"));
+    CHECK(event_input_time_valid("2026-12-31T23:59:59Z"));
+}
+
 int main(void)
 {
     test_fields();
     test_type_limit();
     test_time();
+    test_time_days_of_month();
     return check_exit();
 }
