@@ -261,7 +261,12 @@ static struct curl_slist *sub_headers(const json_t *wh_headers, const json_t *ep
         char *line = malloc(cap);
         if (line == NULL)
             continue;
-        snprintf(line, cap, "%s: %s", k, value);
+        /* libcurl drops a "Name: " line with nothing but blanks after the
+         * colon; "Name;" is its way to send the header with an empty value */
+        if (value[strspn(value, " \t")] == '\0')
+            snprintf(line, cap, "%s;", k);
+        else
+            snprintf(line, cap, "%s: %s", k, value);
         list = curl_slist_append(list, line);
         free(line);
     }
