@@ -12,11 +12,16 @@
  *   name and every read-only field, and keeps the ids of unchanged URLs;
  * - the body wrapped as {"webhook": body} gets the same answer;
  * - the public representation of an accepted document, sent back as a
- *   PUT, changes nothing, and an empty PATCH changes nothing.
+ *   PUT, changes nothing, and an empty PATCH changes nothing;
+ * - the dispatcher takes every accepted document into its index
+ *   (sub_index_apply), with every endpoint, event and secret, one header
+ *   line per custom header and none with a line break, and matches the
+ *   events it names.
  */
 #include "fuzz_webhook.h"
 
 #include "base64.h"
+#include "dispatcher.h"
 #include "filter.h"
 
 static const char *const fuzz_writable[] = {
@@ -139,6 +144,59 @@ static void fuzz_check_kept(const json_t *doc, const json_t *before, const json_
     }
 }
 
+/* The dispatcher's view of an accepted document: it must take it whole. */
+static void fuzz_check_dispatcher(const json_t *doc)
+{
+    struct sub_index *idx = sub_index_new();
+    FUZZ_CHECK(idx != NULL);
+    FUZZ_CHECK(sub_index_apply(idx, doc, 1, false) == 1);
+    const struct sub *s = sub_index_get(idx, json_string_value(json_object_get(doc, "id")));
+    FUZZ_CHECK(s != NULL);
+    FUZZ_CHECK(strcmp(s->secret, json_string_value(json_object_get(doc, "secret"))) == 0);
+    FUZZ_CHECK(s->active == json_is_true(json_object_get(doc, "is_active")));
+    FUZZ_CHECK(s->max_retries == json_integer_value(json_object_get(doc, "max_retries")));
+
+    const json_t *eps = json_object_get(doc, "endpoints");
+    FUZZ_CHECK(s->neps == json_array_size(eps));
+    for (size_t i = 0; i < s->neps; i++) {
+        const json_t *ep = json_array_get(eps, i);
+        FUZZ_CHECK(strcmp(s->eps[i].url, json_string_value(json_object_get(ep, "url"))) == 0);
+        json_t *merged = json_deep_copy(json_object_get(doc, "headers"));
+        json_object_update(merged, json_object_get(ep, "headers"));
+        size_t lines = 0;
+        for (const struct curl_slist *l = s->eps[i].headers; l != NULL; l = l->next, lines++) {
+            FUZZ_CHECK(strpbrk(l->data, "\r\n") == NULL);
+            size_t name = strcspn(l->data, ":;");
+            char *key = strndup(l->data, name);
+            const char *value = json_string_value(json_object_get(merged, key));
+            FUZZ_CHECK(value != NULL);
+            /* "Name;" is how libcurl sends an empty value */
+            if (l->data[name] == ';')
+                FUZZ_CHECK(l->data[name + 1] == '\0' && value[strspn(value, " \t")] == '\0');
+            else
+                FUZZ_CHECK(strncmp(l->data + name, ": ", 2) == 0 && strcmp(l->data + name + 2, value) == 0);
+            free(key);
+        }
+        FUZZ_CHECK(lines == json_object_size(merged));
+        json_decref(merged);
+    }
+
+    /* an event of a type it names reaches it, unless a filter decides */
+    const json_t *events = json_object_get(doc, "events");
+    FUZZ_CHECK(s->nevents == json_array_size(events));
+    size_t i;
+    json_t *e;
+    json_array_foreach(events, i, e) {
+        const char *type = json_string_value(e);
+        if (strchr(type, '.') == NULL || !json_is_null(json_object_get(doc, "filter")))
+            continue;
+        json_t *env = json_pack("{s:s,s:s,s:s,s:{}}", "id", "evt_1", "type", type, "tenant", "acme", "data");
+        FUZZ_CHECK(sub_matches(s, "acme", type, env) == s->active);
+        json_decref(env);
+    }
+    sub_index_free(idx);
+}
+
 /* Apply 'body' to a copy of 'before'. Returns the result code; the new
  * document in *out (new reference) and the reason in 'err'. */
 static int fuzz_apply(const json_t *before, const json_t *body, enum webhook_mode mode,
@@ -209,6 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const json_t *given = json_object_size(body) == 1 && json_is_object(inner) ? inner : body;
     fuzz_check_doc(doc, known, &policy);
     fuzz_check_kept(doc, before, given, mode);
+    fuzz_check_dispatcher(doc);
 
     /* what GET shows, sent back as a PUT, and an empty PATCH change nothing
      * (to the document as stored: the store has a disabled_reason) */
