@@ -10,42 +10,16 @@
  */
 #include "api.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "envelope.h"
 #include "idempotency.h"
+#include "event_input.h"
 #include "log.h"
 #include "publish.h"
 #include "webhook_store.h"
 
-
-/* RFC 3339 date-time: "2026-11-25T10:00:00Z", optional fraction, "Z" or
- * a "+hh:mm" / "-hh:mm" offset. Receivers parse it: refuse anything else. */
-static bool event_time_valid(const char *s)
-{
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    for (size_t i = 0; shape[i]; i++) {
-        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i] && !(shape[i] == 'T' && s[i] == 't'))
-            return false;
-    }
-    int mon = atoi(s + 5), day = atoi(s + 8), hour = atoi(s + 11), min = atoi(s + 14), sec = atoi(s + 17);
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
-        return false;
-    s += sizeof(shape) - 1;
-    if (*s == '.') {
-        if (!isdigit((unsigned char)*++s))
-            return false;
-        while (isdigit((unsigned char)*s))
-            s++;
-    }
-    if (*s == 'Z' || *s == 'z')
-        return s[1] == '\0';
-    return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) && s[3] == ':' &&
-           isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) && s[6] == '\0' && atoi(s + 1) <= 23 &&
-           atoi(s + 4) <= 59;
-}
 
 /* Is 'type' a known event type (not a group: events have one type)? */
 static int event_type_check(struct api_call *call, const char *type)
@@ -94,31 +68,8 @@ static int event_publish(struct api_call *call)
     rc = HL_EINVAL;
     if (key != NULL && hl_limit_check(HL_LIMIT_IDEMPOTENCY_KEY, strlen(key), &call->err) < 0)
         goto out;
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v) {
-        if (strcmp(k, "type") && strcmp(k, "data") && strcmp(k, "id") && strcmp(k, "occurred_at")) {
-            hl_error_set(&call->err, rc, "Unknown field \"%s\".", k);
-            goto out;
-        }
-    }
-    if (!json_is_string(type) || json_string_length(type) == 0 || json_string_length(type) > LIMIT_EVENT_TYPE_MAX) {
-        hl_error_set(&call->err, rc, "A valid \"type\" must be specified: 1 to %d characters.", LIMIT_EVENT_TYPE_MAX);
+    if (event_input_check(body, &call->err) < 0)
         goto out;
-    }
-    if (data != NULL && !json_is_object(data)) {
-        hl_error_set(&call->err, rc, "\"data\" must be an object.");
-        goto out;
-    }
-    if (id != NULL && (!json_is_string(id) || !hl_limit_event_id_valid(json_string_value(id), json_string_length(id)))) {
-        hl_error_set(&call->err, rc, "\"id\" must be 1 to %d letters, digits or _-.: characters.", LIMIT_EVENT_ID_MAX);
-        goto out;
-    }
-    if (at != NULL && (!json_is_string(at) || json_string_length(at) > LIMIT_OCCURRED_AT_MAX ||
-                       !event_time_valid(json_string_value(at)))) {
-        hl_error_set(&call->err, rc, "\"occurred_at\" must be an RFC 3339 timestamp string.");
-        goto out;
-    }
     if ((rc = event_type_check(call, json_string_value(type))) < 0)
         goto out;
     env = envelope_new(id ? json_string_value(id) : NULL, json_string_value(type), call->who.tenant,

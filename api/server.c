@@ -27,6 +27,7 @@
 /* The longest a call waits for a worker: every handler is bounded well
  * below this (statement timeouts; waits outside give the worker back). */
 #define SERVER_WORKER_WAIT_MS 30000
+#include "path_params.h"
 
 /* What a ulfius endpoint needs to run one route. */
 struct route_binding {
@@ -34,22 +35,10 @@ struct route_binding {
     const struct api_route *route;
 };
 
-#define PATH_PARAMS_MAX 4
-
-/* Path parameters of the call in progress, parsed against the route's
- * pattern (ulfius mixes them with query parameters; we keep them apart).
- * A value longer than LIMIT_PATH_PARAM_MAX names nothing that can exist:
- * the call answers 404 rather than look up a value cut short. */
-struct path_params {
-    int n;
-    bool too_long;
-    char name[PATH_PARAMS_MAX][16];
-    char value[PATH_PARAMS_MAX][LIMIT_PATH_PARAM_MAX + 1];
-};
-
 _Static_assert(LIMIT_PATH_PARAM_MAX >= LIMIT_TENANT_ID_MAX && LIMIT_PATH_PARAM_MAX >= HL_ID_MAX,
                "a path parameter holds any tenant id and any generated id");
 
+/* The path parameters of the call in progress on this thread (path_params.h). */
 static _Thread_local struct path_params *call_params;
 
 static struct route_binding *bindings;
@@ -184,31 +173,6 @@ json_t *api_body_object(struct api_call *call)
         return NULL;
     }
     return body;
-}
-
-/* Match the request path against 'pattern', collecting ":name" segments. */
-static void path_params_parse(struct path_params *pp, const char *pattern, const char *path)
-{
-    pp->n = 0;
-    pp->too_long = false;
-    while (*pattern && *path) {
-        while (*pattern == '/')
-            pattern++;
-        while (*path == '/')
-            path++;
-        size_t plen = strcspn(pattern, "/"), vlen = strcspn(path, "/?");
-        if (pattern[0] == ':' && pp->n < PATH_PARAMS_MAX) {
-            if (vlen > LIMIT_PATH_PARAM_MAX)
-                pp->too_long = true;
-            snprintf(pp->name[pp->n], sizeof(pp->name[0]), "%.*s", (int)(plen - 1), pattern + 1);
-            snprintf(pp->value[pp->n], sizeof(pp->value[0]), "%.*s", (int)vlen, path);
-            pp->n++;
-        }
-        pattern += plen;
-        path += vlen;
-        if (*path == '?')
-            break;
-    }
 }
 
 static int server_send_error(struct _u_response *resp, int status, const char *msg)

@@ -65,6 +65,20 @@ static bool header_name_valid(const char *s)
     return true;
 }
 
+/* RFC 9110 field-value: visible characters, spaces, tabs and (UTF-8)
+ * bytes above 0x7f. A CR or LF would inject a header; NUL and the other
+ * control characters make a request receivers refuse, so every delivery
+ * of an accepted webhook would fail. */
+static bool header_value_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 /* Check a headers object; returns 0 or HL_EINVAL. 'what' names it in errors. */
 static int headers_check(const json_t *h, const char *what, struct hl_error *err)
 {
@@ -82,9 +96,10 @@ static int headers_check(const json_t *h, const char *what, struct hl_error *err
         if (in_list(reserved_headers, k, true) || strncasecmp(k, "proxy-", 6) == 0)
             return hl_error_set(err, HL_EINVAL, "\"%s\": header \"%s\" is set by hookline and cannot be overridden.", what, k);
         if (!json_is_string(v) || json_string_length(v) > LIMIT_HEADER_VALUE_MAX ||
-            strpbrk(json_string_value(v), "\r\n") != NULL || strlen(json_string_value(v)) != json_string_length(v))
+            !header_value_valid(json_string_value(v), json_string_length(v)))
             return hl_error_set(err, HL_EINVAL,
-                                "\"%s\": the value of \"%.40s\" must be a string of at most %d bytes without line breaks.",
+                                "\"%s\": the value of \"%.40s\" must be a string of at most %d bytes without line "
+                                "breaks or other control characters.",
                                 what, k, LIMIT_HEADER_VALUE_MAX);
     }
     return 0;
@@ -165,7 +180,7 @@ static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_
             goto fail;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(json_string_value(json_object_get(json_array_get(out, j), "url")), us) == 0) {
-                hl_error_set(err, HL_EINVAL, "Endpoint URL %s is listed twice.", us);
+                hl_error_set(err, HL_EINVAL, "\"endpoints\" lists the URL %s twice.", us);
                 goto fail;
             }
         }

@@ -34,7 +34,7 @@ static const struct hl_limit_def hl_limits[HL_LIMIT_COUNT] = {
         "webhook create, replace, change"),
     ROW(HL_LIMIT_HEADER_NAME, "headers", "custom header name (an HTTP token)", 1, LIMIT_HEADER_NAME_MAX, "characters",
         "webhook and endpoint \"headers\""),
-    ROW(HL_LIMIT_HEADER_VALUE, "headers", "custom header value, without line breaks", 0, LIMIT_HEADER_VALUE_MAX,
+    ROW(HL_LIMIT_HEADER_VALUE, "headers", "custom header value, without control characters but tab", 0, LIMIT_HEADER_VALUE_MAX,
         "bytes", "webhook and endpoint \"headers\""),
     ROW(HL_LIMIT_HEADERS, "headers", "custom headers in one object", 0, LIMIT_HEADERS_MAX, "entries",
         "webhook and endpoint \"headers\""),

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install everything hookline needs to build, test and run on Debian 12.
 # Idempotent: apt-get skips what is already there. Run as root.
-#   deploy/install-deps.sh            build + run + test dependencies
+#   deploy/install-deps.sh            build + run + test dependencies (clang and
+#                                     libFuzzer too, for tests/fuzz/run.sh)
 #   deploy/install-deps.sh --build    compile and run only (deploy/Dockerfile's build stage)
 #   deploy/install-deps.sh --runtime  only what the binaries need at run time
 #                                     (and curl, for container health checks)
@@ -14,7 +15,8 @@ compile="build-essential cmake pkg-config \
   libulfius-dev libmicrohttpd-dev libgnutls28-dev"
 build="$compile git \
   postgresql postgresql-common openssl wrk procps \
-  chromium nodejs npm docker-compose"
+  chromium nodejs npm docker-compose \
+  clang libclang-rt-14-dev"
 
 case "${1:-}" in
 --runtime) pkgs="$runtime" ;;

@@ -24,7 +24,6 @@
 #include "log.h"
 #include "sign.h"
 
-#define RETRY_AFTER_MAX_S 86400
 #define DELIVER_CONNS_PER_SLOT 4    /* connections kept per in-flight delivery */
 /* Debian's bundle of the system CAs, the same certificates as the directory */
 #define DELIVER_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
@@ -187,20 +186,9 @@ static size_t deliver_on_header(char *buf, size_t size, size_t n, void *arg)
 {
     struct transfer *t = arg;
     size_t len = size * n;
-    if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-        char value[128];
-        size_t vlen = len - 12 < sizeof(value) - 1 ? len - 12 : sizeof(value) - 1;
-        memcpy(value, buf + 12, vlen);
-        value[vlen] = '\0';
-        char *end;
-        long secs = strtol(value, &end, 10);
-        if (end == value) {
-            time_t when = curl_getdate(value, NULL);
-            secs = when > 0 ? (long)(when - time(NULL)) : -1;
-        }
-        if (secs >= 0)
-            t->d->retry_after_s = secs > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : secs;
-    }
+    long secs = deliver_retry_after(buf, len, time(NULL));
+    if (secs >= 0)
+        t->d->retry_after_s = secs;
     return len;
 }
 

@@ -3,6 +3,9 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 static bool deliver_set(const char *s)
 {
@@ -27,4 +30,23 @@ long deliver_outcome(const struct deliver_facts *f, char *error, size_t cap)
         error[0] = '\0';
     }
     return status;
+}
+
+long deliver_retry_after(const char *line, size_t len, time_t now)
+{
+    if (len <= 12 || strncasecmp(line, "Retry-After:", 12) != 0)
+        return -1;
+    char value[128];
+    size_t vlen = len - 12 < sizeof(value) - 1 ? len - 12 : sizeof(value) - 1;
+    memcpy(value, line + 12, vlen);
+    value[vlen] = '\0';
+    char *end;
+    long secs = strtol(value, &end, 10);
+    if (end == value) {
+        time_t when = curl_getdate(value, NULL);
+        secs = when > 0 ? (long)(when - now) : -1;
+    }
+    if (secs < 0)
+        return -1;
+    return secs > DELIVER_RETRY_AFTER_MAX_S ? DELIVER_RETRY_AFTER_MAX_S : secs;
 }

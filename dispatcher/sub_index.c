@@ -319,7 +319,12 @@ static int sub_headers(const struct secretbox *sb, const json_t *doc, const json
         char *line = malloc(cap);
         if (line == NULL)
             continue;
-        snprintf(line, cap, "%s: %s", k, value);
+        /* libcurl drops a "Name: " line with nothing but blanks after the
+         * colon; "Name;" is its way to send the header with an empty value */
+        if (value[strspn(value, " \t")] == '\0')
+            snprintf(line, cap, "%s;", k);
+        else
+            snprintf(line, cap, "%s: %s", k, value);
         *out = curl_slist_append(*out, line);
         memset(line, 0, cap);
         free(line);

@@ -126,6 +126,8 @@ static void ev_publish(struct hx_stack *st, const char *key, struct e2e_consumer
         "{\"type\":\"booking.scheduled\",\"occurred_at\":12}",
         "{\"type\":\"booking.scheduled\",\"occurred_at\":\"not a date at all\"}",
         "{\"type\":\"booking.scheduled\",\"occurred_at\":\"2026-13-01T00:00:00Z\"}",
+        "{\"type\":\"booking.scheduled\",\"occurred_at\":\"2026-02-29T00:00:00Z\"}",
+        "{\"type\":\"booking.scheduled\",\"occurred_at\":\"2026-04-31T00:00:00Z\"}",
         "{\"type\":\"booking.scheduled\",\"occurred_at\":\"2026-11-25T10:00:00\"}",
         "{\"type\":\"booking.scheduled\",\"occurred_at\":\"2026-11-25T10:00:00+0200\"}",
         "{\"type\":\"booking.scheduled\",\"occurred_at\":\"2026-11-25T10:00:00Zjunk\"}",
@@ -140,6 +142,8 @@ static void ev_publish(struct hx_stack *st, const char *key, struct e2e_consumer
     E2E_EXPECT(st, "POST", key, "/v1/events",
                "{\"type\":\"booking.scheduled\",\"data\":{},"
                "\"occurred_at\":\"2026-11-25T10:00:00.123+02:00\"}",
+               202, NULL);
+    E2E_EXPECT(st, "POST", key, "/v1/events", "{\"type\":\"booking.scheduled\",\"occurred_at\":\"2028-02-29T12:00:00Z\"}",
                202, NULL);
 
     E2E_SECTION("a given id is 1 to 128 of [A-Za-z0-9_.:-] (the rule the dispatcher applies): CR LF, other "
@@ -167,7 +171,7 @@ static void ev_publish(struct hx_stack *st, const char *key, struct e2e_consumer
 
     E2E_SECTION("refused events were not published: only the accepted ones follow");
     CHECK(ev_drain(st, key, c, "marker-after-refusals"));
-    CHECK_EQ_INT((long)json_array_size(c->msgs), published + 3);
+    CHECK_EQ_INT((long)json_array_size(c->msgs), published + 4);
 }
 
 static void ev_idempotency(struct hx_stack *st, const char *key, const char *key_other, struct e2e_consumer *c)

@@ -79,7 +79,7 @@ static void wh_validation(struct hx_stack *st, const char *key)
     E2E_EXPECT(st, "POST", key, P,
                "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"" WH_URL "\"},{\"url\":\"" WH_URL
                "\"}]}",
-               400, NULL);
+               400, "\"endpoints\" lists the URL");
     E2E_EXPECT(st, "POST", key, P,
                "{\"name\":\"e\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"" WH_URL "\",\"headers\":[]}]}", 400,
                NULL);
@@ -127,6 +127,8 @@ static void wh_validation(struct hx_stack *st, const char *key)
         {"\"headers\":{\"Content-Type\":\"text/plain\"}", "\"headers\""},
         {"\"headers\":{\"webhook-signature\":\"v1,forged\"}", "\"headers\""},
         {"\"headers\":{\"X-A\":\"a\\r\\nX-Injected: 1\"}", "\"headers\""},
+        {"\"headers\":{\"X-A\":\"a\\u0001b\"}", "\"headers\""},
+        {"\"headers\":{\"X-A\":\"a\\u007fb\"}", "\"headers\""},
         {"\"headers\":{\"bad name\":\"x\"}", "\"headers\""},
         {"\"headers\":\"X-A: 1\"", "\"headers\""},
         {"\"max_retries\":\"3\"", "\"max_retries\""},

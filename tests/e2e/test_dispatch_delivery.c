@@ -37,7 +37,8 @@ static void fx_webhooks(struct fx *fx)
     const char *u = hx_receiver_url(fx->r);
     de_webhook_new(fx->st, fx->key_a, &fx->a,
                    "{\"name\":\"a\",\"url\":\"%s/a\",\"events\":[\"booking.scheduled\"],"
-                   "\"headers\":{\"X-Team-Token\":\"t-123\",\"X-Shared\":\"from-webhook\"}}", u);
+                   "\"headers\":{\"X-Team-Token\":\"t-123\",\"X-Shared\":\"from-webhook\",\"X-Empty\":\"\","
+                   "\"X-Blank\":\" \\t\"}}", u);
     de_webhook_new(fx->st, fx->key_a, &fx->g, "{\"name\":\"g\",\"url\":\"%s/g\",\"events\":\"booking\"}", u);
     de_webhook_new(fx->st, fx->key_a, &fx->c,
                    "{\"name\":\"c\",\"url\":\"%s/c\",\"events\":[\"conversation.started\"]}", u);
@@ -212,12 +213,15 @@ static void test_matching(struct fx *fx)
     }
     check_verifier(fx->r, "/a", fx->a.secret);
 
-    E2E_SECTION("custom headers: the webhook's, and each endpoint's (which win on a shared name)");
+    E2E_SECTION("custom headers: the webhook's, and each endpoint's (which win on a shared name); empty values too");
     struct hx_received *rec = de_find(fx->r, "/a", ids[0], 0);
     CHECK(rec != NULL);
     if (rec) {
         CHECK_EQ_STR(de_hdr(rec, "x-team-token"), "t-123");
         CHECK_EQ_STR(de_hdr(rec, "x-shared"), "from-webhook");
+        /* libcurl drops a "Name: " line; an empty value the api took is sent too */
+        CHECK_EQ_STR(de_hdr(rec, "x-empty"), "");
+        CHECK_EQ_STR(de_hdr(rec, "x-blank"), "");
         CHECK(de_hdr(rec, "x-endpoint") == NULL);
         hx_received_free(rec);
     }

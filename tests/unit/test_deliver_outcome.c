@@ -94,11 +94,42 @@ static void test_small_buffer(void)
     CHECK_EQ_STR(error, "HTTP");
 }
 
+static long retry_after(const char *line, time_t now)
+{
+    return deliver_retry_after(line, strlen(line), now);
+}
+
+/* Retry-After: seconds or an HTTP date, clamped to a day; anything else
+ * asks for nothing. */
+static void test_retry_after(void)
+{
+    const time_t now = 1764064800; /* Tue, 25 Nov 2025 10:00:00 GMT */
+    CHECK_EQ_INT(retry_after("Retry-After: 120\r\n", now), 120);
+    CHECK_EQ_INT(retry_after("retry-after:5", now), 5);
+    CHECK_EQ_INT(retry_after("RETRY-AFTER: 0\r\n", now), 0);
+    CHECK_EQ_INT(retry_after("Retry-After: 999999999\r\n", now), DELIVER_RETRY_AFTER_MAX_S);
+    CHECK_EQ_INT(retry_after("Retry-After: 99999999999999999999999\r\n", now), DELIVER_RETRY_AFTER_MAX_S);
+    CHECK_EQ_INT(retry_after("Retry-After: Tue, 25 Nov 2025 10:01:30 GMT\r\n", now), 90);
+    CHECK_EQ_INT(retry_after("Retry-After: Wed, 26 Nov 2025 10:00:01 GMT\r\n", now), DELIVER_RETRY_AFTER_MAX_S);
+    /* nothing to wait for */
+    CHECK_EQ_INT(retry_after("Retry-After: Tue, 25 Nov 2025 09:59:59 GMT\r\n", now), -1);
+    CHECK_EQ_INT(retry_after("Retry-After: -5\r\n", now), -1);
+    CHECK_EQ_INT(retry_after("Retry-After: soon\r\n", now), -1);
+    CHECK_EQ_INT(retry_after("Retry-After: \r\n", now), -1);
+    CHECK_EQ_INT(retry_after("Retry-After:", now), -1);
+    CHECK_EQ_INT(retry_after("Retry-Afte: 5\r\n", now), -1);
+    CHECK_EQ_INT(retry_after("X-Retry-After: 5\r\n", now), -1);
+    CHECK_EQ_INT(retry_after("HTTP/1.1 503 Service Unavailable\r\n", now), -1);
+    /* the line is not NUL-terminated: only 'len' bytes are read */
+    CHECK_EQ_INT(deliver_retry_after("Retry-After: 42", 14, now), 4);
+}
+
 int main(void)
 {
     test_refused_then_connected();
     test_refused_only();
     test_no_refusal();
     test_small_buffer();
+    test_retry_after();
     return check_exit();
 }
