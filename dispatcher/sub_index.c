@@ -579,13 +579,8 @@ static void sweep_subs(struct sub *s, struct sweep *sw)
         sw->gone[sw->n++] = s;
 }
 
-static void sweep_tombstones(const char *key, void *val, void *arg)
+static void sweep_stale_add(struct sweep *sw, const char *key)
 {
-    struct sweep *sw = arg;
-    struct tombstone *t = val;
-    /* a tombstone only has to outlive lifecycle events still in flight */
-    if (sw->idx->gen - t->gen < 2)
-        return;
     if (sw->nstale == sw->capstale) {
         sw->capstale = sw->capstale ? sw->capstale * 2 : 64;
         sw->stale = realloc(sw->stale, sw->capstale * sizeof(*sw->stale));
@@ -594,18 +589,22 @@ static void sweep_tombstones(const char *key, void *val, void *arg)
         sw->stale[sw->nstale++] = strdup(key);
 }
 
+static void sweep_tombstones(const char *key, void *val, void *arg)
+{
+    struct sweep *sw = arg;
+    const struct tombstone *t = val;
+    /* a tombstone only has to outlive lifecycle events still in flight */
+    if (sw->idx->gen - t->gen >= 2)
+        sweep_stale_add(sw, key);
+}
+
+/* A webhook that did not open and that this load no longer found. */
 static void sweep_sealed_shut(const char *key, void *val, void *arg)
 {
     struct sweep *sw = arg;
-    struct tombstone *t = val;
-    if (t->gen == sw->idx->gen)
-        return;
-    if (sw->nstale == sw->capstale) {
-        sw->capstale = sw->capstale ? sw->capstale * 2 : 64;
-        sw->stale = realloc(sw->stale, sw->capstale * sizeof(*sw->stale));
-    }
-    if (sw->stale)
-        sw->stale[sw->nstale++] = strdup(key);
+    const struct tombstone *t = val;
+    if (t->gen != sw->idx->gen)
+        sweep_stale_add(sw, key);
 }
 
 /* The end of a load: whatever the database no longer has was deleted. */

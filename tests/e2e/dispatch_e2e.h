@@ -276,6 +276,27 @@ static inline void de_tenant_new(struct hx_stack *st, const char *tenant, char *
         hx_die("cannot create tenant %s", tenant);
 }
 
+/* Hold the api's outbox relay back: take its advisory lock (RELAY_LOCK_ID
+ * in api/outbox_relay.c) in 'lock', a session of the test's own, ending
+ * the session of whichever relay holds it now. No lifecycle event is
+ * published until 'lock' runs pg_advisory_unlock_all() or ends. */
+static inline void de_hold_relay(PGconn *lock)
+{
+    long long deadline = hx_now_ms() + 20000;
+    for (;;) {
+        PGresult *res = PQexec(lock, "SELECT pg_try_advisory_lock(7240002)");
+        bool got = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        if (got)
+            return;
+        if (hx_now_ms() > deadline)
+            hx_die("cannot take the outbox relay's lock");
+        PQclear(PQexec(lock, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                             "AND objid = 7240002 AND pid <> pg_backend_pid()"));
+        hx_sleep_ms(20);
+    }
+}
+
 /* ---- what the receivers saw ------------------------------------------------- */
 
 /* Requests to 'path' (NULL: all) whose webhook-id is 'event_id' (NULL: any). */

@@ -16,8 +16,6 @@
 
 #include "dispatch_e2e.h"
 
-#define RELAY_LOCK "7240002"   /* api/outbox_relay.c */
-
 enum { N = 6000, N2 = 300 };
 
 static int cmp_str(const void *a, const void *b)
@@ -68,26 +66,6 @@ static bool all_arrived(struct hx_receiver *r, const char *path, char (*ids)[64]
     return arrived == n;
 }
 
-/* Hold the relay's lock in 'lock' (a session of its own), ending the
- * session of whichever relay holds it now. */
-static void hold_relay(struct hx_stack *st, PGconn *lock)
-{
-    long long deadline = hx_now_ms() + 20000;
-    for (;;) {
-        PGresult *res = PQexec(lock, "SELECT pg_try_advisory_lock(" RELAY_LOCK ")");
-        bool got = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        PQclear(res);
-        if (got)
-            return;
-        if (hx_now_ms() > deadline)
-            hx_die("cannot take the outbox relay's lock");
-        PQclear(PQexec(lock, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                             "AND objid = " RELAY_LOCK " AND pid <> pg_backend_pid()"));
-        hx_sleep_ms(20);
-    }
-    (void)st;
-}
-
 static long outbox_unpublished(PGconn *pg, const char *webhook_id)
 {
     return de_pg_long(pg, "SELECT count(*) FROM outbox WHERE webhook_id = $1 AND sent_at IS NULL", webhook_id,
@@ -111,7 +89,7 @@ int main(void)
     struct de_producer *p = de_producer_new(hx_brokers(st));
 
     E2E_SECTION("(a) a webhook whose lifecycle event is held back still gets all 6,000 events after its 201");
-    hold_relay(st, lock);
+    de_hold_relay(lock);
     de_webhook_new(st, key, &late, "{\"name\":\"late\",\"url\":\"%s/late\",\"events\":\"booking\"}",
                    hx_receiver_url(r));
     for (int i = 0; i < N; i++)
@@ -144,7 +122,7 @@ int main(void)
     E2E_SECTION("(b) a crash while catch-up deliveries wait loses none of them");
     struct hx_receiver *slow = hx_receiver_start(NULL);
     hx_receiver_set_delay(slow, 3000);
-    hold_relay(st, lock);
+    de_hold_relay(lock);
     de_webhook_new(st, key, &late2, "{\"name\":\"late2\",\"url\":\"%s/late2\",\"events\":\"booking\"}",
                    hx_receiver_url(slow));
     for (int i = 0; i < N2; i++)

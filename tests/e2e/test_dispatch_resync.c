@@ -14,8 +14,6 @@
 #include "dispatch_e2e.h"
 #include "ops_e2e.h"
 
-#define RELAY_LOCK "7240002"   /* api/outbox_relay.c */
-
 enum { N = 2100 };
 
 static struct hx_stack *g_st;
@@ -58,18 +56,7 @@ int main(void)
     /* the relay cannot publish while this session holds its lock */
     PGconn *lock = PQconnectdb(hx_db_conninfo(st));
     CHECK_FATAL(PQstatus(lock) == CONNECTION_OK);
-    long long deadline = hx_now_ms() + 20000;
-    for (;;) {
-        PGresult *res = PQexec(lock, "SELECT pg_try_advisory_lock(" RELAY_LOCK ")");
-        bool got = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        PQclear(res);
-        if (got || hx_now_ms() > deadline)
-            break;
-        PQclear(PQexec(lock, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                             "AND objid = " RELAY_LOCK " AND pid <> pg_backend_pid()"));
-        hx_sleep_ms(20);
-    }
-    CHECK_FATAL(hx_now_ms() <= deadline);
+    de_hold_relay(lock);
     char last[64], middle[64];
     PGresult *res = PQexec(pg, "SELECT max(id) FROM webhooks");
     CHECK_FATAL(PQntuples(res) == 1);
