@@ -49,7 +49,7 @@ shift
 if [ $# -gt 0 ]; then
     targets="$*"
 else
-    targets=$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
+    targets=$(for f in tests/fuzz/fuzz_*.c; do basename "$f" .c; done)
 fi
 
 # clang and its libFuzzer runtime (libclang-rt-14-dev on Debian 12)
