@@ -229,11 +229,11 @@ struct dispatcher;
  * round-robin over tenants then endpoints, per-endpoint rate limits. */
 struct queue;
 /* The process's mark: over this many deliveries waiting in memory (to be
- * sent or recorded) the loop reads nothing more from Kafka. The fast lanes
- * take new deliveries only while under half of it (the rest go to their
- * slow lanes in PostgreSQL), and the slow lanes bring rows back into memory
- * only while under a quarter, so only a writer that PostgreSQL holds back
- * can take the process to the mark. */
+ * sent or recorded) the loop reads nothing more from Kafka. Over half of
+ * it, a new delivery that would wait on its endpoint's or tenant's limit
+ * goes to its slow lane in PostgreSQL, and the slow lanes bring rows back
+ * into memory only while under a quarter: slow endpoints never take the
+ * process to the mark, only its own CPU or a writer PostgreSQL holds back. */
 static inline size_t dispatch_mark(const struct hl_config *cfg)
 {
     return cfg->max_in_flight * 4 > 1000 ? (size_t)cfg->max_in_flight * 4 : 1000;

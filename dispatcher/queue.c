@@ -9,7 +9,7 @@
  * lanes.c): its endpoint is rate limited or failing, or it and its tenant
  * have their share in flight already and a full lane waiting behind, or
  * the process's lanes hold half its mark (dispatch_mark) and this one
- * would wait.
+ * would wait on its endpoint's or tenant's limit.
  * Nothing here is ever dropped; the caller bounds the total by reading
  * nothing more while queue_waiting() is high.
  */
@@ -183,8 +183,11 @@ bool queue_admit(struct queue *q, const struct delivery *d, long long now_ms)
     const struct tn_state *tn = ep->tn;
     if (tn->waiting >= q->tenant_waiting_max && tn->in_flight >= q->max_per_tenant)
         return false;
-    /* the process's fast lanes are half full: whatever would wait, waits in PostgreSQL */
-    if (q->waiting >= q->waiting_max && (ep->waiting > 0 || ep->in_flight >= q->max_per_endpoint))
+    /* the process's lanes are half full and this one would wait on its own
+     * endpoint's or tenant's limit, not on the process: to PostgreSQL (when
+     * the process itself is the bottleneck, its mark holds reading back) */
+    if (q->waiting >= q->waiting_max &&
+        (ep->in_flight >= q->max_per_endpoint || tn->in_flight >= q->max_per_tenant))
         return false;
     return true;
 }
