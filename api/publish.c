@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hl_cond.h"
 #include "idempotency.h"
 #include "log.h"
 
@@ -141,9 +142,7 @@ static void *publish_main(void *arg)
     while (!pub->stop) {
         if (pub->reported == NULL) {
             /* a report wakes it; reports to try again, within a second */
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_sec += 1;
+            struct timespec until = hl_cond_deadline(1000);
             pthread_cond_timedwait(&pub->wake, &pub->lock, &until);
             if (pub->reported == NULL && retry == NULL)
                 continue;
@@ -179,11 +178,7 @@ struct publisher *publisher_start(struct api_ctx *ctx, struct hl_error *err)
         return NULL;
     }
     pub->ctx = ctx;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pub->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    hl_cond_init_monotonic(&pub->wake);
     pthread_mutex_init(&pub->lock, NULL);
     if (pthread_create(&pub->thread, NULL, publish_main, pub) != 0) {
         pthread_cond_destroy(&pub->wake);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "hl_cond.h"
+
 struct wait_gate {
     pthread_mutex_t lock;
     pthread_cond_t freed;
@@ -18,11 +20,7 @@ struct wait_gate *wait_gate_new(int places)
     struct wait_gate *gate = calloc(1, sizeof(*gate));
     if (gate == NULL)
         return NULL;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&gate->freed, &attr);
-    pthread_condattr_destroy(&attr);
+    hl_cond_init_monotonic(&gate->freed);
     pthread_mutex_init(&gate->lock, NULL);
     gate->places = places < 1 ? 1 : places;
     return gate;
@@ -39,14 +37,7 @@ void wait_gate_free(struct wait_gate *gate)
 
 bool wait_gate_enter(struct wait_gate *gate, long wait_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = hl_cond_deadline(wait_ms);
     pthread_mutex_lock(&gate->lock);
     int rc = 0;
     while (gate->used >= gate->places && rc != ETIMEDOUT)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hl_cond.h"
 #include "log.h"
 
 struct kafka_producer {
@@ -260,25 +261,14 @@ enum kafka_fate kafka_producer_send_bounded(struct kafka_producer *kp, const str
     struct kafka_wait *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return KAFKA_FATE_NOT_PERSISTED;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->done, &attr);
-    pthread_condattr_destroy(&attr);
+    hl_cond_init_monotonic(&w->done);
     pthread_mutex_init(&w->lock, NULL);
     w->report.done = kafka_wait_done;
     w->fate = KAFKA_FATE_PENDING;
     w->late = late;
     w->opaque = opaque;
 
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = hl_cond_deadline(wait_ms);
     rd_kafka_resp_err_t e = rd_kafka_producev(kp->rk,
         RD_KAFKA_V_TOPIC(msg->topic),
         RD_KAFKA_V_KEY(msg->key, msg->key_len),
