@@ -6,8 +6,9 @@
  * advisory lock, so no lifecycle event is published): the dispatcher can
  * learn of a new webhook only from PostgreSQL.
  * (a) 6,000 events (over the 4,096 events a dispatcher used to keep for
- *     this) produced after a webhook's 201 all arrive, once each; the
- *     relay's lifecycle event, published later, repeats none.
+ *     this) produced after a webhook's 201 all arrive, once each, and none
+ *     at another tenant's webhook created at the same moment; the relay's
+ *     lifecycle event, published later, repeats none.
  * (b) While such catch-up deliveries wait on a slow receiver, the
  *     dispatcher is killed (SIGKILL): a new one delivers every event, since
  *     no offset was committed before its deliveries were recorded.
@@ -79,10 +80,11 @@ int main(void)
     struct hx_receiver *r = hx_receiver_start(NULL);
     PGconn *pg = PQconnectdb(hx_db_conninfo(st)), *lock = PQconnectdb(hx_db_conninfo(st));
     CHECK_FATAL(PQstatus(pg) == CONNECTION_OK && PQstatus(lock) == CONNECTION_OK);
-    char key[128];
-    struct de_webhook early, late, late2;
+    char key[128], other_key[128];
+    struct de_webhook early, late, late2, other;
     static char ids[N][64], ids2[N2][64];
     de_tenant_new(st, "acme", key, sizeof(key));
+    de_tenant_new(st, "other", other_key, sizeof(other_key));
     de_webhook_new(st, key, &early, "{\"name\":\"early\",\"url\":\"%s/early\",\"events\":\"booking\"}",
                    hx_receiver_url(r));
     pid_t d1 = hx_dispatcher_start(st, NULL);
@@ -91,6 +93,9 @@ int main(void)
     E2E_SECTION("(a) a webhook whose lifecycle event is held back still gets all 6,000 events after its 201");
     de_hold_relay(lock);
     de_webhook_new(st, key, &late, "{\"name\":\"late\",\"url\":\"%s/late\",\"events\":\"booking\"}",
+                   hx_receiver_url(r));
+    /* another tenant's webhook, new to the index at the same sync: none of acme's events */
+    de_webhook_new(st, other_key, &other, "{\"name\":\"other\",\"url\":\"%s/other\",\"events\":\"booking\"}",
                    hx_receiver_url(r));
     for (int i = 0; i < N; i++)
         de_produce_event(p, "acme", "booking.scheduled", NULL, ids[i], NULL);
@@ -104,6 +109,7 @@ int main(void)
     printf("late webhook: %d of %d arrived, %d repeated\n", arrived, N, extra);
     CHECK_EQ_INT(arrived, N);
     CHECK_EQ_INT(extra, 0);
+    CHECK_EQ_INT((long)hx_receiver_count(r, "/other"), 0);
 
     E2E_SECTION("(a) the lifecycle event, published at last, repeats nothing");
     PQclear(PQexec(lock, "SELECT pg_advisory_unlock_all()"));
