@@ -6,8 +6,9 @@
  *
  * The url is <HOOKLINE_PUBLIC_URL>/portal#token=hlp_...: the token sits in
  * the fragment, which a browser never sends, so it reaches no request line
- * and no log; the console reads it, keeps it in the tab's sessionStorage,
- * takes it out of the address bar and sends it as a bearer key. The
+ * and no log; the console reads it, takes it out of the address bar,
+ * holds it in memory (no cookie: nothing for third-party cookie rules to
+ * block in an iframe) and sends it as a bearer key. The
  * database keeps only its SHA-256 (sql/013). A portal session cannot issue
  * or revoke portal sessions: the link's holder never outlives its expiry.
  */
