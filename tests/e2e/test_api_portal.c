@@ -13,7 +13,8 @@
  * process would: nothing is cached). GET /portal may be framed by the
  * origins of HOOKLINE_PORTAL_FRAME_ANCESTORS, GET / still by none. At
  * debug level the api logs every request, and no token issued appears in
- * its log.
+ * its log. The retention job deletes sessions a day after their expiry,
+ * and keeps the others.
  */
 #include "api_e2e.h"
 
@@ -238,6 +239,20 @@ static void check_expiry(struct hx_stack *st, const char *acme_key)
     E2E_EXPECT(st, "GET", token, "/v1/webhooks", NULL, 401, "This portal link has expired or was revoked.");
 }
 
+static void check_retention(struct hx_stack *st, const char *acme_key)
+{
+    char id[128];
+    E2E_SECTION("retention deletes a session a day after its expiry, not the ones expired since less");
+    CHECK_EQ_INT(portal_new(st, acme_key, "{\"ttl_s\":600}", NULL, id, NULL), 201);
+    CHECK_EQ_INT(e2e_db_long(st, "WITH u AS (UPDATE portal_sessions SET created_at = now() - interval '26 hours', "
+                                 "expires_at = now() - interval '25 hours' WHERE id = $1 RETURNING 1) "
+                                 "SELECT count(*) FROM u", id, NULL), 1);
+    long long recent = e2e_db_long(st, "SELECT count(*) FROM portal_sessions WHERE id <> $1", id, NULL);
+    CHECK(recent > 5);
+    CHECK(HX_WAIT(e2e_db_long(st, "SELECT count(*) FROM portal_sessions WHERE id = $1", id, NULL) == 0, 30000));
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM portal_sessions", NULL, NULL), recent);
+}
+
 static void check_header(const struct hx_resp *resp, const char *name, const char *want)
 {
     char got[1024];
@@ -307,7 +322,7 @@ static void key_new(struct hx_stack *st, const char *scopes, char *out)
 int main(void)
 {
     struct hx_stack_opts opts = {
-        .env = {"HOOKLINE_LOG_LEVEL=debug", "HOOKLINE_PORTAL_FRAME_ANCESTORS=" ANCESTORS_ENV, NULL},
+        .env = {"HOOKLINE_LOG_LEVEL=debug", "HOOKLINE_RETENTION_INTERVAL=1s", "HOOKLINE_PORTAL_FRAME_ANCESTORS=" ANCESTORS_ENV, NULL},
     };
     struct hx_stack *st = hx_stack_start(&opts);
     const char *admin = hx_admin_key(st);
@@ -325,6 +340,7 @@ int main(void)
     check_revoke(st, admin, acme, globex);
     check_framing(st);
     check_expiry(st, acme);
+    check_retention(st, acme);
     char log1[4096];
     snprintf(log1, sizeof(log1), "%s", hx_proc_log(st, hx_api_pid(st)));
 
