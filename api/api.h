@@ -53,12 +53,14 @@ enum api_scope {
     SCOPE_WEBHOOKS_WRITE = 2,
     SCOPE_EVENTS_WRITE = 4,
     SCOPE_ADMIN = 0x100,        /* the deployment's admin key */
+    SCOPE_ADMIN_OK = 0x200,     /* with a tenant scope: the admin key may call it too */
 };
 #define SCOPE_ALL_TENANT (SCOPE_WEBHOOKS_READ | SCOPE_WEBHOOKS_WRITE | SCOPE_EVENTS_WRITE)
 
-/* Who is calling: a tenant's key, or the admin key. */
+/* Who is calling: a tenant's key, a portal session's token, or the admin key. */
 struct api_principal {
     bool admin;
+    bool portal;                /* a portal session (key_id is its id) */
     char tenant[LIMIT_TENANT_ID_MAX + 1];
     char key_id[HL_ID_MAX];
     unsigned scopes;
@@ -99,6 +101,7 @@ extern const struct api_route routes_events[];
 extern const struct api_route routes_health[];
 extern const struct api_route routes_console[];
 extern const struct api_route routes_openapi[];
+extern const struct api_route routes_portal[];
 
 /* server.c */
 
@@ -154,9 +157,26 @@ void api_outside_leave(struct api_call *call);
 /* auth.c */
 
 /* Identify the caller of 'call' from x-api-key or Authorization: Bearer
- * and check it holds 'scope'. Fills call->who. Returns 0, HL_EAUTH or
- * HL_EFORBIDDEN (reason in call->err), or HL_EDB. */
+ * and check it holds 'scope'. Fills call->who. The admin key passes
+ * SCOPE_ADMIN, and a tenant scope with SCOPE_ADMIN_OK. A portal session
+ * token ("hlp_...") is read from PostgreSQL on every call, never cached,
+ * so its revoke or expiry holds at once in every api process. Returns 0,
+ * HL_EAUTH or HL_EFORBIDDEN (reason in call->err), or HL_EDB. */
 int auth_check(struct api_call *call, unsigned scope) HL_MUST_CHECK;
+
+/* Scope bits of 'scopes' (borrowed): 0 with *bits set, or HL_EINVAL when
+ * it is not a non-empty array of known scope names. */
+int auth_scopes_from_json(const json_t *scopes, unsigned *bits) HL_MUST_CHECK;
+
+/* The names of the scope 'bits' as a JSON array (new reference). */
+json_t *auth_scopes_to_json(unsigned bits);
+
+/* The names of the scope 'bits' as a PostgreSQL text[] literal. */
+#define AUTH_SCOPES_LITERAL_MAX 128
+void auth_scopes_literal(unsigned bits, char out[AUTH_SCOPES_LITERAL_MAX]);
+
+/* The name of a scope in 'want' that 'have' lacks (static), or NULL. */
+const char *auth_scope_missing(unsigned have, unsigned want);
 
 /* Drop key 'key_id' from auth_check's cache; call once its revoke has
  * committed. Any thread. */

@@ -142,6 +142,34 @@ static unsigned auth_scopes_parse(const char *arr)
     return bits;
 }
 
+/* Fill call->who from the live portal session whose token hashes to
+ * 'hash': one indexed read, no cache. Returns 0, HL_EAUTH or HL_EDB. */
+static int auth_portal_lookup(struct api_call *call, const char *hash)
+{
+    struct api_principal *who = &call->who;
+    const char *params[1] = { hash };
+    PGconn *pg = api_pg(call);
+    if (pg == NULL)
+        return HL_EDB;
+    PGresult *res = db_query(pg, &call->err,
+        "SELECT id, tenant_id, scopes FROM portal_sessions "
+        "WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()", 1, params);
+    if (res == NULL)
+        return HL_EDB;
+    bool found = PQntuples(res) == 1 && (size_t)PQgetlength(res, 0, 0) < sizeof(who->key_id) &&
+                 (size_t)PQgetlength(res, 0, 1) < sizeof(who->tenant);
+    if (found) {
+        memcpy(who->key_id, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0) + 1);
+        memcpy(who->tenant, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1) + 1);
+        who->scopes = auth_scopes_parse(PQgetvalue(res, 0, 2));
+        who->portal = true;
+    }
+    PQclear(res);
+    if (!found)
+        return hl_error_set(&call->err, HL_EAUTH, "This portal link has expired or was revoked.");
+    return 0;
+}
+
 int auth_check(struct api_call *call, unsigned scope)
 {
     const char *key = auth_presented_key(call->req);
@@ -154,7 +182,7 @@ int auth_check(struct api_call *call, unsigned scope)
     const char *admin = call->ctx->cfg.admin_key;
     if (admin[0] && hl_str_equal_ct(key, admin)) {
         who->admin = true;
-        if (scope != SCOPE_ADMIN)
+        if (scope != SCOPE_ADMIN && !(scope & SCOPE_ADMIN_OK))
             return hl_error_set(&call->err, HL_EFORBIDDEN,
                                 "The admin key manages tenants and keys; use a tenant's key for this route.");
         return 0;
@@ -162,10 +190,16 @@ int auth_check(struct api_call *call, unsigned scope)
     if (scope == SCOPE_ADMIN && !admin[0])
         return hl_error_set(&call->err, HL_EAUTH, "Admin routes are disabled: HOOKLINE_ADMIN_KEY is not set.");
 
+    scope &= ~(unsigned)SCOPE_ADMIN_OK;
+
     char hash[HL_KEYHASH_LEN + 1];
     hl_apikey_hash(key, hash);
     unsigned long gen = 0;
-    if (!auth_cache_get(hash, who, &gen)) {
+    if (strncmp(key, HL_PORTAL_TOKEN_PREFIX, strlen(HL_PORTAL_TOKEN_PREFIX)) == 0) {
+        int rc = auth_portal_lookup(call, hash);
+        if (rc != 0)
+            return rc;
+    } else if (!auth_cache_get(hash, who, &gen)) {
         const char *params[1] = { hash };
         PGconn *pg = api_pg(call);
         if (pg == NULL)
@@ -199,6 +233,52 @@ int auth_check(struct api_call *call, unsigned scope)
     if ((who->scopes & scope) != scope)
         return hl_error_set(&call->err, HL_EFORBIDDEN, "This key lacks the %s scope.", auth_scope_name(scope));
     return 0;
+}
+
+int auth_scopes_from_json(const json_t *scopes, unsigned *bits)
+{
+    size_t i;
+    json_t *s;
+    *bits = 0;
+    if (!json_is_array(scopes) || json_array_size(scopes) == 0)
+        return HL_EINVAL;
+    json_array_foreach(scopes, i, s) {
+        unsigned bit = json_is_string(s) ? auth_scope_bit(json_string_value(s)) : 0;
+        if (bit == 0)
+            return HL_EINVAL;
+        *bits |= bit;
+    }
+    return 0;
+}
+
+json_t *auth_scopes_to_json(unsigned bits)
+{
+    json_t *names = json_array();
+    for (size_t b = 0; names && b < sizeof(auth_scopes) / sizeof(auth_scopes[0]); b++)
+        if (bits & auth_scopes[b].bit)
+            json_array_append_new(names, json_string(auth_scopes[b].name));
+    return names;
+}
+
+void auth_scopes_literal(unsigned bits, char out[AUTH_SCOPES_LITERAL_MAX])
+{
+    strcpy(out, "{");
+    for (size_t b = 0; b < sizeof(auth_scopes) / sizeof(auth_scopes[0]); b++) {
+        if (!(bits & auth_scopes[b].bit))
+            continue;
+        if (out[1])
+            strcat(out, ",");
+        strcat(out, auth_scopes[b].name);
+    }
+    strcat(out, "}");
+}
+
+const char *auth_scope_missing(unsigned have, unsigned want)
+{
+    for (size_t b = 0; b < sizeof(auth_scopes) / sizeof(auth_scopes[0]); b++)
+        if ((want & auth_scopes[b].bit) && !(have & auth_scopes[b].bit))
+            return auth_scopes[b].name;
+    return NULL;
 }
 
 json_t *auth_key_issue(PGconn *pg, const char *tenant, const json_t *scopes, const char *label,

@@ -1,5 +1,5 @@
-/* retention.c: delete old attempt records, sent outbox rows and expired
- * idempotency keys in small batches (see retention.h).
+/* retention.c: delete old attempt records, sent outbox rows, expired
+ * idempotency keys and portal sessions in small batches (see retention.h).
  *
  * Each batch is one autocommit statement over at most 1000 rows
  * picked through an index, skipping rows another transaction holds (SKIP
@@ -30,7 +30,7 @@ struct retention {
     struct api_ctx *ctx;
     pthread_t thread;
     atomic_bool stop;
-    atomic_long attempts, outbox, idempotency_keys, batches, runs;
+    atomic_long attempts, outbox, idempotency_keys, portal_sessions, batches, runs;
     atomic_llong last_run_ms;
     atomic_bool active;
 };
@@ -56,6 +56,11 @@ static const struct {
       "WHERE created_at < now() - interval '24 hours' "
       "ORDER BY created_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED) o "
       "WHERE k.tenant_id = o.tenant_id AND k.key = o.key" },
+    /* a portal session is kept a day past its expiry, for who-did-what */
+    { "portal_sessions", false,
+      "DELETE FROM portal_sessions WHERE id IN (SELECT id FROM portal_sessions "
+      "WHERE expires_at < now() - interval '24 hours' "
+      "ORDER BY expires_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED)" },
 };
 
 /* Sleep up to 'ms', waking early on stop. */
@@ -93,7 +98,7 @@ static long retention_step(struct retention *rt, PGconn *pg, size_t i, const cha
 static int retention_pass(struct retention *rt, PGconn *pg)
 {
     char age[32];
-    long deleted[3] = { 0 };
+    long deleted[sizeof(retention_steps) / sizeof(retention_steps[0])] = { 0 };
     snprintf(age, sizeof(age), "%.3f", (double)rt->ctx->cfg.retention_ms / 1000.0);
     for (size_t i = 0; i < sizeof(retention_steps) / sizeof(retention_steps[0]); i++) {
         deleted[i] = retention_step(rt, pg, i, age);
@@ -103,11 +108,13 @@ static int retention_pass(struct retention *rt, PGconn *pg)
     atomic_fetch_add(&rt->attempts, deleted[0]);
     atomic_fetch_add(&rt->outbox, deleted[1]);
     atomic_fetch_add(&rt->idempotency_keys, deleted[2]);
+    atomic_fetch_add(&rt->portal_sessions, deleted[3]);
     atomic_fetch_add(&rt->runs, 1);
     atomic_store(&rt->last_run_ms, hl_time_now_ms());
-    if (deleted[0] || deleted[1] || deleted[2])
+    if (deleted[0] || deleted[1] || deleted[2] || deleted[3])
         log_info("retention: deleted %ld attempt records and %ld sent outbox rows older than %s s, "
-                 "%ld idempotency keys older than 24 h", deleted[0], deleted[1], age, deleted[2]);
+                 "%ld idempotency keys older than 24 h, %ld portal sessions expired over 24 h ago",
+                 deleted[0], deleted[1], age, deleted[2], deleted[3]);
     return 0;
 }
 
@@ -211,6 +218,7 @@ void retention_stats_get(struct retention *rt, struct retention_stats *out)
     out->attempts = atomic_load(&rt->attempts);
     out->outbox = atomic_load(&rt->outbox);
     out->idempotency_keys = atomic_load(&rt->idempotency_keys);
+    out->portal_sessions = atomic_load(&rt->portal_sessions);
     out->batches = atomic_load(&rt->batches);
     out->runs = atomic_load(&rt->runs);
     out->last_run_ms = atomic_load(&rt->last_run_ms);

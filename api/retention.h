@@ -1,8 +1,8 @@
 /* retention.h: the api's background job that forgets old rows.
  *
  * Every HOOKLINE_RETENTION_INTERVAL it deletes attempt records and sent
- * outbox rows older than HOOKLINE_RETENTION, and idempotency keys older
- * than 24 h, in batches of at most 1000 rows per statement with a pause
+ * outbox rows older than HOOKLINE_RETENTION, idempotency keys older
+ * than 24 h and portal sessions expired over 24 h ago, in batches of at most 1000 rows per statement with a pause
  * between batches, so no statement holds locks for long and the delivery
  * log stays fast. One api instance of the deployment does it at a time
  * (session advisory lock on the job's own connection); the others stand by.
@@ -21,6 +21,7 @@ struct retention_stats {
     long attempts;          /* attempt records deleted */
     long outbox;            /* sent outbox rows deleted */
     long idempotency_keys;  /* expired idempotency keys deleted */
+    long portal_sessions;   /* portal sessions deleted a day after their expiry */
     long batches;           /* DELETE statements run (each at most 1000 rows) */
     long runs;              /* passes completed by this process */
     long long last_run_ms;  /* unix ms of the last completed pass; 0 = none */

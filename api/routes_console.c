@@ -3,6 +3,9 @@
  *   GET /                the console (index.html)
  *   GET /console/:file   one file of the console directory: a plain name
  *                        with a known extension, no path, at most 1 MiB
+ *   GET /portal          the console again, for a portal session's link
+ *                        (routes_portal.c): the only page that the origins
+ *                        of HOOKLINE_PORTAL_FRAME_ANCESTORS may frame
  *
  * The directory is $HOOKLINE_CONSOLE_DIR, else the installed
  * <prefix>/share/hookline/console if it exists, else the source tree's
@@ -33,9 +36,11 @@
 #define CONSOLE_FILE_MAX (1024L * 1024)  /* bigger files are refused, not streamed */
 #define CONSOLE_NAME_MAX 100
 
-#define CONSOLE_CSP \
+#define CONSOLE_CSP_HEAD \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "connect-src 'self'; frame-ancestors "
+#define CONSOLE_CSP_TAIL "; base-uri 'none'; form-action 'self'"
+#define CONSOLE_CSP CONSOLE_CSP_HEAD "'none'" CONSOLE_CSP_TAIL
 
 static const struct {
     const char *ext;
@@ -102,15 +107,23 @@ static bool console_name_valid(const char *name)
 /* Send file 'name' of the console directory as the reply. Returns 0, or
  * HL_ENOTFOUND (absent, not a regular file, not servable), HL_EIO (over
  * CONSOLE_FILE_MAX, unreadable) or HL_ENOMEM with the reason in call->err. */
-static int console_send(struct api_call *call, const char *name)
+static int console_send(struct api_call *call, const char *name, bool portal)
 {
     char path[PATH_MAX + CONSOLE_NAME_MAX + 2];
     const char *type = NULL;
     char *buf = NULL;
     int fd = -1, rc;
 
-    u_map_put(call->resp->map_header, "Content-Security-Policy", CONSOLE_CSP);
-    u_map_put(call->resp->map_header, "X-Frame-Options", "DENY");
+    const char *ancestors = call->ctx->cfg.portal_frame_ancestors;
+    if (portal && ancestors[0]) {
+        /* frame-ancestors alone decides; X-Frame-Options cannot name origins */
+        char csp[sizeof(CONSOLE_CSP_HEAD CONSOLE_CSP_TAIL) + sizeof(call->ctx->cfg.portal_frame_ancestors)];
+        snprintf(csp, sizeof(csp), "%s%s%s", CONSOLE_CSP_HEAD, ancestors, CONSOLE_CSP_TAIL);
+        u_map_put(call->resp->map_header, "Content-Security-Policy", csp);
+    } else {
+        u_map_put(call->resp->map_header, "Content-Security-Policy", CONSOLE_CSP);
+        u_map_put(call->resp->map_header, "X-Frame-Options", "DENY");
+    }
     u_map_put(call->resp->map_header, "Referrer-Policy", "no-referrer");
     if (!console_name_valid(name) || (type = console_type(name)) == NULL)
         return hl_error_set(&call->err, HL_ENOTFOUND, "Not found.");
@@ -163,16 +176,22 @@ out:
 
 static int console_index(struct api_call *call)
 {
-    return console_send(call, "index.html");
+    return console_send(call, "index.html", false);
+}
+
+static int console_portal(struct api_call *call)
+{
+    return console_send(call, "index.html", true);
 }
 
 static int console_file(struct api_call *call)
 {
-    return console_send(call, api_param(call, "file"));
+    return console_send(call, api_param(call, "file"), false);
 }
 
 const struct api_route routes_console[] = {
     { "GET", "/", SCOPE_NONE, false, console_index },
     { "GET", "/console/:file", SCOPE_NONE, false, console_file },
+    { "GET", "/portal", SCOPE_NONE, false, console_portal },
     { NULL, NULL, 0, false, NULL },
 };

@@ -10,7 +10,8 @@
 
 #include "secretbox.h"
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_LONG, CFG_BOOL, CFG_DURATION, CFG_SCHEDULE, CFG_PATH, CFG_LEVEL, CFG_KEYRING };
+enum cfg_type { CFG_STR, CFG_INT, CFG_LONG, CFG_BOOL, CFG_DURATION, CFG_SCHEDULE, CFG_PATH, CFG_LEVEL, CFG_KEYRING, CFG_BASE_URL,
+               CFG_ORIGINS };
 
 struct cfg_var {
     const char *name;
@@ -87,6 +88,12 @@ static const struct cfg_var cfg_vars[] = {
       "api: how often the retention job runs (one api instance at a time)" },
     { "HOOKLINE_PUBLISH_TIMEOUT", CFG_DURATION, F(publish_timeout_ms), "2s", 100, 10000,
       "api: longest POST /v1/events and /test wait for Kafka's acknowledgement before answering 503" },
+    { "HOOKLINE_PUBLIC_URL", CFG_BASE_URL, F(public_url), "", 0, 0,
+      "api: the console's address as browsers reach it (http(s)://host[:port][/path]), the base of portal "
+      "links; empty: http:// and the request's Host" },
+    { "HOOKLINE_PORTAL_FRAME_ANCESTORS", CFG_ORIGINS, F(portal_frame_ancestors), "", 0, 0,
+      "api: origins (scheme://host[:port], '*.' and ':*' allowed) whose pages may frame the console opened by "
+      "a portal link, space- or comma-separated; empty: never framed" },
     { "HOOKLINE_SECRETS_KEY", CFG_KEYRING, F(secrets_key), cfg_service_required, 0, 0,
       "keys that seal webhook secrets and header values at rest: id:base64 of 32 random bytes, older keys "
       "after commas; the first seals, every one opens (see Secrets at rest)" },
@@ -155,6 +162,98 @@ static int cfg_parse_bool(const char *s, bool *b)
     return 0;
 }
 
+static bool cfg_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+/* Length of "http://" or "https://" at 's', or 0. */
+static size_t cfg_scheme_len(const char *s)
+{
+    return strncasecmp(s, "https://", 8) == 0 ? 8 : strncasecmp(s, "http://", 7) == 0 ? 7 : 0;
+}
+
+/* Length of the host[:port] at 's' (a '*.' wildcard first and a '*' port
+ * only if 'wild'), or 0 when it is not one. */
+static size_t cfg_host_port_len(const char *s, bool wild)
+{
+    size_t i = 0;
+    if (wild && s[0] == '*' && s[1] == '.')
+        i = 2;
+    size_t host = i;
+    while (cfg_host_char(s[i]))
+        i++;
+    if (i == host || s[host] == '.' || s[i - 1] == '.')
+        return 0;
+    if (s[i] == ':') {
+        i++;
+        if (wild && s[i] == '*')
+            return i + 1;
+        size_t port = i;
+        long n = 0;
+        while (s[i] >= '0' && s[i] <= '9' && i - port < 6)
+            n = n * 10 + (s[i++] - '0');
+        if (i == port || n < 1 || n > 65535)
+            return 0;
+    }
+    return i;
+}
+
+/* HOOKLINE_PUBLIC_URL: http(s)://host[:port][/path], no query, fragment,
+ * space or quote; a trailing '/' is dropped into 'out' (cap bytes). */
+static int cfg_base_url(const char *s, char *out, size_t cap)
+{
+    size_t n = strlen(s), sch = cfg_scheme_len(s);
+    if (sch == 0 || n >= cap)
+        return -1;
+    size_t hp = cfg_host_port_len(s + sch, false);
+    if (hp == 0)
+        return -1;
+    const char *path = s + sch + hp;
+    if (*path != '\0' && *path != '/')
+        return -1;
+    for (const char *p = path; *p; p++)
+        if (!(cfg_host_char(*p) || *p == '/' || *p == '_' || *p == '~'))
+            return -1;
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* HOOKLINE_PORTAL_FRAME_ANCESTORS: origins separated by spaces or commas,
+ * each scheme://host[:port] (a '*.' subdomain and a ':*' port allowed);
+ * written space-separated into 'out' (cap bytes), ready for a CSP
+ * frame-ancestors directive. Nothing else passes: no quote, ';' or path. */
+static int cfg_origins(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    while (*s) {
+        if (*s == ' ' || *s == ',') {
+            s++;
+            continue;
+        }
+        size_t sch = cfg_scheme_len(s), hp = sch ? cfg_host_port_len(s + sch, true) : 0;
+        if (hp == 0)
+            return -1;
+        size_t len = sch + hp;
+        if (s[len] != '\0' && s[len] != ' ' && s[len] != ',' && !(s[len] == '/' && (s[len + 1] == '\0' ||
+                                                                       s[len + 1] == ' ' || s[len + 1] == ',')))
+            return -1;
+        if (o + len + 2 > cap)
+            return -1;
+        if (o)
+            out[o++] = ' ';
+        memcpy(out + o, s, len);
+        o += len;
+        out[o] = '\0';
+        s += len + (s[len] == '/');
+    }
+    return 0;
+}
+
 static int cfg_set(struct hl_config *cfg, const struct cfg_var *v, const char *s, struct hl_error *err)
 {
     char *field = (char *)cfg + v->offset;
@@ -201,6 +300,16 @@ static int cfg_set(struct hl_config *cfg, const struct cfg_var *v, const char *s
         if (config_parse_duration_ms(s, &n) < 0 || n < v->min || n > v->max)
             return hl_error_set(err, HL_EINVAL, "%s: '%s' is not a duration like 500ms, 5s, 5m, 2h, 1d within bounds", v->name, s);
         *(long *)field = n;
+        return 0;
+    case CFG_BASE_URL:
+        if (*s && cfg_base_url(s, field, v->size) < 0)
+            return hl_error_set(err, HL_EINVAL, "%s: '%.200s' is not http(s)://host[:port][/path]", v->name, s);
+        return 0;
+    case CFG_ORIGINS:
+        if (cfg_origins(s, field, v->size) < 0)
+            return hl_error_set(err, HL_EINVAL,
+                                "%s: '%.200s' is not a list of origins like https://app.example.com "
+                                "(scheme://host[:port], '*.' and ':*' allowed, no path)", v->name, s);
         return 0;
     case CFG_SCHEDULE:
         if (config_parse_schedule(s, cfg->retry_schedule_ms, CONFIG_RETRY_STEPS_MAX, &cfg->retry_steps) < 0)

@@ -47,6 +47,8 @@ struct hl_config {
     long retention_ms;        /* attempts and sent outbox rows kept this long */
     long retention_interval_ms;
     long publish_timeout_ms;  /* longest an HTTP request waits for Kafka's acknowledgement */
+    char public_url[512];     /* base of portal links ("https://hooks.example.com"), no trailing '/'; "" = from Host */
+    char portal_frame_ancestors[1024];  /* origins that may frame /portal, space-separated; "" = none */
     /* both services */
     char secrets_key[1024];   /* key ring spec (secretbox.h); "" only where no secret is touched */
 };

@@ -60,6 +60,8 @@ static const struct hl_limit_def hl_limits[HL_LIMIT_COUNT] = {
         "POST /v1/events"),
     ROW(HL_LIMIT_PATH_PARAM, "path", "one id in a request path (longer: 404)", 1, LIMIT_PATH_PARAM_MAX, "bytes",
         "every route with an id in its path"),
+    ROW(HL_LIMIT_PORTAL_TTL, "ttl_s", "lifetime of a portal session link", LIMIT_PORTAL_TTL_MIN, LIMIT_PORTAL_TTL_MAX,
+        "seconds", "POST /v1/portal-sessions"),
 };
 
 #undef ROW

@@ -44,6 +44,8 @@
 #define LIMIT_OCCURRED_AT_MAX 40
 #define LIMIT_IDEMPOTENCY_KEY_MAX 255
 #define LIMIT_PATH_PARAM_MAX 128            /* one ":name" segment of a path; longer is 404 */
+#define LIMIT_PORTAL_TTL_MIN 10             /* seconds a portal session link lives */
+#define LIMIT_PORTAL_TTL_MAX 86400
 
 /* The rows of the table. */
 enum hl_limit {
@@ -70,6 +72,7 @@ enum hl_limit {
     HL_LIMIT_OCCURRED_AT,
     HL_LIMIT_IDEMPOTENCY_KEY,
     HL_LIMIT_PATH_PARAM,
+    HL_LIMIT_PORTAL_TTL,
     HL_LIMIT_COUNT
 };
 

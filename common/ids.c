@@ -21,6 +21,7 @@
 #define IDS_SECRET_BYTES 24
 #define IDS_SECRET_PREFIX "whsec_"
 #define IDS_APIKEY_PREFIX "hlk_"
+#define IDS_PORTAL_PREFIX "hlp_"
 
 static const char ids_base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -133,6 +134,11 @@ out:
 int hl_apikey_new(char *out, size_t cap)
 {
     return ids_new_base62(IDS_APIKEY_PREFIX, IDS_KEY_BYTES, IDS_KEY_CHARS, GNUTLS_RND_KEY, out, cap);
+}
+
+int hl_portal_token_new(char *out, size_t cap)
+{
+    return ids_new_base62(IDS_PORTAL_PREFIX, IDS_KEY_BYTES, IDS_KEY_CHARS, GNUTLS_RND_KEY, out, cap);
 }
 
 /* On the (practically impossible) failure of the hash, 'out' is the empty

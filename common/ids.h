@@ -31,6 +31,12 @@ int hl_secret_new(char *out, size_t cap) HL_MUST_CHECK;
  * ('cap' >= HL_APIKEY_MAX). Returns 0 or HL_EIO. */
 int hl_apikey_new(char *out, size_t cap) HL_MUST_CHECK;
 
+/* Write a new portal session token "hlp_<base62 of 32 random bytes>" into
+ * 'out' ('cap' >= HL_APIKEY_MAX). It is hashed with hl_apikey_hash like a
+ * key; the prefix tells auth which table holds it. Returns 0 or HL_EIO. */
+int hl_portal_token_new(char *out, size_t cap) HL_MUST_CHECK;
+#define HL_PORTAL_TOKEN_PREFIX "hlp_"
+
 /* Lower-case hex SHA-256 of 'key' into 'out' (HL_KEYHASH_LEN + 1 bytes).
  * This is what the database stores instead of the key. */
 void hl_apikey_hash(const char *key, char out[HL_KEYHASH_LEN + 1]);

@@ -1,19 +1,60 @@
 // api.js: the console's only way to the server: hookline's public REST API
 // on this origin, with the API key from this tab's sessionStorage as
 // x-api-key. The key never goes to localStorage, a cookie or a URL.
+//
+// Opened by a portal session's link (/portal#token=hlp_...), the console
+// uses that token instead: it is read from the fragment (which the browser
+// never sends to a server) and taken out of the address bar at once. It is
+// held in memory, and in this tab's sessionStorage too where the browser
+// allows it: inside a third-party iframe it often does not (storage is
+// blocked with third-party cookies), and no cookie is ever needed.
 
 const KEY_NAME = 'hookline.apiKey';
+const PORTAL_NAME = 'hookline.portalToken';
+let portalToken = null;
+
+// Whether this page is the console of a portal session's link.
+export function isPortal() {
+  return location.pathname === '/portal';
+}
+
+// sessionStorage, or null where the browser refuses it to this frame.
+function storage() {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
 
 export function apiKey() {
-  return sessionStorage.getItem(KEY_NAME);
+  if (isPortal()) return portalToken || (storage() ? storage().getItem(PORTAL_NAME) : null);
+  return storage() ? storage().getItem(KEY_NAME) : null;
 }
 
 export function signIn(key) {
-  sessionStorage.setItem(KEY_NAME, key);
+  if (!isPortal() && storage()) storage().setItem(KEY_NAME, key);
 }
 
 export function signOut() {
-  sessionStorage.removeItem(KEY_NAME);
+  if (isPortal()) portalToken = null;
+  if (storage()) storage().removeItem(isPortal() ? PORTAL_NAME : KEY_NAME);
+}
+
+// On /portal: keep the token of "#token=hlp_..." (replacing an older one)
+// and take it out of the address bar and the history entry, before any
+// request or navigation can carry it anywhere.
+export function takePortalToken() {
+  if (!isPortal()) return;
+  const m = /^#token=(hlp_[A-Za-z0-9]+)$/.exec(location.hash);
+  if (location.hash.startsWith('#token=')) {
+    history.replaceState(null, '', `${location.pathname}#/`);
+    signOut();
+  }
+  if (m) {
+    portalToken = m[1];
+    if (storage()) storage().setItem(PORTAL_NAME, m[1]);
+  }
 }
 
 // An error answer: status (0 when the server could not be reached), the

@@ -7,8 +7,11 @@
 //   #/webhooks/ID            details, test event, delivery log
 //   #/webhooks/ID/edit       edit
 //   #/webhooks/ID/created    the new webhook's secret, shown once
+//
+// On /portal (a portal session's link) there is no sign-in: the token
+// comes with the link, and without a valid one the page says so.
 
-import { apiKey, setUnauthorizedHandler, signOut } from './api.js';
+import { apiKey, isPortal, setUnauthorizedHandler, signOut, takePortalToken } from './api.js';
 import { clear, flash, flashOnNavigate, h, link } from './dom.js';
 import { renderSignIn } from './signin.js';
 import { renderList } from './list.js';
@@ -31,10 +34,30 @@ function parseHash() {
   return { parts, params: new URLSearchParams(q) };
 }
 
+const portal = isPortal();
+
+// The page of a portal link that no longer works (or never came with a
+// token): no sign-in form, since a framed page must not ask for keys.
+function renderPortalEnded(view) {
+  document.title = 'Link expired · hookline';
+  view.append(h('div', { class: 'card narrow' },
+    h('h1', { text: 'This link has expired' }),
+    h('p', { text: 'The link that opened this page has expired or was revoked. Open the webhooks page again from where you found it to get a new one.' })));
+  focusHeading(view);
+}
+
 function route() {
   const { parts, params } = parseHash();
   const signedIn = Boolean(apiKey());
   document.getElementById('topnav').hidden = !signedIn;
+  if (portal && (!signedIn || parts[0] === 'signin')) {
+    const view = document.createElement('div');
+    view.className = 'view';
+    clear(main).append(view);
+    document.getElementById('topnav').hidden = true;
+    renderPortalEnded(view);
+    return;
+  }
   if (!signedIn && parts[0] !== 'signin') {
     afterSignIn = location.hash && location.hash !== '#/signin' ? location.hash : '#/';
     location.replace('#/signin');
@@ -88,6 +111,10 @@ function focusHeading(view) {
 
 setUnauthorizedHandler(() => {
   signOut();
+  if (portal) {
+    route();
+    return;
+  }
   flash('The API key was refused (revoked or wrong). Sign in again.', 'error', true);
   location.hash = '#/signin';
 });
@@ -105,5 +132,10 @@ document.querySelector('.skip-link').addEventListener('click', (ev) => {
   main.focus();
 });
 
+// in a portal session the link's holder does not sign out: the operator's
+// product decides how long the session lasts
+document.getElementById('sign-out').hidden = portal;
+
 window.addEventListener('hashchange', route);
+takePortalToken();
 route();

@@ -2,7 +2,7 @@
  * migrations.
  *
  * A missing required variable, a bad port, boolean, duration, log level,
- * CA file, admin key or secrets key stops the process with a non-zero
+ * CA file, admin key, portal frame ancestors, public URL or secrets key stops the process with a non-zero
  * status and ONE line on stderr naming the variable (a secrets key by its
  * place and id, never its bytes); an unreachable database stops it with
  * one line too. --migrate needs no secrets key. `--migrate` applies every sql/ file once: run twice
@@ -106,7 +106,8 @@ static void cfg_bad_values(struct hx_stack *st)
         cfg_expect_refusal(st, tag, (const char *const[]){db, brokers, ports[i], NULL}, "HOOKLINE_HTTP_PORT");
     }
 
-    E2E_SECTION("a bad boolean, duration, number, log level, CA file or admin key: one line naming the variable");
+    E2E_SECTION("a bad boolean, duration, number, log level, CA file, admin key, frame ancestors or public URL: "
+                "one line naming the variable");
     static const char *const bad[][2] = {
         {"HOOKLINE_ALLOW_HTTP=maybe", "HOOKLINE_ALLOW_HTTP"},
         {"HOOKLINE_ALLOW_PRIVATE_TARGETS=2", "HOOKLINE_ALLOW_PRIVATE_TARGETS"},
@@ -121,6 +122,16 @@ static void cfg_bad_values(struct hx_stack *st)
         {"HOOKLINE_LOG_LEVEL=loud", "HOOKLINE_LOG_LEVEL"},
         {"HOOKLINE_CA_FILE=/nonexistent/ca.pem", "HOOKLINE_CA_FILE"},
         {"HOOKLINE_ADMIN_KEY=short", "HOOKLINE_ADMIN_KEY"},
+        {"HOOKLINE_PORTAL_FRAME_ANCESTORS=*", "HOOKLINE_PORTAL_FRAME_ANCESTORS"},
+        {"HOOKLINE_PORTAL_FRAME_ANCESTORS='self'", "HOOKLINE_PORTAL_FRAME_ANCESTORS"},
+        {"HOOKLINE_PORTAL_FRAME_ANCESTORS=https://a.example; script-src *", "HOOKLINE_PORTAL_FRAME_ANCESTORS"},
+        {"HOOKLINE_PORTAL_FRAME_ANCESTORS=https://a.example/path", "HOOKLINE_PORTAL_FRAME_ANCESTORS"},
+        {"HOOKLINE_PORTAL_FRAME_ANCESTORS=app.example.com", "HOOKLINE_PORTAL_FRAME_ANCESTORS"},
+        {"HOOKLINE_PORTAL_FRAME_ANCESTORS=https://a.example:99999", "HOOKLINE_PORTAL_FRAME_ANCESTORS"},
+        {"HOOKLINE_PUBLIC_URL=hooks.example.com", "HOOKLINE_PUBLIC_URL"},
+        {"HOOKLINE_PUBLIC_URL=https://hooks.example.com/?x=1", "HOOKLINE_PUBLIC_URL"},
+        {"HOOKLINE_PUBLIC_URL=https://hooks.example.com/#frag", "HOOKLINE_PUBLIC_URL"},
+        {"HOOKLINE_PUBLIC_URL=ftp://hooks.example.com", "HOOKLINE_PUBLIC_URL"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char tag[32];

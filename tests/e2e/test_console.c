@@ -10,7 +10,12 @@
  * endpoints, the secret shown once, test event and delivery log, disable,
  * rotate, edit, validation errors, XSS, paging, narrow screen, delete, an
  * endpoint disabled by a 410 and enabled again, sign out), and the
- * receiver checks what the test event delivered.
+ * receiver checks what the test event delivered. Then
+ * tests/console/portal.test.mjs opens portal session links in an iframe
+ * of a page on another loopback origin (HOOKLINE_PORTAL_FRAME_ANCESTORS
+ * lists http://localhost:*): signed in for that tenant alone, a webhook
+ * created from the frame, the link refused after revoke and after expiry,
+ * and a page of an origin not listed cannot frame it.
  *
  * Without chromium or tests/console/node_modules the browser part is
  * skipped with a message, unless HOOKLINE_REQUIRE_BROWSER is set (as
@@ -39,6 +44,7 @@ extern char **environ;
 
 #define SOURCE_ROOT HOOKLINE_SOURCE_CONSOLE_DIR "/.."
 #define NODE_SCRIPT SOURCE_ROOT "/tests/console/console.test.mjs"
+#define PORTAL_SCRIPT SOURCE_ROOT "/tests/console/portal.test.mjs"
 #define NODE_MODULE SOURCE_ROOT "/tests/console/node_modules/playwright-core/package.json"
 #define CONSOLE_CSP                                                                              \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "           \
@@ -276,8 +282,9 @@ static void browser_missing(char *out, size_t cap)
         snprintf(out + strlen(out), cap - strlen(out), "tests/console/node_modules (cd tests/console && npm ci) ");
 }
 
-/* Run the node script; returns its exit status, or -1 if killed on timeout. */
-static int browser_run(struct hx_stack *st, const char *key, const char *receiver, const char *artifacts)
+/* Run the node script 'script'; returns its exit status, or -1 if killed on timeout. */
+static int browser_run(struct hx_stack *st, const char *script, const char *key, const char *receiver,
+                       const char *artifacts)
 {
     size_t nenv = 0;
     while (environ[nenv])
@@ -286,17 +293,19 @@ static int browser_run(struct hx_stack *st, const char *key, const char *receive
     CHECK_FATAL(envp != NULL);
     size_t k = 0;
     for (size_t i = 0; i < nenv; i++)
-        if (strncmp(environ[i], "HOOKLINE_CONSOLE_", 17) != 0 && strncmp(environ[i], "HOOKLINE_RECEIVER_URL=", 22) != 0)
+        if (strncmp(environ[i], "HOOKLINE_CONSOLE_", 17) != 0 && strncmp(environ[i], "HOOKLINE_RECEIVER_URL=", 22) != 0 &&
+            strncmp(environ[i], "HOOKLINE_ADMIN_KEY=", 19) != 0)
             envp[k++] = environ[i];
-    char *vars[4];
+    char *vars[5];
     CHECK_FATAL(asprintf(&vars[0], "HOOKLINE_CONSOLE_URL=%s", hx_api_url(st)) > 0);
     CHECK_FATAL(asprintf(&vars[1], "HOOKLINE_CONSOLE_KEY=%s", key) > 0);
     CHECK_FATAL(asprintf(&vars[2], "HOOKLINE_RECEIVER_URL=%s", receiver) > 0);
     CHECK_FATAL(asprintf(&vars[3], "HOOKLINE_CONSOLE_ARTIFACTS=%s", artifacts) > 0);
-    for (int i = 0; i < 4; i++)
+    CHECK_FATAL(asprintf(&vars[4], "HOOKLINE_ADMIN_KEY=%s", hx_admin_key(st)) > 0);
+    for (int i = 0; i < 5; i++)
         envp[k++] = vars[i];
     envp[k] = NULL;
-    char *argv[] = { "node", NODE_SCRIPT, NULL };
+    char *argv[] = { "node", (char *)script, NULL };
 
     fflush(NULL);
     pid_t pid = fork();
@@ -317,7 +326,7 @@ static int browser_run(struct hx_stack *st, const char *key, const char *receive
         waitpid(pid, &wstatus, 0);
         rc = -1;
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         free(vars[i]);
     free(envp);
     return rc;
@@ -393,7 +402,8 @@ int main(void)
     /* a dispatcher only for the browser's test event; no metrics port: the
      * harness then starts it without waiting for a /healthz */
     struct hx_stack_opts opts = { .dispatchers = missing[0] ? 0 : 1,
-                                  .env = { envdir, "HOOKLINE_METRICS_PORT=0", NULL } };
+                                  .env = { envdir, "HOOKLINE_METRICS_PORT=0",
+                                           "HOOKLINE_PORTAL_FRAME_ANCESTORS=http://localhost:*", NULL } };
     struct hx_stack *st = hx_stack_start(&opts);
 
     test_serving(st, dir);
@@ -416,9 +426,11 @@ int main(void)
         SECTION("the console in Chromium (tests/console/console.test.mjs); screenshots in %s", artifacts);
         /* the endpoint the browser sees disabled by hookline, and enables again */
         hx_receiver_respond(rcv, "/gone", 410, 1, NULL);
-        int rc = browser_run(st, key, hx_receiver_url(rcv), artifacts);
+        int rc = browser_run(st, NODE_SCRIPT, key, hx_receiver_url(rcv), artifacts);
         CHECK_EQ_INT(rc, 0);
         check_receiver(rcv);
+        SECTION("portal links framed by another origin in Chromium (tests/console/portal.test.mjs)");
+        CHECK_EQ_INT(browser_run(st, PORTAL_SCRIPT, key, hx_receiver_url(rcv), artifacts), 0);
     }
 
     CHECK_EQ_INT(hx_stack_stop(st), 0);

@@ -485,6 +485,7 @@ int main(void)
     CHECK(resp.json != NULL && json_equal(resp.json, doc));
     hx_resp_free(&resp);
     CALL(st, "GET", "/", NULL, 200, NULL, "/");
+    CALL(st, "GET", "/portal", NULL, 200, NULL, "/portal");
     CALL(st, "GET", "/console/{file}", NULL, 200, NULL, "/console/app.js");
     CALL(st, "GET", "/console/{file}", NULL, 404, NULL, "/console/nothing-here.js");
 
@@ -507,6 +508,20 @@ int main(void)
     CALL(st, "POST", "/v1/tenants/{tenant}/keys", admin, 404, "{}", "/v1/tenants/nobody/keys");
     CALL(st, "POST", "/v1/tenants/{tenant}/keys", admin, 400, "{\"scopes\":[\"root\"]}", "/v1/tenants/contract/keys");
     CALL(st, "POST", "/v1/tenants", key, 403, "{\"id\":\"y\"}", "/v1/tenants");
+
+    OPS_SECTION("portal sessions");
+    call(st, &resp, "POST", "/v1/portal-sessions", admin, NULL, 201, "{\"tenant\":\"contract\",\"ttl_s\":600}",
+         "/v1/portal-sessions");
+    char ps_id[128];
+    snprintf(ps_id, sizeof(ps_id), "%s", ops_str(resp.json, "id") ? ops_str(resp.json, "id") : "");
+    hx_resp_free(&resp);
+    CALL(st, "POST", "/v1/portal-sessions", key, 201, "{\"scopes\":[\"webhooks:read\"]}", "/v1/portal-sessions");
+    CALL(st, "POST", "/v1/portal-sessions", key, 400, "{\"ttl_s\":1}", "/v1/portal-sessions");
+    CALL(st, "POST", "/v1/portal-sessions", key, 404, "{\"tenant\":\"nobody\"}", "/v1/portal-sessions");
+    CALL(st, "POST", "/v1/portal-sessions", ro_key, 403, "{}", "/v1/portal-sessions");
+    CALL(st, "POST", "/v1/portal-sessions", NULL, 401, "{}", "/v1/portal-sessions");
+    CALL(st, "DELETE", "/v1/portal-sessions/{id}", key, 200, NULL, "/v1/portal-sessions/%s", ps_id);
+    CALL(st, "DELETE", "/v1/portal-sessions/{id}", key, 404, NULL, "/v1/portal-sessions/ps_absent");
 
     OPS_SECTION("the event catalog");
     CALL(st, "GET", "/v1/webhook-types", key, 200, NULL, "/v1/webhook-types");

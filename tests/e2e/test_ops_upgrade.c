@@ -23,7 +23,11 @@
  * webhook's row until the tenant enables it, holds the later one until it
  * is due; redeliver works, and a new event reaches every active webhook.
  * Endpoints stored before they had a state of their own (007) read as
- * active, and one of them answering 410 is disabled alone.
+ * active, and one of them answering 410 is disabled alone. Portal
+ * sessions (013) start empty: a key of the previous release with
+ * webhooks:write opens one for its tenant, whose token reads that
+ * tenant's old webhooks and deliveries alone, and stops at its revoke; a
+ * read-only old key is refused and a revoked one stays revoked.
  *
  * An old per-row lease (retries.lease_until, 002) holds nothing any more:
  * its dispatcher is gone once the upgrade has replaced them all.
@@ -171,6 +175,42 @@ static void upg_check_keys(struct upg_fx *fx)
     CHECK_EQ_INT(status, 409);
     CHECK(strstr(e2e_error(&resp), "in progress") != NULL);
     hx_resp_free(&resp);
+}
+
+/* Portal sessions (013) over the previous release's tenants and keys. */
+static void upg_check_portal(struct upg_fx *fx)
+{
+    char path[200], token[128] = "", id[64] = "";
+    struct hx_resp resp;
+    E2E_SECTION("portal sessions (013): an old key opens one; its token reads its tenant's old data alone");
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM portal_sessions", NULL), 0);
+    CHECK_EQ_INT(e2e_send(fx->st, "POST", fx->key, &resp, "/v1/portal-sessions", "{\"ttl_s\":600}"), 201);
+    const char *url = e2e_str(resp.json, "url"), *frag = url ? strstr(url, "#token=") : NULL;
+    CHECK(frag != NULL && e2e_str(resp.json, "id") != NULL);
+    if (frag)
+        snprintf(token, sizeof(token), "%s", frag + 7);
+    if (e2e_str(resp.json, "id"))
+        snprintf(id, sizeof(id), "%s", e2e_str(resp.json, "id"));
+    hx_resp_free(&resp);
+    CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks?size=100"), 200);
+    json_t *by_key = json_incref(resp.json);
+    hx_resp_free(&resp);
+    CHECK_EQ_INT(hx_api(fx->st, "GET", token, NULL, &resp, "/v1/webhooks?size=100"), 200);
+    CHECK(json_integer_value(json_object_get(resp.json, "count")) >= W_N);
+    CHECK(json_equal(json_object_get(resp.json, "elements"), json_object_get(by_key, "elements")));
+    hx_resp_free(&resp);
+    json_decref(by_key);
+    snprintf(path, sizeof(path), "/v1/webhooks/%s/deliveries", fx->wh[W_MULTI].id);
+    E2E_EXPECT(fx->st, "GET", token, path, NULL, 200, NULL);
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->other.id);
+    E2E_EXPECT(fx->st, "GET", token, path, NULL, 404, NULL);
+    E2E_EXPECT(fx->st, "POST", fx->ro_key, "/v1/portal-sessions", "{}", 403, NULL);
+    E2E_EXPECT(fx->st, "POST", fx->revoked_key, "/v1/portal-sessions", "{}", 401, NULL);
+    E2E_EXPECT(fx->st, "POST", fx->key, "/v1/portal-sessions", "{\"tenant\":\"other\"}", 404, NULL);
+    snprintf(path, sizeof(path), "/v1/portal-sessions/%s", id);
+    E2E_EXPECT(fx->st, "DELETE", fx->other_key, path, NULL, 404, NULL);
+    E2E_EXPECT(fx->st, "DELETE", fx->key, path, NULL, 200, NULL);
+    E2E_EXPECT(fx->st, "GET", token, "/v1/webhooks", NULL, 401, NULL);
 }
 
 /* Messages of hookline.webhooks carrying lifecycle event 'kind' of
@@ -559,6 +599,7 @@ int main(void)
     upg_check_sealed(&fx);
     upg_check_reads(&fx, before);
     upg_check_keys(&fx);
+    upg_check_portal(&fx);
     upg_check_outbox(&fx);
     upg_check_dispatch(&fx);
     upg_check_rotation(&fx);

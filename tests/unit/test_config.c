@@ -246,6 +246,68 @@ static void test_parse_schedule(void)
     CHECK_EQ_INT(config_parse_schedule("1s;2s", out, 4, &n), -1);
 }
 
+/* HOOKLINE_PORTAL_FRAME_ANCESTORS: origins only, written space-separated
+ * for a CSP directive; HOOKLINE_PUBLIC_URL: a base URL without its
+ * trailing '/'. Anything that could add a directive or a path is refused. */
+static void test_portal_settings(void)
+{
+    struct hl_config cfg;
+    struct hl_error err = { 0 };
+    env_reset();
+    CHECK_EQ_INT(config_load(&cfg, &err), 0);
+    CHECK_EQ_STR(cfg.portal_frame_ancestors, "");
+    CHECK_EQ_STR(cfg.public_url, "");
+
+    static const char *const good[][2] = {
+        { "https://app.example.com", "https://app.example.com" },
+        { " https://app.example.com/ ,http://localhost:*,,https://*.example.org:8443 ",
+          "https://app.example.com http://localhost:* https://*.example.org:8443" },
+        { "HTTP://127.0.0.1:8080", "HTTP://127.0.0.1:8080" },
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        setenv("HOOKLINE_PORTAL_FRAME_ANCESTORS", good[i][0], 1);
+        hl_error_clear(&err);
+        CHECK_EQ_INT(config_load(&cfg, &err), 0);
+        CHECK_EQ_STR(cfg.portal_frame_ancestors, good[i][1]);
+    }
+    static const char *const bad[] = {
+        "*", "'self'", "'none'", "https://a.example; script-src *", "https://a.example/x", "a.example",
+        "https://", "https://:443", "https://a.example:0", "https://a.example:65536", "https://a..example.",
+        "https://*.", "https://a.*.example", "data:", "https://a.example\"", "https://a.example:*x",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("HOOKLINE_PORTAL_FRAME_ANCESTORS", bad[i], 1);
+        hl_error_clear(&err);
+        CHECK_EQ_INT(config_load(&cfg, &err), HL_EINVAL);
+        CHECK(strncmp(err.msg, "HOOKLINE_PORTAL_FRAME_ANCESTORS: ", 33) == 0);
+        CHECK(strchr(err.msg, '\n') == NULL);
+    }
+    unsetenv("HOOKLINE_PORTAL_FRAME_ANCESTORS");
+
+    static const char *const urls[][2] = {
+        { "https://hooks.example.com", "https://hooks.example.com" },
+        { "https://hooks.example.com/", "https://hooks.example.com" },
+        { "http://127.0.0.1:8080/hookline//", "http://127.0.0.1:8080/hookline" },
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        setenv("HOOKLINE_PUBLIC_URL", urls[i][0], 1);
+        hl_error_clear(&err);
+        CHECK_EQ_INT(config_load(&cfg, &err), 0);
+        CHECK_EQ_STR(cfg.public_url, urls[i][1]);
+    }
+    static const char *const bad_urls[] = {
+        "hooks.example.com", "ftp://hooks.example.com", "https://hooks.example.com/?a=1", "https://h.example/#x",
+        "https://h.example/a b", "https://h.example:99999", "https://user@h.example", "https://h.example/<x>",
+    };
+    for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
+        setenv("HOOKLINE_PUBLIC_URL", bad_urls[i], 1);
+        hl_error_clear(&err);
+        CHECK_EQ_INT(config_load(&cfg, &err), HL_EINVAL);
+        CHECK(strncmp(err.msg, "HOOKLINE_PUBLIC_URL: ", 21) == 0);
+    }
+    unsetenv("HOOKLINE_PUBLIC_URL");
+}
+
 int main(void)
 {
     test_defaults();
@@ -256,5 +318,6 @@ int main(void)
     test_ca_file_readable();
     test_parse_duration();
     test_parse_schedule();
+    test_portal_settings();
     return check_exit();
 }
