@@ -152,7 +152,7 @@ static void test_auth_set_keep_remove(void)
     free(text);
     json_decref(pub);
 
-    /* PATCH without "auth" keeps them, with a new URL too? no: they belong to the URL */
+    /* a PATCH without "auth" keeps them; they belong to the URL, so a new one starts without */
     CHECK_EQ_INT(apply(doc, "{\"description\":\"d\"}", WEBHOOK_PATCH, &err), 0);
     CHECK_EQ_STR(ep_auth_str(doc, 0, "password"), "p1");
     CHECK_EQ_INT(apply(doc, "{\"url\":\"https://a.example.com\"}", WEBHOOK_PATCH, &err), 0);
