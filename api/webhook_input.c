@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "endpoint_auth.h"
 #include "filter.h"
 #include "hl_limits.h"
 
@@ -21,7 +22,7 @@ static const char *const read_only_fields[] = {
 
 static const char *const writable_fields[] = {
     "name", "description", "url", "endpoints", "events", "headers", "max_retries", "rate_limit",
-    "is_active", "filter", "secret", NULL
+    "is_active", "filter", "secret", "auth", NULL
 };
 
 /* Headers hookline sets itself, or that would break HTTP framing. */
@@ -135,14 +136,64 @@ static void endpoint_enable(json_t *ep)
         json_object_del(ep, *f);
 }
 
-/* Build the endpoints array from "url" or "endpoints". New reference or NULL. */
-static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_t *old,
-                               const struct webhook_rules *rules, struct hl_error *err)
+/* Set the credentials of endpoint 'built' from 'auth', the request's
+ * value (borrowed; NULL when not given), named 'what' in errors. 'was' is
+ * the stored endpoint of the same URL (NULL if none): {"type"} alone keeps
+ * its credentials, and so does leaving "auth" out of a PATCH; otherwise
+ * leaving it out means none. Returns 0 or HL_EINVAL. */
+static int endpoint_auth_apply(json_t *built, const json_t *auth, const json_t *was, enum webhook_mode mode,
+                               const char *what, struct hl_error *err)
+{
+    const json_t *saved = json_object_get(was, "auth");
+    int kind = ENDPOINT_AUTH_NONE;
+    if (auth != NULL) {
+        if ((kind = endpoint_auth_check(auth, what, err)) < 0)
+            return kind;
+    } else if (mode == WEBHOOK_PATCH) {
+        kind = saved ? ENDPOINT_AUTH_KEEP : ENDPOINT_AUTH_NONE;
+        auth = saved;
+    }
+    if (kind == ENDPOINT_AUTH_KEEP) {
+        const char *type = endpoint_auth_type(auth);
+        const char *saved_type = endpoint_auth_type(saved);
+        if (saved_type == NULL || strcmp(saved_type, type) != 0)
+            return hl_error_set(err, HL_EINVAL,
+                                "\"%s\": endpoint %s has no saved %s credentials to keep; give them in full.", what,
+                                json_string_value(json_object_get(built, "url")), type);
+        if (saved != json_object_get(built, "auth"))
+            json_object_set_new(built, "auth", json_deep_copy(saved));
+    } else if (kind == ENDPOINT_AUTH_SET) {
+        json_object_set_new(built, "auth", json_deep_copy(auth));
+    } else {
+        json_object_del(built, "auth");
+    }
+    return 0;
+}
+
+/* Is there a header 'name' in headers object 'h' (any case)? */
+static bool headers_have(const json_t *h, const char *name)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)h, k, v) {
+        if (strcasecmp(k, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Build the endpoints array from "url" (with the request's top-level
+ * "auth", 'url_auth', NULL if not given) or "endpoints". New reference or
+ * NULL. */
+static json_t *endpoints_build(const json_t *url, const json_t *url_auth, const json_t *eps, const json_t *old,
+                               enum webhook_mode mode, const struct webhook_rules *rules, struct hl_error *err)
 {
     json_t *out = json_array();
     json_t *given = NULL;
     if (url != NULL) {
         given = json_pack("[{s:O}]", "url", url);
+        if (url_auth != NULL)
+            json_object_set(json_array_get(given, 0), "auth", (json_t *)url_auth);
     } else {
         if (!json_is_array(eps) || json_array_size(eps) == 0 || json_array_size(eps) > LIMIT_ENDPOINTS_MAX) {
             hl_error_set(err, HL_EINVAL, "\"endpoints\" must be an array of 1 to %d objects with a \"url\".",
@@ -166,7 +217,8 @@ static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_
         json_t *v;
         json_object_foreach(ep, k, v) {
             /* "disabled_reason" and "disabled_at": a GET representation sent back */
-            if (strcmp(k, "url") && strcmp(k, "headers") && strcmp(k, "id") && !in_list(endpoint_state_fields, k, false)) {
+            if (strcmp(k, "url") && strcmp(k, "headers") && strcmp(k, "id") && strcmp(k, "auth") &&
+                !in_list(endpoint_state_fields, k, false)) {
                 hl_error_set(err, HL_EINVAL, "Unknown endpoint field \"%s\".", k);
                 goto fail;
             }
@@ -209,6 +261,8 @@ static json_t *endpoints_build(const json_t *url, const json_t *eps, const json_
                 json_object_set(built, *f, json_object_get(was, *f));
         }
         json_array_append_new(out, built);
+        if (endpoint_auth_apply(built, json_object_get(ep, "auth"), was, mode, url ? "auth" : "endpoints.auth", err) < 0)
+            goto fail;
     }
     json_decref(given);
     return out;
@@ -302,6 +356,7 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
     json_t *name = json_object_get(body, "name");
     json_t *url = json_object_get(body, "url"), *eps = json_object_get(body, "endpoints");
     json_t *events = json_object_get(body, "events");
+    json_t *auth = json_object_get(body, "auth");
     json_t *val;
 
     if (name != NULL || full) {
@@ -315,17 +370,33 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
         /* a GET representation sent back carries both, "url" being the first endpoint's */
         if (!json_equal(url, json_object_get(json_array_get(eps, 0), "url")))
             return hl_error_set(err, HL_EINVAL, "Give either \"url\" or \"endpoints\", not both.");
+        /* and its "auth" is the first endpoint's, shown again */
+        json_t *first = json_object_get(json_array_get(eps, 0), "auth");
+        if (auth != NULL && json_equal(auth, first ? first : json_null()))
+            auth = NULL;
         url = NULL;
     }
+    if (auth != NULL && eps != NULL && url == NULL)
+        return hl_error_set(err, HL_EINVAL, "Give \"auth\" with \"url\", or on each of \"endpoints\", not both.");
     if (url != NULL || eps != NULL || full) {
         if (url == NULL && eps == NULL)
             return hl_error_set(err, HL_EINVAL, "A valid \"url\" must be specified.");
         if (url != NULL && !json_is_string(url))
             return hl_error_set(err, HL_EINVAL, "A valid \"url\" must be specified.");
-        json_t *built = endpoints_build(url, eps, json_object_get(doc, "endpoints"), rules, err);
+        json_t *built = endpoints_build(url, auth, eps, json_object_get(doc, "endpoints"), mode, rules, err);
         if (built == NULL)
             return err->code;
         json_object_set_new(doc, "endpoints", built);
+    } else if (auth != NULL) {
+        /* a PATCH of "auth" alone: the credentials of the webhook's one endpoint */
+        json_t *list = json_object_get(doc, "endpoints");
+        if (json_array_size(list) != 1)
+            return hl_error_set(err, HL_EINVAL,
+                                "\"auth\" alone sets the credentials of a webhook's one endpoint; this one has %zu: "
+                                "give \"auth\" on each of \"endpoints\".", json_array_size(list));
+        json_t *ep = json_array_get(list, 0);
+        if (endpoint_auth_apply(ep, auth, ep, mode, "auth", err) < 0)
+            return HL_EINVAL;
     }
     if (events != NULL || full) {
         if (events == NULL)
@@ -395,12 +466,23 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
             json_object_set(doc, "secret", val);
         }
     }
+    /* one Authorization header per request: credentials, or a custom header of that name */
+    bool web_authz = headers_have(json_object_get(doc, "headers"), "Authorization");
+    size_t i;
+    json_t *ep;
+    json_array_foreach(json_object_get(doc, "endpoints"), i, ep) {
+        if (json_object_get(ep, "auth") == NULL)
+            continue;
+        if (web_authz || headers_have(json_object_get(ep, "headers"), "Authorization"))
+            return hl_error_set(err, HL_EINVAL,
+                                "\"auth\": endpoint %s has credentials and an \"Authorization\" header in \"%s\" "
+                                "too; remove one of them.", json_string_value(json_object_get(ep, "url")),
+                                web_authz ? "headers" : "endpoints.headers");
+    }
     /* enabling a webhook enables every endpoint of it, each failure window
      * starting afresh (sql/007_endpoint_state.sql); an active webhook keeps
      * at least one active endpoint */
     bool active = json_is_true(json_object_get(doc, "is_active")), any = false;
-    size_t i;
-    json_t *ep;
     json_array_foreach(json_object_get(doc, "endpoints"), i, ep) {
         if (active && !was_active)
             endpoint_enable(ep);
@@ -424,8 +506,10 @@ json_t *webhook_public(const json_t *doc, const char *shown_secret)
     json_t *ep;
     json_array_foreach(json_object_get(pub, "endpoints"), i, ep) {
         json_t *reason = json_object_get(ep, "disabled_reason"), *at = json_object_get(ep, "disabled_at");
-        json_t *shown = json_pack("{s:O*,s:O*,s:O*,s:b,s:O,s:O}", "id", json_object_get(ep, "id"),
+        /* credentials show their type only, never a value */
+        json_t *shown = json_pack("{s:O*,s:O*,s:O*,s:o,s:b,s:O,s:O}", "id", json_object_get(ep, "id"),
                                   "url", json_object_get(ep, "url"), "headers", json_object_get(ep, "headers"),
+                                  "auth", endpoint_auth_public(json_object_get(ep, "auth")),
                                   "is_active", (int)endpoint_active(ep), "disabled_reason", reason ? reason : json_null(),
                                   "disabled_at", at ? at : json_null());
         json_object_update_missing(shown, ep);
@@ -433,9 +517,10 @@ json_t *webhook_public(const json_t *doc, const char *shown_secret)
     }
     json_t *first = json_array_get(json_object_get(pub, "endpoints"), 0);
     json_t *url = json_object_get(first, "url");
-    /* "url" leads, as in the webhook APIs this one follows */
-    json_t *out = json_pack("{s:O,s:O,s:O,s:O*}", "id", json_object_get(pub, "id"), "name", json_object_get(pub, "name"),
-                            "description", json_object_get(pub, "description"), "url", url);
+    /* "url" leads, as in the webhook APIs this one follows; "auth" is its endpoint's, as it shows */
+    json_t *out = json_pack("{s:O,s:O,s:O,s:O*,s:O*}", "id", json_object_get(pub, "id"), "name", json_object_get(pub, "name"),
+                            "description", json_object_get(pub, "description"), "url", url,
+                            "auth", json_object_get(first, "auth"));
     json_object_update_missing(out, pub);
     json_object_set_new(out, "secret", json_string(shown_secret ? shown_secret : "redacted"));
     json_decref(pub);

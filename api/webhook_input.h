@@ -22,7 +22,14 @@ struct webhook_rules {
  * URLs, and so is an endpoint's state (disabled by hookline) unless the
  * body gives it "is_active": true; "is_active": false is refused for an
  * active endpoint. Enabling the webhook enables every endpoint of it, and
- * an active webhook must keep an active endpoint. Returns 0, HL_EINVAL, or HL_EUNKNOWN_EVENT with the unknown names
+ * an active webhook must keep an active endpoint. An endpoint's
+ * credentials ("auth" on each of "endpoints", or at the top level with
+ * "url", or alone in a PATCH of a webhook with one endpoint; see
+ * endpoint_auth.h) are set in full, removed with null, or kept with
+ * {"type"} alone (what a GET shows) or, in a PATCH, by leaving "auth" out;
+ * kept ones belong to the endpoint of the same URL. An endpoint with
+ * credentials gets no "Authorization" custom header (webhook's or its
+ * own). Returns 0, HL_EINVAL, or HL_EUNKNOWN_EVENT with the unknown names
  * in *unknown_events (new reference, caller frees); reason in 'err'. On
  * error 'doc' may be partly changed: callers discard it. */
 int webhook_input_apply(json_t *doc, const json_t *body, enum webhook_mode mode,
@@ -30,7 +37,8 @@ int webhook_input_apply(json_t *doc, const json_t *body, enum webhook_mode mode,
 
 /* The client's view of 'doc' (borrowed): "url" (first endpoint) added,
  * every endpoint's "is_active", "disabled_reason" and "disabled_at" shown
- * (true, null, null when it is active), tenant and previous secret
+ * (true, null, null when it is active), every endpoint's "auth" shown as
+ * {"type"} or null (and the first's as "auth"), tenant and previous secret
  * removed, "secret" set to 'shown_secret' or "redacted". Returns a new
  * reference. */
 json_t *webhook_public(const json_t *doc, const char *shown_secret);

@@ -31,6 +31,9 @@
 #define LIMIT_HEADER_NAME_MAX 128
 #define LIMIT_HEADER_VALUE_MAX 2048
 #define LIMIT_HEADERS_MAX 32                /* per headers object (webhook, each endpoint) */
+#define LIMIT_AUTH_USERNAME_MAX 256         /* an endpoint's Basic user name */
+#define LIMIT_AUTH_PASSWORD_MAX 1024        /* an endpoint's Basic password */
+#define LIMIT_AUTH_TOKEN_MAX 4096           /* an endpoint's Bearer token */
 #define LIMIT_SECRET_BYTES_MIN 24           /* decoded bytes of a "whsec_" secret */
 #define LIMIT_SECRET_BYTES_MAX 64
 #define LIMIT_SECRET_MAX 94                /* characters: "whsec_" + base64 of 64 bytes */
@@ -61,6 +64,9 @@ enum hl_limit {
     HL_LIMIT_HEADER_NAME,
     HL_LIMIT_HEADER_VALUE,
     HL_LIMIT_HEADERS,
+    HL_LIMIT_AUTH_USERNAME,
+    HL_LIMIT_AUTH_PASSWORD,
+    HL_LIMIT_AUTH_TOKEN,
     HL_LIMIT_SECRET,
     HL_LIMIT_FILTER_CONDITIONS,
     HL_LIMIT_FILTER_PATH,

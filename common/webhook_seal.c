@@ -115,6 +115,26 @@ static int seal_headers(struct seal_walk *w, json_t *h, const char *prefix)
     return 0;
 }
 
+/* Every value of endpoint 'epid''s credentials object 'auth' but its
+ * "type", as field "endpoints/<epid>/auth/<name>". */
+static int seal_auth(struct seal_walk *w, json_t *auth, const char *epid)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach(auth, name, v) {
+        if (strcmp(name, "type") == 0)
+            continue;   /* shown to the tenant, and says which fields there are */
+        char *field = NULL;
+        if (asprintf(&field, "endpoints/%s/auth/%s", epid, name) < 0)
+            return hl_error_set(w->err, HL_ENOMEM, "out of memory");
+        int rc = seal_visit(w, auth, name, v, field);
+        free(field);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Apply 'w->op' to every secret field of 'doc'. */
 static int seal_walk(struct seal_walk *w, json_t *doc)
 {
@@ -136,16 +156,19 @@ static int seal_walk(struct seal_walk *w, json_t *doc)
     json_t *ep;
     json_array_foreach(json_object_get(doc, "endpoints"), i, ep) {
         const char *epid = json_string_value(json_object_get(ep, "id"));
-        json_t *h = json_object_get(ep, "headers");
-        if (json_object_size(h) == 0)
+        json_t *h = json_object_get(ep, "headers"), *auth = json_object_get(ep, "auth");
+        if (json_object_size(h) == 0 && json_object_size(auth) == 0)
             continue;
         if (epid == NULL)
-            return hl_error_set(w->err, HL_EINVAL, "webhook %s: an endpoint with headers but no \"id\"", w->id);
+            return hl_error_set(w->err, HL_EINVAL, "webhook %s: an endpoint with headers or auth but no \"id\"",
+                                w->id);
         char *prefix = NULL;
         if (asprintf(&prefix, "endpoints/%s/headers/", epid) < 0)
             return hl_error_set(w->err, HL_ENOMEM, "out of memory");
         rc = seal_headers(w, h, prefix);
         free(prefix);
+        if (rc == 0 && json_is_object(auth))
+            rc = seal_auth(w, auth, epid);
         if (rc < 0)
             return rc;
     }

@@ -1,14 +1,17 @@
 /* webhook_seal.h: the secrets of a webhook document, sealed for storage
  * and opened for use (secretbox.h does the cryptography).
  *
- * Secret fields: "secret", "previous_secret", and every value of
- * "headers" and of each endpoint's "headers". Custom headers are where
- * endpoints get their credentials (Authorization, API keys), and which
- * ones are credentials cannot be told from their names, so every value is
- * taken for one. Each value is sealed for its place, the associated data
- * being "hookline webhook v1", tenant, webhook id and the field, separated
- * by 0x1f, the field being "secret", "previous_secret", "headers/<name>"
- * or "endpoints/<endpoint id>/headers/<name>": a value copied to another
+ * Secret fields: "secret", "previous_secret", every value of "headers"
+ * and of each endpoint's "headers", and every value but "type" of each
+ * endpoint's credentials ("auth": username, password, token; see
+ * endpoint_auth.h). Custom headers are another place endpoints get their
+ * credentials (Authorization, API keys), and which ones are credentials
+ * cannot be told from their names, so every value is taken for one. Each
+ * value is sealed for its place, the associated data being "hookline
+ * webhook v1", tenant, webhook id and the field, separated by 0x1f, the
+ * field being "secret", "previous_secret", "headers/<name>",
+ * "endpoints/<endpoint id>/headers/<name>" or
+ * "endpoints/<endpoint id>/auth/<name>": a value copied to another
  * field, webhook or tenant does not open.
  *
  * A value that does not start with "hlenc:" is a plain one, written

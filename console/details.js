@@ -8,7 +8,7 @@ import { renderDeliveries } from './deliveries.js';
 import { statusBadge } from './list.js';
 import { secretPanel, takeSecret } from './secret.js';
 
-const KNOWN = new Set(['id', 'name', 'description', 'url', 'endpoints', 'events', 'headers', 'max_retries',
+const KNOWN = new Set(['id', 'name', 'description', 'url', 'auth', 'endpoints', 'events', 'headers', 'max_retries',
   'rate_limit', 'is_active', 'disabled_reason', 'filter', 'secret', 'created_at', 'updated_at', 'created_by', 'version', 'previous_secret_expires_at']);
 
 /* ---- the new webhook's secret ------------------------------------------- */
@@ -88,6 +88,7 @@ export async function renderDetails(ctx, id) {
   async function enableEndpoint(ep, button) {
     button.disabled = true;
     try {
+      // "auth" left out: each endpoint keeps its saved credentials
       const endpoints = wh.endpoints.map((e) => ({ url: e.url, headers: e.headers || {}, ...(e.id === ep.id ? { is_active: true } : {}) }));
       update(await webhooks.patch(id, { endpoints }));
       flash(`Endpoint ${ep.url} enabled: new events will be delivered to it.`);
@@ -193,7 +194,7 @@ function settingsList(wh, onEnable) {
   row('Endpoints', h('ul', { class: 'plain endpoints-list' }, (wh.endpoints || []).map((ep) =>
     h('li', { class: 'endpoint-item' },
       h('span', { class: 'mono', text: ep.url }), ' ', endpointState(ep, onEnable),
-      headerList(ep.headers)))));
+      authNote(ep.auth), headerList(ep.headers)))));
   row('Events', h('ul', { class: 'plain chips' }, (wh.events || []).map((e) => h('li', { class: 'chip', text: e }))));
   row('Maximum retries', wh.max_retries === undefined || wh.max_retries === null ? none('Default') : String(wh.max_retries));
   row('Rate limit', wh.rate_limit ? `${wh.rate_limit} deliveries per second per endpoint` : none('No limit'));
@@ -210,6 +211,15 @@ function settingsList(wh, onEnable) {
     if (!KNOWN.has(k)) row(k, h('pre', { class: 'json', text: JSON.stringify(v, null, 2) }));
   }
   return h('dl', { class: 'settings' }, rows);
+}
+
+// Credentials show their kind only: the API never returns them.
+const AUTH_KINDS = { basic: 'Basic (username and password)', bearer: 'Bearer token' };
+
+function authNote(auth) {
+  if (!auth || !auth.type) return null;
+  return h('p', { class: 'auth-note' }, h('span', { class: 'muted', text: 'Authentication: ' }),
+    AUTH_KINDS[auth.type] || auth.type, h('span', { class: 'muted', text: ' (saved, hidden)' }));
 }
 
 function headerList(headers) {

@@ -1,5 +1,5 @@
 // form.js: creating a webhook in three steps (name and description;
-// endpoints with optional headers; events and retries) and editing one on
+// endpoints with optional headers and credentials; events and retries) and editing one on
 // a single page built from the same sections. Errors from the API go
 // beside the field they concern; the new webhook's secret is handed to the
 // next page, which shows it once.
@@ -9,6 +9,72 @@ import { clear, field, flash, h, link, path, setFieldError } from './dom.js';
 import { holdSecret } from './secret.js';
 
 const NAME_MAX = 128;
+const AUTH_USERNAME_MAX = 256;
+const AUTH_PASSWORD_MAX = 1024;
+const AUTH_TOKEN_MAX = 4096;
+
+/* ---- an endpoint's credentials ------------------------------------------- */
+
+// Basic or Bearer credentials, sent as the Authorization header. Saved ones
+// are never shown (the API gives their type only): the fields stay empty,
+// and empty fields of the saved type keep them.
+function authEditor(saved) {
+  const savedType = saved && saved.type ? saved.type : '';
+  const type = h('select', { class: 'auth-type' },
+    h('option', { value: '', text: 'None' }),
+    h('option', { value: 'basic', text: 'Basic (username and password)' }),
+    h('option', { value: 'bearer', text: 'Bearer token' }));
+  type.value = savedType;
+  const typeField = field('Authentication', type,
+    'Sent as the Authorization header of every request. Stored encrypted; never shown again.');
+  const username = field('Username', h('input', { type: 'text', class: 'auth-username', autocomplete: 'off', spellcheck: false, attrs: { maxlength: AUTH_USERNAME_MAX } }));
+  const password = field('Password', h('input', { type: 'password', class: 'auth-password', autocomplete: 'new-password', attrs: { maxlength: AUTH_PASSWORD_MAX } }));
+  const token = field('Token', h('input', { type: 'password', class: 'auth-token', autocomplete: 'off', spellcheck: false, attrs: { maxlength: AUTH_TOKEN_MAX } }));
+  const keepNote = h('p', { class: 'hint auth-saved', text: 'Credentials are saved. Leave these fields empty to keep them, or type new ones to replace them.' });
+  const basicBox = h('div', { class: 'auth-fields auth-basic' }, username.wrap, password.wrap);
+  const bearerBox = h('div', { class: 'auth-fields auth-bearer' }, token.wrap);
+  const error = h('p', { class: 'field-error auth-error', hidden: true });
+  const box = h('div', { class: 'auth-block' }, typeField.wrap, keepNote, basicBox, bearerBox, error);
+  const typed = () => (type.value === 'basic' ? username.control.value || password.control.value : token.control.value) !== '';
+  const keeping = () => type.value !== '' && type.value === savedType && !typed();
+  function sync() {
+    basicBox.hidden = type.value !== 'basic';
+    bearerBox.hidden = type.value !== 'bearer';
+    keepNote.hidden = !(type.value !== '' && type.value === savedType);
+  }
+  type.addEventListener('change', () => { setError(''); sync(); });
+  sync();
+  function setError(msg) {
+    setFieldError(type, error, msg);
+  }
+  return {
+    el: box,
+    type,
+    fields: { username, password, token },
+    setError,
+    check() {
+      setError('');
+      username.setError('');
+      token.setError('');
+      if (type.value === '' || keeping()) return null;
+      if (type.value === 'basic') {
+        const u = username.control.value;
+        if (!u) return { f: username, msg: 'Enter the username, or choose None.' };
+        if (u.includes(':')) return { f: username, msg: 'A Basic username cannot contain ":".' };
+        return null;
+      }
+      if (!token.control.value) return { f: token, msg: 'Enter the token, or choose None.' };
+      if (/[^\x21-\x7e]/.test(token.control.value)) return { f: token, msg: 'A token is visible ASCII characters without spaces.' };
+      return null;
+    },
+    read() {
+      if (type.value === '') return null;
+      if (keeping()) return { type: type.value };
+      if (type.value === 'basic') return { type: 'basic', username: username.control.value, password: password.control.value };
+      return { type: 'bearer', token: token.control.value };
+    },
+  };
+}
 
 /* ---- step 1: name and description ---------------------------------------- */
 
@@ -58,11 +124,12 @@ function endpointsSection(wh) {
     const legend = h('legend', {});
     const remove = h('button', { type: 'button', class: 'button-link danger-text', text: 'Remove endpoint' });
     const addHeader = h('button', { type: 'button', class: 'secondary small add-header', text: 'Add header' });
-    const box = h('fieldset', { class: 'endpoint' }, legend, url.wrap,
+    const auth = authEditor(ep.auth);
+    const box = h('fieldset', { class: 'endpoint' }, legend, url.wrap, auth.el,
       h('div', { class: 'headers-block' },
         h('h3', { class: 'small-heading', text: 'Headers (optional)' }), headers, headersError, addHeader),
       remove);
-    const ed = { box, legend, remove, url, rows, headersError };
+    const ed = { box, legend, remove, url, rows, headersError, auth };
 
     function addRow(name, value, focusRow) {
       const n = h('input', { type: 'text', class: 'header-name', autocomplete: 'off', spellcheck: false, value: name || '', placeholder: 'X-Team' });
@@ -122,13 +189,18 @@ function endpointsSection(wh) {
             first = first || { f: { control: r.n, setError: () => {} }, msg: null };
           }
         }
+        const bad = ed.auth.check();
+        if (bad) {
+          bad.f.setError(bad.msg);
+          first = first || { f: bad.f, msg: null };
+        }
       }
       return first;
     },
     read: () => editors.map((ed) => {
       const headers = {};
       for (const r of ed.rows) if (r.n.value.trim()) headers[r.n.value.trim()] = r.v.value;
-      return { url: ed.url.control.value.trim(), headers };
+      return { url: ed.url.control.value.trim(), headers, auth: ed.auth.read() };
     }),
   };
 }
@@ -212,6 +284,7 @@ function eventsSection(wh, catalog) {
 // Which field an API error message concerns: the messages quote the field
 // ("A valid \"url\" must be specified."), so those win over loose words.
 export function errorField(status, msg) {
+  if (/"(endpoints\.)?auth[".]/.test(msg)) return 'auth';
   const quoted = [['max_retries', 'max_retries'], ['events', 'events'], ['endpoints.headers', 'headers'],
     ['headers', 'headers'], ['endpoints', 'url'], ['url', 'url'], ['name', 'name'], ['description', 'description']];
   for (const [tok, f] of quoted) if (msg.includes(`"${tok}"`)) return f;
@@ -242,12 +315,16 @@ function placeError(err, sections, generalBox) {
   } else if (which === 'events' || which === 'max_retries') {
     target = events.fields[which];
     index = 2;
-  } else if (which === 'url' || which === 'headers') {
+  } else if (which === 'url' || which === 'headers' || which === 'auth') {
     index = 1;
     const eds = endpoints.editors;
     // the endpoint whose URL the message names, else the first that is not https://
     let ed = eds.find((e) => e.url.control.value.trim() && msg.includes(e.url.control.value.trim()));
-    if (which === 'headers') {
+    if (which === 'auth') {
+      ed = ed || eds.find((e) => e.auth.type.value) || eds[0];
+      ed.auth.setError(msg);
+      target = { control: ed.auth.type, setError: () => {} };
+    } else if (which === 'headers') {
       ed = ed || eds.find((e) => e.rows.some((r) => r.n.value.trim() && msg.includes(`"${r.n.value.trim()}"`))) || eds.find((e) => e.rows.length) || eds[0];
       setFieldError(ed.box, ed.headersError, msg);
       const row = ed.rows.find((r) => msg.includes(`"${r.n.value.trim()}"`)) || ed.rows[0];
@@ -280,6 +357,7 @@ function clearErrors(sections, generalBox) {
   for (const ed of sections[1].editors) {
     ed.url.setError('');
     setFieldError(ed.box, ed.headersError, '');
+    ed.auth.setError('');
   }
   sections[0].fields.name.setError('');
   sections[0].fields.description.setError('');

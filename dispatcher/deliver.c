@@ -2,7 +2,8 @@
  *
  * The multi handle keeps connections per host alive and multiplexes
  * HTTP/2 where the endpoint offers it. Every transfer carries the
- * Standard Webhooks headers, the webhook's own headers, strict timeouts,
+ * Standard Webhooks headers, the webhook's own headers, the endpoint's
+ * credentials as an Authorization header, strict timeouts,
  * no redirects, and (unless private targets are allowed) a check of the
  * address it is about to connect to, made after DNS resolution so a name
  * that rebinds to a private address is refused too. The response body is
@@ -246,6 +247,10 @@ int deliver_start(struct deliver *dv, struct delivery *d)
     h = curl_slist_append(h, line);
     for (const struct curl_slist *c = ep->headers; c; c = c->next)
         h = curl_slist_append(h, c->data);
+    /* the endpoint's credentials, on every attempt; the api lets no custom
+     * Authorization header in beside them */
+    if (ep->authorization)
+        h = curl_slist_append(h, ep->authorization);
     t->headers = h;
 
     curl_easy_setopt(easy, CURLOPT_URL, ep->url);

@@ -33,6 +33,8 @@ struct sub_endpoint {
     const char *id;                 /* in the sub's allocation */
     const char *url;                /* in the sub's allocation */
     struct curl_slist *headers;     /* webhook headers, then the endpoint's; NULL = none */
+    char *authorization;            /* "Authorization: ..." from the endpoint's credentials (own
+                                     * allocation, wiped when freed); NULL = none */
     bool active;                    /* false: disabled on its own (410, failing); nothing goes to it */
 };
 

@@ -25,6 +25,7 @@
 
 #include "catalog.h"
 #include "db.h"
+#include "endpoint_auth.h"
 #include "envelope.h"
 #include "filter.h"
 #include "log.h"
@@ -153,8 +154,13 @@ void sub_unref(struct sub *s)
     /* the opened secrets go with the webhook; header lines as libcurl frees them */
     memset((char *)s->secret, 0, strlen(s->secret));
     memset((char *)s->prev_secret, 0, strlen(s->prev_secret));
-    for (size_t i = 0; i < s->neps; i++)
+    for (size_t i = 0; i < s->neps; i++) {
         curl_slist_free_all(s->eps[i].headers);
+        if (s->eps[i].authorization) {
+            memset(s->eps[i].authorization, 0, strlen(s->eps[i].authorization));
+            free(s->eps[i].authorization);
+        }
+    }
     json_decref(s->filter);
     free(s);    /* its arrays and strings share the allocation */
 }
@@ -333,6 +339,55 @@ static int sub_headers(const struct secretbox *sb, const json_t *doc, const json
     return 0;
 }
 
+/* The Authorization line of endpoint 'ep' of webhook 'doc' from its
+ * credentials, opened. Sets *out (NULL = none); returns 0, or -1 with the
+ * reason in 'err' when a value does not open. */
+static int sub_auth(const struct secretbox *sb, const json_t *doc, const json_t *ep, char **out, struct hl_error *err)
+{
+    const json_t *auth = json_object_get(ep, "auth");
+    *out = NULL;
+    if (!json_is_object(auth))
+        return 0;
+    const char *tenant = json_string_value(json_object_get(doc, "tenant"));
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *epid = json_string_value(json_object_get(ep, "id"));
+    json_t *opened = json_object();
+    int rc = opened ? 0 : hl_error_set(err, HL_ENOMEM, "out of memory");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)auth, k, v) {
+        if (rc < 0)
+            break;
+        if (strcmp(k, "type") == 0) {
+            json_object_set(opened, k, v);
+            continue;
+        }
+        char *field = NULL, *value = NULL;
+        if (asprintf(&field, "endpoints/%s/auth/%s", epid, k) < 0) {
+            rc = hl_error_set(err, HL_ENOMEM, "out of memory");
+            break;
+        }
+        value = webhook_field_open(sb, tenant, id, field, json_string_value(v) ? json_string_value(v) : "", err);
+        free(field);
+        if (value == NULL) {
+            rc = -1;
+            break;
+        }
+        json_object_set_new(opened, k, json_string(value));
+        memset(value, 0, strlen(value));
+        free(value);
+    }
+    if (rc == 0 && (*out = endpoint_auth_header_new(opened, err)) == NULL)
+        rc = -1;
+    /* jansson keeps its own copies of the opened values: wipe them before they go */
+    json_object_foreach(opened, k, v) {
+        if (json_is_string(v) && strcmp(k, "type") != 0)
+            memset((char *)json_string_value(v), 0, json_string_length(v));
+    }
+    json_decref(opened);
+    return rc;
+}
+
 /* Copy 'str' to *at and advance it. */
 static const char *sub_put_str(char **at, const char *str)
 {
@@ -410,7 +465,7 @@ static struct sub *sub_from_doc(const struct secretbox *sb, const json_t *doc, l
         struct sub_endpoint *ep = &s->eps[s->neps++];
         ep->id = sub_put_str(&at, json_string_value(json_object_get(v, "id")));
         ep->url = sub_put_str(&at, json_string_value(json_object_get(v, "url")));
-        if (sub_headers(sb, doc, v, &ep->headers, err) < 0)
+        if (sub_headers(sb, doc, v, &ep->headers, err) < 0 || sub_auth(sb, doc, v, &ep->authorization, err) < 0)
             goto fail;
         /* absent (written before endpoints had a state of their own): active */
         ep->active = !json_is_false(json_object_get(v, "is_active"));

@@ -29,6 +29,10 @@ const CHROMIUM = process.env.HOOKLINE_CHROMIUM || '/usr/bin/chromium';
 const STEP_TIMEOUT_MS = 60000;
 const XSS_NAME = '<img src=x onerror=alert(1)>';
 const XSS_DESCRIPTION = '<script>alert(2)</script>';
+// the credentials given to the second endpoint in the form (test_console.c checks the receiver got them)
+const AUDIT_USER = 'audit-bot';
+const AUDIT_PASSWORD = 'console-pass-7Qx2';
+const CRM_TOKEN = 'crm-token-Zk93.abc';
 
 function need(name) {
   const v = process.env[name];
@@ -194,6 +198,13 @@ try {
     await urls.nth(1).waitFor();
     assert.equal(await page.evaluate(() => document.activeElement.classList.contains('endpoint-url')), true, 'the new URL field has focus');
     await urls.nth(1).fill(`${RECEIVER}/audit`);
+    // credentials for the second endpoint: Basic
+    const audit = page.locator('fieldset.endpoint').nth(1);
+    assert.equal(await audit.locator('input.auth-username').isVisible(), false, 'no credential fields until a type is chosen');
+    await audit.getByLabel('Authentication').selectOption('basic');
+    await audit.getByLabel('Username').fill(AUDIT_USER);
+    await audit.getByLabel('Password').fill(AUDIT_PASSWORD);
+    assert.equal(await audit.locator('input.auth-password').getAttribute('type'), 'password');
     await shot('03-create-step2');
     await page.getByRole('button', { name: 'Next' }).click();
     // step 3: events from the catalog, groups offered as a choice
@@ -214,6 +225,10 @@ try {
     assert.deepEqual(crm.endpoints.map((e) => e.url), [`${RECEIVER}/crm`, `${RECEIVER}/audit`]);
     assert.deepEqual(crm.endpoints[0].headers, { 'X-Team': 'ops' });
     assert.deepEqual(crm.endpoints[1].headers, {});
+    // the credentials show as their type only
+    assert.equal(crm.endpoints[0].auth, null);
+    assert.deepEqual(crm.endpoints[1].auth, { type: 'basic' });
+    assert.ok(!JSON.stringify(crm).includes(AUDIT_PASSWORD) && !JSON.stringify(crm).includes(AUDIT_USER), 'never returned');
   });
 
   await step('the secret is shown once, with Copy and a warning, and never again', async () => {
@@ -240,11 +255,12 @@ try {
   await step('the details page shows every field', async () => {
     const settings = await page.locator('#settings').innerText();
     for (const want of [crm.id, 'Bookings to CRM', 'Sends every booking to the CRM', `${RECEIVER}/crm`, `${RECEIVER}/audit`,
-      'X-Team: ops', 'booking', 'Active', 'Hidden']) {
+      'X-Team: ops', 'booking', 'Active', 'Hidden', 'Authentication: Basic']) {
       assert.ok(settings.includes(want), `settings show ${want}`);
     }
     assert.match(settings, /Maximum retries\s+3/);
     assert.doesNotMatch(settings, /\bnull\b|\bundefined\b|\[object /, 'no raw values leak into the settings');
+    assert.ok(!(await page.content()).includes(AUDIT_PASSWORD), 'the password is nowhere in the page');
     await shot('06-details');
   });
 
@@ -339,6 +355,46 @@ try {
     assert.equal(now.description, 'Bookings for the CRM (edited).');
     assert.deepEqual(now.endpoints.map((e) => e.url), crm.endpoints.map((e) => e.url));
     assert.deepEqual(now.endpoints[0].headers, { 'X-Team': 'ops' });
+    // saved credentials were kept (the form sent {"type"} alone for them)
+    assert.deepEqual(now.endpoints[1].auth, { type: 'basic' });
+  });
+
+  await step('edit the credentials: saved ones are kept unless replaced, and a new Bearer token is sent', async () => {
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByRole('heading', { name: /^Edit/ }).waitFor();
+    const crmBox = page.locator('fieldset.endpoint').nth(0);
+    const auditBox = page.locator('fieldset.endpoint').nth(1);
+    assert.equal(await auditBox.getByLabel('Authentication').inputValue(), 'basic');
+    assert.equal(await auditBox.locator('input.auth-password').inputValue(), '', 'a saved password is never filled in');
+    assert.equal(await auditBox.locator('.auth-saved').isVisible(), true, 'says the saved ones are kept');
+    assert.equal(await crmBox.getByLabel('Authentication').inputValue(), '');
+    // a token the API would refuse is caught in the form
+    await crmBox.getByLabel('Authentication').selectOption('bearer');
+    await crmBox.getByLabel('Token').fill('two words');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await until('the token error', async () => /visible ASCII/.test(await crmBox.innerText()), 5000, 100);
+    await crmBox.getByLabel('Token').fill(CRM_TOKEN);
+    // a clash with a custom Authorization header: the API's 400 goes beside the credentials
+    await crmBox.getByRole('button', { name: 'Add header' }).click();
+    await crmBox.locator('input.header-name').nth(1).fill('Authorization');
+    await crmBox.locator('input.header-value').nth(1).fill('Bearer other');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const authError = crmBox.locator('.auth-error');
+    await authError.waitFor({ state: 'visible' });
+    assert.match(await authError.innerText(), /"auth".*Authorization/);
+    assert.equal(await page.locator('#form-error').isVisible(), false, 'not a general error');
+    await shot('09b-edit-auth-error');
+    await crmBox.locator('.header-row').nth(1).getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.waitForURL(new RegExp(`#/webhooks/${crm.id}$`));
+    await until('the Bearer credentials', async () => /Bearer token/.test(await page.locator('#settings').innerText()), 10000, 100);
+    const now = (await api('GET', `/v1/webhooks/${crm.id}`)).json;
+    assert.deepEqual(now.endpoints[0].auth, { type: 'bearer' });
+    assert.deepEqual(now.endpoints[1].auth, { type: 'basic' });
+    assert.deepEqual(now.endpoints[0].headers, { 'X-Team': 'ops' });
+    // a second test event: the receiver must get the new token and the kept password
+    const sent = await api('POST', `/v1/webhooks/${crm.id}/test`, { payload: { hello: 'edited' } });
+    assert.equal(sent.status, 202);
   });
 
   await step('API validation errors appear beside their field (http:// URL, max_retries)', async () => {

@@ -332,14 +332,25 @@ static int browser_run(struct hx_stack *st, const char *script, const char *key,
     return rc;
 }
 
-/* The test event the browser sent reached both endpoints, the header only
- * the one that has it. */
-static void check_receiver(struct hx_receiver *rcv)
+/* What console.test.mjs typed into the form as credentials: the second
+ * endpoint's Basic ones (base64 of "audit-bot:console-pass-7Qx2"), then a
+ * Bearer token for the first endpoint in the edit form. */
+#define CONSOLE_AUDIT_BASIC "Basic YXVkaXQtYm90OmNvbnNvbGUtcGFzcy03UXgy"
+#define CONSOLE_CRM_BEARER "Bearer crm-token-Zk93.abc"
+
+static bool str_is(const char *a, const char *b)
 {
-    SECTION("the receiver got the browser's test event at both endpoints, with the header where set");
-    CHECK(hx_receiver_count(rcv, "/crm") >= 1);
-    CHECK(hx_receiver_count(rcv, "/audit") >= 1);
-    int crm_ok = 0, audit_ok = 0;
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* The test events the browser sent, as the receiver got them, into c[]:
+ * the first at /crm (with its header, no credentials) and at /audit (no
+ * header, its Basic credentials), then the one sent after the edit at
+ * /crm (the new Bearer token) and /audit (the kept Basic credentials).
+ * Returns whether each came at least once. */
+static bool receiver_tally(struct hx_receiver *rcv, int c[4])
+{
+    memset(c, 0, 4 * sizeof(c[0]));
     size_t n = hx_receiver_count(rcv, NULL);
     for (size_t i = 0; i < n; i++) {
         struct hx_received *rec = hx_receiver_get(rcv, i);
@@ -349,17 +360,34 @@ static void check_receiver(struct hx_receiver *rcv)
         const char *type = json_string_value(json_object_get(body, "type"));
         const char *hello = json_string_value(json_object_get(json_object_get(body, "data"), "hello"));
         const char *team = json_string_value(json_object_get(rec->headers, "x-team"));
+        const char *authz = json_string_value(json_object_get(rec->headers, "authorization"));
         bool signed_ = json_object_get(rec->headers, "webhook-signature") != NULL;
-        bool test = type && strcmp(type, "webhook.test") == 0 && hello && strcmp(hello, "console") == 0 && signed_;
-        if (test && strcmp(rec->path, "/crm") == 0 && team && strcmp(team, "ops") == 0)
-            crm_ok++;
-        if (test && strcmp(rec->path, "/audit") == 0 && team == NULL)
-            audit_ok++;
+        bool test = type && strcmp(type, "webhook.test") == 0 && signed_;
+        bool first = test && str_is(hello, "console"), edited = test && str_is(hello, "edited");
+        bool crm = strcmp(rec->path, "/crm") == 0 && str_is(team, "ops");
+        bool audit = strcmp(rec->path, "/audit") == 0 && team == NULL && str_is(authz, CONSOLE_AUDIT_BASIC);
+        c[0] += first && crm && authz == NULL;
+        c[1] += first && audit;
+        c[2] += edited && crm && str_is(authz, CONSOLE_CRM_BEARER);
+        c[3] += edited && audit;
         json_decref(body);
         hx_received_free(rec);
     }
-    CHECK(crm_ok >= 1);
-    CHECK(audit_ok >= 1);
+    return c[0] >= 1 && c[1] >= 1 && c[2] >= 1 && c[3] >= 1;
+}
+
+/* The test event the browser sent reached both endpoints, the header only
+ * the one that has it, the credentials only the one that has them; the
+ * test event sent after the credentials were edited carried the new token
+ * and the kept password. */
+static void check_receiver(struct hx_receiver *rcv)
+{
+    SECTION("the receiver got the browser's test events at both endpoints, with the header and credentials where set");
+    CHECK(hx_receiver_count(rcv, "/crm") >= 1);
+    CHECK(hx_receiver_count(rcv, "/audit") >= 1);
+    int c[4];
+    CHECK(HX_WAIT(receiver_tally(rcv, c), 30000));
+    printf("first test event: /crm %d, /audit %d; after the edit: /crm %d, /audit %d\n", c[0], c[1], c[2], c[3]);
 }
 
 int main(void)

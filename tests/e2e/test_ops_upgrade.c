@@ -399,6 +399,9 @@ static void upg_check_received(struct upg_fx *fx, int wh, int ep, const char *ev
     CHECK_EQ_INT(entries, wh == W_ROTATED ? 2 : 1);
     if (wh == W_ROTATED)
         CHECK_EQ_INT(de_sig_matches(fx->old_secret, event, ts, rec->body, rec->len, sigs, NULL), 1);
+    /* credentials (011) only where the tenant set them after the upgrade */
+    const char *authz = de_hdr(rec, "authorization");
+    CHECK(fx->authz[wh] ? authz && strcmp(authz, fx->authz[wh]) == 0 : authz == NULL);
     if (wh == W_MULTI)
         CHECK_EQ_STR(de_hdr(rec, "x-tag"), "old");
     if (wh == W_MULTI && ep == 1)
@@ -578,6 +581,66 @@ static void upg_check_dispatch(struct upg_fx *fx)
     CHECK_EQ_INT(de_count(fx->r, "/multi-b", later), 0);
 }
 
+/* 011: an old webhook takes endpoint credentials; they are sealed, sent,
+ * and PostgreSQL refuses a plain one. */
+#define UPG_AUTH_BASIC "Basic dXBncmFkZS11c2VyOnVwZ3JhZGUtcGFzcy1acTgx" /* upgrade-user:upgrade-pass-Zq81 */
+
+static void upg_check_auth(struct upg_fx *fx)
+{
+    E2E_SECTION("011: the old webhooks show no credentials, deliver without them, and take them by PATCH");
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM pg_constraint WHERE conname IN "
+                              "('webhooks_auth_sealed', 'outbox_auth_sealed')", NULL), 2);
+    for (int w = 0; w < W_N; w++) {
+        json_t *doc = upg_get(fx, w);
+        CHECK(doc != NULL && json_is_null(json_object_get(doc, "auth")));
+        size_t i;
+        json_t *ep;
+        json_array_foreach(json_object_get(doc, "endpoints"), i, ep) CHECK(json_is_null(json_object_get(ep, "auth")));
+        json_decref(doc);
+    }
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->wh[W_ROTATED].id);
+    E2E_EXPECT(fx->st, "PATCH", fx->key, path,
+               "{\"auth\":{\"type\":\"basic\",\"username\":\"upgrade-user\",\"password\":\"upgrade-pass-Zq81\"}}",
+               200, NULL);
+    json_t *doc = upg_get(fx, W_ROTATED);
+    const json_t *ep = json_array_get(json_object_get(doc, "endpoints"), 0);
+    CHECK_EQ_STR(e2e_str(ep, "id"), upg_ep(fx, W_ROTATED, 0)); /* the same endpoint, its history kept */
+    CHECK_EQ_STR(e2e_str(json_object_get(ep, "auth"), "type"), "basic");
+    CHECK(json_object_get(json_object_get(ep, "auth"), "password") == NULL);
+    json_decref(doc);
+    char field[160];
+    snprintf(field, sizeof(field), "endpoints/%s/auth/password", upg_ep(fx, W_ROTATED, 0));
+    const char *params[1] = {fx->wh[W_ROTATED].id};
+    PGresult *res = upg_query(fx, "SELECT endpoints->0->'auth'->>'password' FROM webhooks WHERE id = $1", 1, params);
+    CHECK(PQntuples(res) == 1 && e2e_sealed_is(fx->st, UPG_TENANT, fx->wh[W_ROTATED].id, field, PQgetvalue(res, 0, 0),
+                                               "upgrade-pass-Zq81"));
+    PQclear(res);
+    res = PQexecParams(fx->pg, "UPDATE webhooks SET endpoints = jsonb_set(endpoints, '{0,auth,password}', '\"plain\"') "
+                               "WHERE id = $1", 1, NULL, params, NULL, NULL, 0);
+    CHECK(PQresultStatus(res) == PGRES_FATAL_ERROR && strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23514") == 0);
+    PQclear(res);
+
+    E2E_SECTION("011: the next events reach the rotated webhook with its credentials, signed by both secrets");
+    fx->authz[W_ROTATED] = UPG_AUTH_BASIC;
+    /* until the dispatcher has read the change; then every event carries them */
+    char id[64] = "";
+    bool seen = false;
+    long long deadline = hx_now_ms() + UPG_WAIT_MS;
+    while (!seen && hx_now_ms() < deadline) {
+        upg_publish(fx, id);
+        CHECK_FATAL(HX_WAIT(de_count(fx->r, "/rotated", id) >= 1, UPG_WAIT_MS));
+        struct hx_received *rec = de_find(fx->r, "/rotated", id, 0);
+        seen = rec && de_hdr(rec, "authorization") && strcmp(de_hdr(rec, "authorization"), UPG_AUTH_BASIC) == 0;
+        hx_received_free(rec);
+    }
+    CHECK(seen);
+    upg_publish(fx, id);
+    CHECK(HX_WAIT(de_count(fx->r, "/rotated", id) >= 1 && de_count(fx->r, "/multi-a", id) >= 1, UPG_WAIT_MS));
+    upg_check_received(fx, W_ROTATED, 0, id, NULL);
+    upg_check_received(fx, W_MULTI, 0, id, NULL);
+}
+
 int main(void)
 {
     struct upg_fx fx = {0};
@@ -602,6 +665,7 @@ int main(void)
     upg_check_portal(&fx);
     upg_check_outbox(&fx);
     upg_check_dispatch(&fx);
+    upg_check_auth(&fx);
     upg_check_rotation(&fx);
 
     json_decref(before);

@@ -81,6 +81,7 @@ struct upg_fx {
     long last_seq; /* the last outbox row before the upgrade */
     long first_unsent; /* the first outbox row Kafka had not taken before the upgrade */
     long plain_webhooks, plain_outbox; /* rows holding plain secrets before the upgrade */
+    const char *authz[W_N]; /* the Authorization each webhook's deliveries carry (011); NULL: none */
 };
 
 /* ---- SQL and the migrations' directories ---- */

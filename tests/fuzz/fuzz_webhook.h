@@ -27,7 +27,8 @@ static const char *const fuzz_known_names[] = {
 /* A webhook as the store returns it, for PUT and PATCH to change. */
 static const char fuzz_stored_doc[] =
     "{\"id\":\"wh_fuzz\",\"tenant\":\"acme\",\"name\":\"orders\",\"description\":\"\","
-    "\"endpoints\":[{\"id\":\"ep_one\",\"url\":\"https://one.example.com/hook\",\"headers\":{}},"
+    "\"endpoints\":[{\"id\":\"ep_one\",\"url\":\"https://one.example.com/hook\",\"headers\":{},"
+    "\"auth\":{\"type\":\"bearer\",\"token\":\"tok_fuzz\"}},"
     "{\"id\":\"ep_two\",\"url\":\"https://two.example.com/hook\",\"headers\":{\"X-Team\":\"ops\"}}],"
     "\"events\":[\"booking.scheduled\",\"conversation\"],\"headers\":{\"X-Env\":\"prod\"},"
     "\"max_retries\":9,\"rate_limit\":null,\"is_active\":true,\"filter\":null,"

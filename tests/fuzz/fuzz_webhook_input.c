@@ -8,7 +8,7 @@
  *   names) and comes with a reason that names a field in quotes;
  * - an accepted document holds every field within its rule (checked here
  *   independently: name, endpoints and their URLs under the policy,
- *   events, headers, numbers, filter, secret), keeps what a patch did not
+ *   events, headers, endpoint credentials, numbers, filter, secret), keeps what a patch did not
  *   name and every read-only field, and keeps the ids of unchanged URLs;
  * - the body wrapped as {"webhook": body} gets the same answer;
  * - the public representation of an accepted document, sent back as a
@@ -16,12 +16,14 @@
  * - the dispatcher takes every accepted document into its index
  *   (sub_index_apply), with every endpoint, event and secret, one header
  *   line per custom header and none with a line break, and matches the
- *   events it names.
+ *   events it names, and an endpoint's credentials become its one
+ *   Authorization line, without a line break.
  */
 #include "fuzz_webhook.h"
 
 #include "base64.h"
 #include "dispatcher.h"
+#include "endpoint_auth.h"
 #include "secretbox.h"
 #include "webhook_seal.h"
 #include "filter.h"
@@ -76,7 +78,18 @@ static void fuzz_check_doc(const json_t *doc, const json_t *known, const struct 
     json_array_foreach(eps, i, ep) {
         const char *url = json_string_value(json_object_get(ep, "url"));
         const char *id = json_string_value(json_object_get(ep, "id"));
-        FUZZ_CHECK(json_is_object(ep) && json_object_size(ep) == 3 && url != NULL && id != NULL);
+        const json_t *auth = json_object_get(ep, "auth");
+        FUZZ_CHECK(json_is_object(ep) && json_object_size(ep) == (auth ? 4u : 3u) && url != NULL && id != NULL);
+        /* credentials stored are full ones, and the only Authorization the endpoint gets */
+        FUZZ_CHECK(auth == NULL || endpoint_auth_check(auth, "auth", NULL) == ENDPOINT_AUTH_SET);
+        if (auth != NULL) {
+            json_t *merged = json_deep_copy(json_object_get(doc, "headers"));
+            json_object_update(merged, json_object_get(ep, "headers"));
+            const char *k;
+            json_t *v;
+            json_object_foreach(merged, k, v) FUZZ_CHECK(strcasecmp(k, "Authorization") != 0);
+            json_decref(merged);
+        }
         FUZZ_CHECK(strncmp(id, "ep_", 3) == 0 && strlen(id) < HL_ID_MAX);
         FUZZ_CHECK(strlen(url) <= LIMIT_URL_MAX && dest_policy_check_url(policy, url, NULL) == 0);
         const json_t *h = json_object_get(ep, "headers");
@@ -120,7 +133,8 @@ static void fuzz_check_kept(const json_t *doc, const json_t *before, const json_
     json_object_foreach((json_t *)before, k, v) {
         bool writable = fuzz_in(fuzz_writable, k);
         bool named = json_object_get(body, k) != NULL ||
-                     (strcmp(k, "endpoints") == 0 && json_object_get(body, "url") != NULL);
+                     (strcmp(k, "endpoints") == 0 &&
+                      (json_object_get(body, "url") != NULL || json_object_get(body, "auth") != NULL));
         if (strcmp(k, "disabled_reason") == 0)
             FUZZ_CHECK(json_equal(json_object_get(doc, k), v) || json_is_null(json_object_get(doc, k)));
         else if (!writable || (mode == WEBHOOK_PATCH && !named) || (strcmp(k, "secret") == 0 && mode != WEBHOOK_CREATE))
@@ -189,6 +203,12 @@ static void fuzz_check_dispatcher(const json_t *doc)
         }
         FUZZ_CHECK(lines == json_object_size(merged));
         json_decref(merged);
+        const json_t *auth = json_object_get(ep, "auth");
+        char *line = auth ? endpoint_auth_header_new(auth, NULL) : NULL;
+        FUZZ_CHECK((auth == NULL) == (s->eps[i].authorization == NULL));
+        FUZZ_CHECK(auth == NULL || (line != NULL && strcmp(line, s->eps[i].authorization) == 0 &&
+                                    strpbrk(line, "\r\n") == NULL));
+        free(line);
     }
 
     /* an event of a type it names reaches it, unless a filter decides */

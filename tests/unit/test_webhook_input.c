@@ -78,9 +78,149 @@ static void test_duplicate_url_names_endpoints(void)
     CHECK(strstr(err.msg, "https://a.example.com") != NULL);
 }
 
+/* Apply the JSON text 'text' to 'doc' in 'mode'; the reason goes to 'err'. */
+static int apply(json_t *doc, const char *text, enum webhook_mode mode, struct hl_error *err)
+{
+    json_t *known = json_pack("{s:b,s:b}", "booking", 1, "booking.scheduled", 1);
+    json_t *body = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    CHECK_FATAL(known != NULL && body != NULL);
+    struct webhook_rules rules = { .policy = &policy, .max_retries_cap = 9, .known_events = known };
+    json_t *unknown = NULL;
+    memset(err, 0, sizeof(*err));
+    int rc = webhook_input_apply(doc, body, mode, &rules, &unknown, err);
+    if (rc != 0 && err->msg[0] == '\0')
+        fprintf(stderr, "%s: %d without a reason\n", text, rc);
+    json_decref(unknown);
+    json_decref(body);
+    json_decref(known);
+    return rc;
+}
+
+static json_t *doc_blank(void)
+{
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:[]}", "id", "wh_1", "tenant", "acme", "secret",
+                            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "endpoints");
+    CHECK_FATAL(doc != NULL);
+    return doc;
+}
+
+static const json_t *ep_auth(const json_t *doc, size_t i)
+{
+    return json_object_get(json_array_get(json_object_get(doc, "endpoints"), i), "auth");
+}
+
+static const char *ep_auth_str(const json_t *doc, size_t i, const char *k)
+{
+    return json_string_value(json_object_get(ep_auth(doc, i), k));
+}
+
+/* Expect 'text' refused in 'mode' with a reason starting with 'start'. */
+static void expect_refused(json_t *doc, const char *text, enum webhook_mode mode, const char *start)
+{
+    struct hl_error err;
+    json_t *copy = json_deep_copy(doc);
+    CHECK_EQ_INT(apply(copy, text, mode, &err), HL_EINVAL);
+    if (strncmp(err.msg, start, strlen(start)) != 0)
+        fprintf(stderr, "%s: reason \"%s\" does not start with %s\n", text, err.msg, start);
+    CHECK(strncmp(err.msg, start, strlen(start)) == 0);
+    json_decref(copy);
+}
+
+#define AUTH_BASIC "{\"type\":\"basic\",\"username\":\"u1\",\"password\":\"p1\"}"
+#define AUTH_BEARER "{\"type\":\"bearer\",\"token\":\"t1\"}"
+
+/* Credentials on the url form and on endpoints; kept, replaced and
+ * removed by PUT and PATCH; shown as their type only. */
+static void test_auth_set_keep_remove(void)
+{
+    struct hl_error err;
+    json_t *doc = doc_blank();
+    CHECK_EQ_INT(apply(doc, "{\"name\":\"a\",\"events\":\"booking\",\"url\":\"https://a.example.com\","
+                            "\"auth\":" AUTH_BASIC "}", WEBHOOK_CREATE, &err), 0);
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "username"), "u1");
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "password"), "p1");
+
+    /* the client's view: the type, never a value, on the endpoint and at the top */
+    json_t *pub = webhook_public(doc, NULL);
+    char *text = json_dumps(pub, JSON_COMPACT);
+    CHECK(text && strstr(text, "u1") == NULL && strstr(text, "p1") == NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(pub, "auth"), "type")), "basic");
+    CHECK_EQ_INT((int)json_object_size(ep_auth(pub, 0)), 1);
+    /* ...which sent back as it is (PUT) keeps the credentials */
+    CHECK_EQ_INT(apply(doc, text, WEBHOOK_REPLACE, &err), 0);
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "password"), "p1");
+    free(text);
+    json_decref(pub);
+
+    /* a PATCH without "auth" keeps them; they belong to the URL, so a new one starts without */
+    CHECK_EQ_INT(apply(doc, "{\"description\":\"d\"}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "password"), "p1");
+    CHECK_EQ_INT(apply(doc, "{\"url\":\"https://a.example.com\"}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "password"), "p1");
+    expect_refused(doc, "{\"url\":\"https://b.example.com\",\"auth\":{\"type\":\"basic\"}}", WEBHOOK_PATCH,
+                   "\"auth\": endpoint https://b.example.com has no saved basic credentials");
+    /* PATCH of "auth" alone: replaced, of another type, then removed */
+    CHECK_EQ_INT(apply(doc, "{\"auth\":" AUTH_BEARER "}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "token"), "t1");
+    CHECK(ep_auth_str(doc, 0, "password") == NULL);
+    expect_refused(doc, "{\"auth\":{\"type\":\"basic\"}}", WEBHOOK_PATCH, "\"auth\": endpoint");
+    CHECK_EQ_INT(apply(doc, "{\"auth\":{\"type\":\"bearer\"}}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "token"), "t1");
+    CHECK_EQ_INT(apply(doc, "{\"auth\":null}", WEBHOOK_PATCH, &err), 0);
+    CHECK(ep_auth(doc, 0) == NULL);
+    /* PUT without "auth": none */
+    CHECK_EQ_INT(apply(doc, "{\"auth\":" AUTH_BEARER "}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_INT(apply(doc, "{\"name\":\"a\",\"events\":\"booking\",\"url\":\"https://a.example.com\"}",
+                       WEBHOOK_REPLACE, &err), 0);
+    CHECK(ep_auth(doc, 0) == NULL);
+
+    /* endpoints: each its own; a PATCH of the list keeps an unchanged URL's when "auth" is left out */
+    CHECK_EQ_INT(apply(doc, "{\"endpoints\":[{\"url\":\"https://a.example.com\",\"auth\":" AUTH_BASIC "},"
+                            "{\"url\":\"https://b.example.com\",\"auth\":" AUTH_BEARER "},"
+                            "{\"url\":\"https://c.example.com\"}]}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "username"), "u1");
+    CHECK_EQ_STR(ep_auth_str(doc, 1, "token"), "t1");
+    CHECK(ep_auth(doc, 2) == NULL);
+    CHECK_EQ_INT(apply(doc, "{\"endpoints\":[{\"url\":\"https://b.example.com\"},"
+                            "{\"url\":\"https://a.example.com\",\"auth\":null}]}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_STR(ep_auth_str(doc, 0, "token"), "t1");
+    CHECK(ep_auth(doc, 1) == NULL);
+    expect_refused(doc, "{\"auth\":" AUTH_BASIC "}", WEBHOOK_PATCH, "\"auth\" alone");
+    expect_refused(doc, "{\"endpoints\":[{\"url\":\"https://a.example.com\"}],\"auth\":" AUTH_BASIC "}",
+                   WEBHOOK_PATCH, "Give \"auth\" with \"url\"");
+    expect_refused(doc, "{\"endpoints\":[{\"url\":\"https://a.example.com\",\"auth\":{\"type\":\"x\"}}]}",
+                   WEBHOOK_PATCH, "\"endpoints.auth.type\"");
+    json_decref(doc);
+}
+
+/* One Authorization header per request: credentials and a custom header of
+ * that name (any case, the webhook's or the endpoint's) are refused together. */
+static void test_auth_conflicts_with_header(void)
+{
+    struct hl_error err;
+    json_t *doc = doc_blank();
+    expect_refused(doc, "{\"name\":\"a\",\"events\":\"booking\",\"url\":\"https://a.example.com\","
+                        "\"headers\":{\"authorization\":\"x\"},\"auth\":" AUTH_BEARER "}", WEBHOOK_CREATE,
+                   "\"auth\": endpoint https://a.example.com has credentials and an \"Authorization\" header in "
+                   "\"headers\"");
+    expect_refused(doc, "{\"name\":\"a\",\"events\":\"booking\",\"endpoints\":[{\"url\":\"https://a.example.com\","
+                        "\"headers\":{\"AUTHORIZATION\":\"x\"},\"auth\":" AUTH_BEARER "}]}", WEBHOOK_CREATE,
+                   "\"auth\": endpoint https://a.example.com has credentials and an \"Authorization\" header in "
+                   "\"endpoints.headers\"");
+    /* an Authorization header alone stays allowed, and so do credentials beside other headers */
+    CHECK_EQ_INT(apply(doc, "{\"name\":\"a\",\"events\":\"booking\",\"url\":\"https://a.example.com\","
+                            "\"headers\":{\"Authorization\":\"x\"}}", WEBHOOK_CREATE, &err), 0);
+    expect_refused(doc, "{\"auth\":" AUTH_BEARER "}", WEBHOOK_PATCH, "\"auth\": endpoint");
+    CHECK_EQ_INT(apply(doc, "{\"headers\":{\"X-Team\":\"ops\"},\"auth\":" AUTH_BEARER "}", WEBHOOK_PATCH, &err), 0);
+    expect_refused(doc, "{\"headers\":{\"Authorization\":\"x\"}}", WEBHOOK_PATCH, "\"auth\": endpoint");
+    json_decref(doc);
+}
+
 int main(void)
 {
     test_header_control_characters();
     test_duplicate_url_names_endpoints();
+    test_auth_set_keep_remove();
+    test_auth_conflicts_with_header();
     return check_exit();
 }

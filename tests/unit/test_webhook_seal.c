@@ -16,7 +16,9 @@ static const char doc_text[] =
     "\"previous_secret\":\"whsec_previous\",\"previous_secret_expires_at\":\"2026-11-26T10:00:00.000Z\","
     "\"headers\":{\"Authorization\":\"Bearer web\",\"X-Literal\":\"hlenc:v1:k1:looks-sealed\"},"
     "\"endpoints\":[{\"id\":\"ep_a\",\"url\":\"https://a.example.com\",\"headers\":{\"X-Api-Key\":\"key-a\","
-    "\"X-Other\":\"other-a\"}},{\"id\":\"ep_b\",\"url\":\"https://b.example.com\",\"headers\":{}}],"
+    "\"X-Other\":\"other-a\"},\"auth\":{\"type\":\"basic\",\"username\":\"user-a\",\"password\":\"pass-a\"}},"
+    "{\"id\":\"ep_b\",\"url\":\"https://b.example.com\",\"headers\":{},"
+    "\"auth\":{\"type\":\"bearer\",\"token\":\"token-b\"}}],"
     "\"events\":[\"booking\"],\"version\":3}";
 
 static struct secretbox *ring(const char *spec)
@@ -40,14 +42,16 @@ static const char *at(const json_t *doc, const char *path)
         return json_string_value(json_object_get(doc, path));
     if (strncmp(path, "headers/", 8) == 0)
         return json_string_value(json_object_get(json_object_get(doc, "headers"), path + 8));
-    /* endpoints/<i>/<name> */
-    const json_t *ep = json_array_get(json_object_get(doc, "endpoints"), (size_t)(path[10] - '0'));
-    return json_string_value(json_object_get(json_object_get(ep, "headers"), path + 12));
+    /* endpoints/<i>/<header name>, auth/<i>/<name> */
+    bool auth = strncmp(path, "auth/", 5) == 0;
+    size_t skip = auth ? 5 : 10;
+    const json_t *ep = json_array_get(json_object_get(doc, "endpoints"), (size_t)(path[skip] - '0'));
+    return json_string_value(json_object_get(json_object_get(ep, auth ? "auth" : "headers"), path + skip + 2));
 }
 
 static const char *const secret_paths[] = {
     "secret", "previous_secret", "headers/Authorization", "headers/X-Literal", "endpoints/0/X-Api-Key",
-    "endpoints/0/X-Other",
+    "endpoints/0/X-Other", "auth/0/username", "auth/0/password", "auth/1/token",
 };
 #define NPATHS (sizeof(secret_paths) / sizeof(secret_paths[0]))
 
@@ -68,13 +72,15 @@ static void test_seal_and_open(void)
     }
     char *text = json_dumps(sealed, JSON_COMPACT);
     static const char *const hidden[] = { "whsec_current", "whsec_previous", "Bearer web", "looks-sealed", "key-a",
-                                          "other-a" };
+                                          "other-a", "user-a", "pass-a", "token-b" };
     for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
         CHECK(strstr(text, hidden[i]) == NULL);
     free(text);
     CHECK_EQ_STR(json_string_value(json_object_get(sealed, "name")), "n");
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(json_object_get(sealed, "endpoints"), 0), "url")),
                  "https://a.example.com");
+    /* the type of credentials is not secret: it says which fields there are */
+    CHECK_EQ_STR(at(sealed, "auth/1/type"), "bearer");
     CHECK(webhook_sealed_current(sealed, sb));
     CHECK(!webhook_sealed_current(doc, sb));
 
@@ -128,6 +134,9 @@ static void expect_moved_fails(const struct secretbox *sb, const json_t *src, co
     else if (strncmp(to_parent, "endpoints/", 10) == 0)
         parent = json_object_get(json_array_get(json_object_get(copy, "endpoints"), (size_t)(to_parent[10] - '0')),
                                  "headers");
+    else if (strncmp(to_parent, "auth/", 5) == 0)
+        parent = json_object_get(json_array_get(json_object_get(copy, "endpoints"), (size_t)(to_parent[5] - '0')),
+                                 "auth");
     json_object_set_new(parent, to_key, json_string(at(src, from)));
     struct hl_error err = { 0 };
     CHECK_EQ_INT(webhook_open(copy, sb, NULL, &err), HL_ESECRET);
@@ -157,6 +166,10 @@ static void test_moved_values_fail(void)
     expect_moved_fails(sb, sealed_wh, "secret", sealed, "", "secret");                       /* webhooks */
     expect_moved_fails(sb, sealed_tenant, "secret", sealed, "", "secret");                   /* tenants */
     expect_moved_fails(sb, sealed_tenant, "endpoints/0/X-Api-Key", sealed, "endpoints/0", "X-Api-Key");
+    expect_moved_fails(sb, sealed, "auth/0/password", sealed, "auth/0", "username");        /* credentials */
+    expect_moved_fails(sb, sealed, "auth/1/token", sealed, "auth/0", "password");           /* endpoints */
+    expect_moved_fails(sb, sealed, "endpoints/0/X-Api-Key", sealed, "auth/0", "password");  /* header to auth */
+    expect_moved_fails(sb, sealed_wh, "auth/1/token", sealed, "auth/1", "token");           /* webhooks */
 
     /* the same value sealed for its own place still opens */
     json_t *copy = json_deep_copy(sealed);
