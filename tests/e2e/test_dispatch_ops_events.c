@@ -19,7 +19,10 @@
  *   while it is producing their delivery.exhausted: after a successor takes
  *   over, every one of the 60 reaches the watcher, each under one id.
  * The api refuses an operational type on POST /v1/events and lists the
- * four in GET /v1/webhook-types under "operational".
+ * four in GET /v1/webhook-types under "operational". In a stack of its
+ * own, with HOOKLINE_FAILING_NOTICE_EVERY=3s: an endpoint failing again
+ * within the window after a notice is told once the window is over, for
+ * its new failure period.
  */
 #include <signal.h>
 
@@ -372,6 +375,86 @@ static void test_boundaries(struct fx *fx)
                              "AND NOT success AND next_attempt_at IS NULL", fx->t3.id, NULL, NULL) >= 1);
 }
 
+/* Operational events of 'type' about 'about', produced, as "<failing_since>|<created_at ms>" lines in
+ * creation order (caller frees). */
+static char *fx_produced_list(PGconn *pg, const char *type, const char *about)
+{
+    const char *params[2] = { type, about };
+    PGresult *res = PQexecParams(pg,
+                                 "SELECT string_agg((payload->'data'->>'failing_since') || '|' || "
+                                 "(extract(epoch FROM created_at) * 1000)::bigint, ',' ORDER BY seq) FROM outbox "
+                                 "WHERE kind = 'event' AND payload->>'type' = $1 "
+                                 "AND payload->'data'->>'webhook_id' = $2",
+                                 2, NULL, params, NULL, NULL, 0);
+    char *out = strdup(PQresultStatus(res) == PGRES_TUPLES_OK && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return out;
+}
+
+/* With HOOKLINE_FAILING_NOTICE_EVERY=3s: an endpoint that fails, recovers,
+ * and fails again within the window gets no endpoint.failing at once; if it
+ * still fails once the window is over, it gets one then, for its new
+ * failure period, and an endpoint.recovered when that ends. */
+static void test_notice_window(void)
+{
+    E2E_SECTION("HOOKLINE_FAILING_NOTICE_EVERY=3s: a failure within the window after a notice is told once the "
+                "window is over, if the endpoint still fails");
+    struct hx_stack_opts opts = { .env = { "HOOKLINE_RETRY_SCHEDULE=1s,1s,1s,1s,1s,1s,1s,1s",
+                                           "HOOKLINE_FAILING_NOTICE_EVERY=3s", NULL } };
+    struct hx_stack *st = hx_stack_start(&opts);
+    PGconn *pg = hx_pg_connect(st);
+    struct hx_receiver *r = hx_receiver_start(NULL);
+    char key[128];
+    struct de_webhook watch, w;
+    de_tenant_new(st, "opsw", key, sizeof(key));
+    de_webhook_new(st, key, &watch, "{\"name\":\"watch\",\"url\":\"%s/watch\",\"events\":\"operational\"}",
+                   hx_receiver_url(r));
+    de_webhook_new(st, key, &w, "{\"name\":\"w\",\"url\":\"%s/w\",\"events\":\"booking\",\"max_retries\":8}",
+                   hx_receiver_url(r));
+    hx_dispatcher_start(st, NULL);
+    struct de_producer *p = de_producer_new(hx_brokers(st));
+    const char *failing_sql = "SELECT count(*) FROM outbox WHERE kind = 'event' AND payload->>'type' = "
+                              "'endpoint.failing' AND payload->'data'->>'webhook_id' = $1";
+    const char *recovered_sql = "SELECT count(*) FROM outbox WHERE kind = 'event' AND payload->>'type' = "
+                                "'endpoint.recovered' AND payload->'data'->>'webhook_id' = $1";
+    char e1[64], e2[64];
+    hx_receiver_respond(r, "/w", 500, 1, NULL);
+    de_produce_event(p, "opsw", "booking.scheduled", NULL, e1, NULL);
+    de_flush(p);
+    CHECK(HX_WAIT(de_pg_long(pg, recovered_sql, w.id, NULL, NULL) == 1, WAIT_MS));
+    CHECK_EQ_INT(de_pg_long(pg, failing_sql, w.id, NULL, NULL), 1);
+    /* fails again at once, 6 attempts a second apart, then succeeds */
+    hx_receiver_respond(r, "/w", 500, 6, NULL);
+    de_produce_event(p, "opsw", "booking.scheduled", NULL, e2, NULL);
+    de_flush(p);
+    CHECK(HX_WAIT(de_pg_long(pg, "SELECT count(*) FROM attempts WHERE event_id = $1 AND success", e2, NULL, NULL) == 1,
+                  WAIT_MS));
+    CHECK_EQ_INT(de_pg_long(pg, "SELECT count(*) FROM attempts WHERE event_id = $1 AND NOT success", e2, NULL, NULL),
+                 6);
+    CHECK_EQ_INT(de_pg_long(pg, failing_sql, w.id, NULL, NULL), 2);
+    CHECK_EQ_INT(de_pg_long(pg, recovered_sql, w.id, NULL, NULL), 2);
+    /* the second notice came 3 s or more after the first, and reports the
+     * second failure period from its start: e2's first attempt */
+    char *list = fx_produced_list(pg, "endpoint.failing", w.id);
+    char since1[64] = "", since2[64] = "";
+    long long at1 = 0, at2 = 0;
+    CHECK(sscanf(list, "%63[^|]|%lld,%63[^|]|%lld", since1, &at1, since2, &at2) == 4);
+    printf("endpoint.failing: %s\n", list);
+    CHECK(at2 - at1 >= 3000);
+    CHECK(de_iso_ms(since2) > de_iso_ms(since1));
+    CHECK_EQ_INT(de_pg_long(pg, "SELECT (extract(epoch FROM min(sent_at)) * 1000)::bigint FROM attempts "
+                                "WHERE event_id = $1", e2, NULL, NULL),
+                 de_iso_ms(since2));
+    free(list);
+    CHECK(HX_WAIT(fx_seen(r, "/watch", "endpoint.failing", w.id, watch.secret, "opsw", NULL, NULL) == 2 &&
+                      fx_seen(r, "/watch", "endpoint.recovered", w.id, watch.secret, "opsw", NULL, NULL) == 2,
+                  WAIT_MS));
+    de_producer_free(p);
+    PQfinish(pg);
+    CHECK_EQ_INT(hx_stack_stop(st), 0);
+    hx_receiver_stop(r);
+}
+
 int main(void)
 {
     struct fx fx = { 0 };
@@ -388,5 +471,6 @@ int main(void)
     CHECK_EQ_INT(hx_stack_stop(fx.st), 0);
     hx_receiver_stop(fx.r);
     hx_receiver_stop(fx.slow);
+    test_notice_window();
     return check_exit();
 }
