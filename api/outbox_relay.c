@@ -1,5 +1,8 @@
 /* outbox_relay.c: publish lifecycle events from the outbox table to
- * hookline.webhooks, in seq order, keyed by webhook id.
+ * hookline.webhooks, in seq order, keyed by webhook id; and the
+ * operational events the dispatchers append there (kind 'event', the
+ * payload a whole envelope: sql/012_operational_events.sql) to
+ * hookline.events, keyed by their tenant like any tenant's event.
  *
  * A row is marked sent only after Kafka acknowledged it, so a crash or an
  * unreachable broker delays events but never loses one; a row may be
@@ -58,7 +61,8 @@ static int relay_pass(struct outbox_relay *relay, PGconn *pg, unsigned resets)
 {
     struct hl_error err = { 0 };
     PGresult *res = db_query(pg, &err,
-        "SELECT seq, webhook_id, payload::text FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 500", 0, NULL);
+        "SELECT seq, CASE WHEN kind = 'event' THEN tenant_id ELSE webhook_id END, payload::text, kind = 'event' "
+        "FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 500", 0, NULL);
     if (res == NULL) {
         log_error("outbox relay: %s", err.msg);
         return -1;
@@ -82,7 +86,7 @@ static int relay_pass(struct outbox_relay *relay, PGconn *pg, unsigned resets)
         goto out;
     for (int i = 0; i < n; i++) {
         msgs[i] = (struct kafka_msg){
-            .topic = HL_TOPIC_WEBHOOKS,
+            .topic = strcmp(PQgetvalue(res, i, 3), "t") == 0 ? HL_TOPIC_EVENTS : HL_TOPIC_WEBHOOKS,
             .key = PQgetvalue(res, i, 1), .key_len = (size_t)PQgetlength(res, i, 1),
             .value = PQgetvalue(res, i, 2), .len = (size_t)PQgetlength(res, i, 2),
         };

@@ -7,12 +7,16 @@
  *                           the first answer again and publishes nothing;
  *                           one whose publish is in doubt answers 409.
  *   GET  /v1/webhook-types  the catalog with descriptions and groups
+ *
+ * A tenant publishes business events only: the operational types
+ * (catalog.h) answer 422.
  */
 #include "api.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "envelope.h"
 #include "idempotency.h"
 #include "event_input.h"
@@ -21,9 +25,17 @@
 #include "webhook_store.h"
 
 
-/* Is 'type' a known event type (not a group: events have one type)? */
+/* Is 'type' a known event type (not a group: events have one type) that
+ * a tenant may publish? The operational types are hookline's own reports
+ * on the tenant's webhooks: a tenant cannot forge one. */
 static int event_type_check(struct api_call *call, const char *type)
 {
+    if (catalog_is_operational(type)) {
+        api_reply(call, 422, json_pack("{s:s,s:[s]}", "error",
+                                       "\"type\" is an operational event type: only hookline produces those.",
+                                       "unavailable", type));
+        return hl_error_set(&call->err, HL_EUNKNOWN_EVENT, "operational event type");
+    }
     const char *params[1] = { type };
     PGresult *res = db_query(call->pg, &call->err, "SELECT 1 FROM event_types WHERE name = $1", 1, params);
     if (res == NULL)

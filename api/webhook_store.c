@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "db.h"
 #include "webhook_input.h"
 #include "webhook_seal.h"
@@ -248,8 +249,12 @@ json_t *catalog_list_load(PGconn *pg, struct hl_error *err)
                                                "description", PQgetvalue(res, i, 1), "group", gname));
         if (group == NULL || strcmp(json_string_value(json_object_get(group, "name")), gname) != 0) {
             /* the catalog is the operator's: its group names have no length limit to size a buffer by */
-            group = json_pack("{s:s,s:o,s:[]}", "name", gname, "description",
-                              json_sprintf("Every %s.* event.", gname), "types");
+            json_t *about = strcmp(gname, CATALOG_OPS_GROUP) == 0
+                ? json_string("hookline's own events about your webhooks: disabled, failing and recovered "
+                              "endpoints, deliveries that failed for good. One about a webhook never goes to "
+                              "that webhook itself.")
+                : json_sprintf("Every %s.* event.", gname);
+            group = json_pack("{s:s,s:o,s:[]}", "name", gname, "description", about, "types");
             json_array_append_new(groups, group);
         }
         json_array_append_new(json_object_get(group, "types"), json_string(name));

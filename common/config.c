@@ -74,6 +74,8 @@ static const struct cfg_var cfg_vars[] = {
       "delays before retries 1..N after a failed first attempt (each +-20% jitter)" },
     { "HOOKLINE_DISABLE_AFTER", CFG_DURATION, F(disable_after_ms), "5d", 1000, 365L * 86400000,
       "disable an endpoint whose deliveries have all failed for this long" },
+    { "HOOKLINE_FAILING_NOTICE_EVERY", CFG_DURATION, F(failing_notice_ms), "1h", 1000, 7L * 86400000,
+      "dispatcher: at most one endpoint.failing event per endpoint in this long" },
     { "HOOKLINE_KAFKA_FETCH_WAIT", CFG_DURATION, F(kafka_fetch_wait_ms), "10ms", 0, 10000,
       "dispatcher: longest a Kafka fetch waits for new events (fetch.wait.max.ms)" },
     { "HOOKLINE_RESYNC_INTERVAL", CFG_DURATION, F(resync_interval_ms), "5m", 1000, 86400000,

@@ -39,6 +39,7 @@ struct hl_config {
     long retry_schedule_ms[CONFIG_RETRY_STEPS_MAX];
     int retry_steps;
     long disable_after_ms;    /* disable an endpoint failing this long */
+    long failing_notice_ms;   /* at most one endpoint.failing per endpoint in this long */
     long resync_interval_ms;
     long kafka_fetch_wait_ms;
     long response_excerpt_bytes;

@@ -207,6 +207,13 @@ function endpointsSection(wh) {
 
 /* ---- step 3: events and retries ------------------------------------------ */
 
+// The operational group is hookline's own events about this tenant's
+// webhooks, not a prefix: its description (from the server) says what it is.
+function groupHint(g) {
+  if (g.name === 'operational') return `${g.description || ''} Best on a webhook of its own that watches the others.`;
+  return `${g.description || ''} Includes ${g.name}.* types added later.`;
+}
+
 function eventsSection(wh, catalog) {
   const chosen = new Set(wh.events || []);
   const groupBoxes = [];
@@ -242,7 +249,7 @@ function eventsSection(wh, catalog) {
     return h('fieldset', { class: 'event-group' },
       h('legend', { text: g.name }),
       h('div', { class: 'check group-check' }, gbox,
-        h('label', { htmlFor: gid }, h('strong', { text: `All ${g.name} events` }), h('span', { class: 'hint', text: `${g.description || ''} Includes ${g.name}.* types added later.` }))),
+        h('label', { htmlFor: gid }, h('strong', { text: `All ${g.name} events` }), h('span', { class: 'hint', text: groupHint(g) }))),
       h('ul', { class: 'plain event-types' }, members));
   });
   const eventsError = h('p', { class: 'field-error', id: 'events-error', hidden: true });

@@ -96,7 +96,7 @@ static void *attempts_writer(void *arg)
         pthread_mutex_unlock(&at->lock);
         struct hl_error err = { 0 };
         int rc = attempts_connected(at->wpg)
-               ? attempts_write(at->wpg, at->work.v, at->work.n, at->name, at->cfg->disable_after_ms, &err)
+               ? attempts_write(at->wpg, at->work.v, at->work.n, at->name, at->cfg, &err)
                : hl_error_set(&err, HL_EDB, "PostgreSQL unreachable: %s", PQerrorMessage(at->wpg));
         pthread_mutex_lock(&at->lock);
         at->work_rc = rc;

@@ -9,7 +9,9 @@
  * it recovers or once a minute), retries scheduled by failed attempts,
  * retries settled by final ones, and endpoints disabled by a 410 or by
  * failing for too long (with their endpoint.disabled or, for a webhook's
- * last active endpoint, webhook.disabled outbox events).
+ * last active endpoint, webhook.disabled outbox events). The operational
+ * events these changes raise for the tenant go into the same transaction
+ * (ops_events.c), again only when the batch has such a change.
  */
 #include "attempts_write.h"
 
@@ -18,7 +20,9 @@
 #include <time.h>
 
 #include "db.h"
+#include "catalog.h"
 #include "log.h"
+#include "ops_events.h"
 #include "utf8.h"
 
 #define HEALTH_REFRESH_S "60"   /* a healthy endpoint's last_success_at, at most this stale */
@@ -171,14 +175,16 @@ static char *write_rows_json(struct delivery *const *v, size_t n, char kind)
         if (d->outcome == DELIVERY_SUCCESS || (d->outcome == DELIVERY_DEFERRED) != (kind == 'd'))
             continue;
         const struct sub *s = d->sub;
-        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:b,s:b,s:I,s:I}",
+        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:b,s:b,s:I,s:I,s:o,s:s,s:s,s:b}",
             "tenant_id", s->tenant, "webhook_id", s->id, "endpoint_id", s->eps[d->ep].id,
             "endpoint_url", s->eps[d->ep].url, "event_id", d->payload->event_id,
             "event_type", d->payload->event_type, "payload", d->payload->data, "attempt", d->attempt,
             "sent_ms", (json_int_t)d->sent_ms,
             "next_ms", d->outcome == DELIVERY_RETRY ? json_integer(d->next_ms) : json_null(),
             "final", (int)(d->outcome != DELIVERY_RETRY), "gone", (int)d->gone,
-            "retry_id", (json_int_t)d->retry_id, "epoch", (json_int_t)d->lane_epoch);
+            "retry_id", (json_int_t)d->retry_id, "epoch", (json_int_t)d->lane_epoch,
+            "status", d->status > 0 ? json_integer(d->status) : json_null(), "error", d->error,
+            "dlv_id", d->dlv_id, "ops", (int)catalog_is_operational(d->payload->event_type));
         if (rows == NULL)
             rows = json_array();
         json_array_append_new(rows, row);
@@ -222,9 +228,10 @@ static int write_by_endpoint(const void *a, const void *b)
 
 /* One row per endpoint of the batch: its latest success and failure, and
  * whether it is failing now, and since when (the first failure after its
- * last success in the batch). Endpoints whose every attempt succeeded go
- * to 'ok', the others to 'mixed' (either may be left NULL: none). Sorts
- * 'v' by endpoint. */
+ * last success in the batch), with its URL and what its latest failure
+ * was (for endpoint.failing: ops_events.h). Endpoints whose every attempt
+ * succeeded go to 'ok', the others to 'mixed' (either may be left NULL:
+ * none). Sorts 'v' by endpoint. */
 static void write_health_rows(struct delivery **v, size_t n, char **ok, char **mixed)
 {
     qsort(v, n, sizeof(*v), write_by_endpoint);
@@ -232,6 +239,7 @@ static void write_health_rows(struct delivery **v, size_t n, char **ok, char **m
     for (size_t i = 0; i < n;) {
         const char *ep = v[i]->sub->eps[v[i]->ep].id;
         long long ok_ms = -1, fail_ms = -1, failing_from = -1;
+        const struct delivery *last = NULL;
         size_t j = i;
         for (; j < n && strcmp(v[j]->sub->eps[v[j]->ep].id, ep) == 0; j++) {
             if (v[j]->outcome == DELIVERY_SUCCESS) {
@@ -239,11 +247,21 @@ static void write_health_rows(struct delivery **v, size_t n, char **ok, char **m
                 failing_from = -1;
             } else {
                 fail_ms = v[j]->sent_ms;
+                last = v[j];
                 if (failing_from < 0)
                     failing_from = v[j]->sent_ms;
             }
         }
-        json_t *row = json_pack("{s:s,s:s}", "endpoint_id", ep, "webhook_id", v[i]->sub->id);
+        json_t *row = json_pack("{s:s,s:s,s:s}", "endpoint_id", ep, "webhook_id", v[i]->sub->id, "endpoint_url",
+                                v[i]->sub->eps[v[i]->ep].url);
+        if (last != NULL) {
+            json_t *failure = json_pack("{s:s,s:s,s:i,s:o,s:s,s:s}", "fail_event_id", last->payload->event_id,
+                                        "fail_event_type", last->payload->event_type, "fail_attempt", last->attempt,
+                                        "fail_status", last->status > 0 ? json_integer(last->status) : json_null(),
+                                        "fail_error", last->error, "fail_dlv_id", last->dlv_id);
+            json_object_update(row, failure);
+            json_decref(failure);
+        }
         json_object_set_new(row, "ok_ms", ok_ms >= 0 ? json_integer(ok_ms) : json_null());
         json_object_set_new(row, "fail_ms", fail_ms >= 0 ? json_integer(fail_ms) : json_null());
         json_object_set_new(row, "failing_from", failing_from >= 0 ? json_integer(failing_from) : json_null());
@@ -289,13 +307,22 @@ static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
     return rc;
 }
 
+/* What the health statements found the operational events need. */
+struct write_notices {
+    bool failing;       /* an endpoint fails with no endpoint.failing standing, nor one too recent */
+    bool recovered;     /* an endpoint whose endpoint.failing stands works again */
+};
+
 /* Endpoints with failures in the batch: their row as the batch leaves it.
- * Sets *doomed when one of them has failed for 'disable_after_ms'. */
-static int write_health(PGconn *pg, const char *rows, long disable_after_ms, bool *doomed, struct hl_error *err)
+ * Sets *doomed when one of them has failed for 'disable_after_ms', and
+ * what 'notices' they call for ('notice_ms': HOOKLINE_FAILING_NOTICE_EVERY). */
+static int write_health(PGconn *pg, const char *rows, long disable_after_ms, long notice_ms, bool *doomed,
+                        struct write_notices *notices, struct hl_error *err)
 {
-    char secs[32];
+    char secs[32], every[32];
     snprintf(secs, sizeof(secs), "%ld", disable_after_ms / 1000);
-    const char *params[2] = { rows, secs };
+    snprintf(every, sizeof(every), "%ld", notice_ms);
+    const char *params[3] = { rows, secs, every };
     PGresult *res = db_query(pg, err,
         "INSERT INTO endpoint_health AS h (endpoint_id, webhook_id, failing_since, last_success_at, last_failure_at) "
         "SELECT endpoint_id, webhook_id, to_timestamp(failing_from / 1000.0), to_timestamp(ok_ms / 1000.0), "
@@ -308,11 +335,17 @@ static int write_health(PGconn *pg, const char *rows, long disable_after_ms, boo
         "                     ELSE coalesce(h.failing_since, EXCLUDED.failing_since) END, "
         "last_success_at = coalesce(EXCLUDED.last_success_at, h.last_success_at), "
         "last_failure_at = coalesce(EXCLUDED.last_failure_at, h.last_failure_at) "
-        "RETURNING h.failing_since < now() - make_interval(secs => $2::bigint)", 2, params);
+        "RETURNING h.failing_since < now() - make_interval(secs => $2::bigint), "
+        "h.failing_since IS NOT NULL AND h.noticed_failing_since IS NULL AND (h.failing_noticed_at IS NULL OR "
+        "h.failing_noticed_at <= now() - make_interval(secs => $3::float8 / 1000)), "
+        "h.failing_since IS NULL AND h.noticed_failing_since IS NOT NULL", 3, params);
     if (res == NULL)
         return HL_EDB;
-    for (int i = 0; i < PQntuples(res) && !*doomed; i++)
-        *doomed = strcmp(PQgetvalue(res, i, 0), "t") == 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        *doomed = *doomed || strcmp(PQgetvalue(res, i, 0), "t") == 0;
+        notices->failing = notices->failing || strcmp(PQgetvalue(res, i, 1), "t") == 0;
+        notices->recovered = notices->recovered || strcmp(PQgetvalue(res, i, 2), "t") == 0;
+    }
     PQclear(res);
     return 0;
 }
@@ -320,16 +353,24 @@ static int write_health(PGconn *pg, const char *rows, long disable_after_ms, boo
 /* Endpoints whose every attempt in the batch succeeded: no row means
  * healthy, so only an existing row is touched, and only when it says the
  * endpoint fails or its last success is over HEALTH_REFRESH_S old. The
- * common case, a healthy endpoint, writes nothing. */
-static int write_health_ok(PGconn *pg, const char *rows, struct hl_error *err)
+ * common case, a healthy endpoint, writes nothing. Sets *recovered when
+ * one of them had an endpoint.failing standing. */
+static int write_health_ok(PGconn *pg, const char *rows, bool *recovered, struct hl_error *err)
 {
     const char *params[1] = { rows };
-    return db_exec(pg, err,
+    PGresult *res = db_query(pg, err,
         "UPDATE endpoint_health h SET failing_since = NULL, last_success_at = to_timestamp(x.ok_ms / 1000.0) "
         "FROM json_to_recordset($1::json) AS x(endpoint_id text, ok_ms bigint) "
         "WHERE h.endpoint_id = x.endpoint_id AND (h.failing_since IS NOT NULL OR h.last_success_at IS NULL OR "
-        "h.last_success_at < to_timestamp(x.ok_ms / 1000.0) - make_interval(secs => " HEALTH_REFRESH_S "))",
+        "h.last_success_at < to_timestamp(x.ok_ms / 1000.0) - make_interval(secs => " HEALTH_REFRESH_S ")) "
+        "RETURNING h.noticed_failing_since IS NOT NULL",
         1, params);
+    if (res == NULL)
+        return HL_EDB;
+    for (int i = 0; i < PQntuples(res); i++)
+        *recovered = *recovered || strcmp(PQgetvalue(res, i, 0), "t") == 0;
+    PQclear(res);
+    return 0;
 }
 
 /* Failed attempts that will be tried again. One from Kafka gets (or moves
@@ -376,15 +417,16 @@ static int write_disable(PGconn *pg, const char *failures, long disable_after_ms
     const char *params[2] = { failures, secs };
     PGresult *res = db_query(pg, err,
         "WITH doomed AS ("
-        "  SELECT webhook_id, endpoint_id, 'gone' AS reason, "
+        "  SELECT webhook_id, endpoint_id, endpoint_url, 'gone' AS reason, "
         "  'endpoint ' || endpoint_url || ' answered 410 Gone' AS detail "
         "  " FAILURES_AS_X " WHERE gone "
         "  UNION ALL "
-        "  SELECT h.webhook_id, x.endpoint_id, 'failing', "
+        "  SELECT h.webhook_id, x.endpoint_id, x.endpoint_url, 'failing', "
         "  'every delivery to endpoint ' || x.endpoint_url || ' failed since ' || hl_ts(h.failing_since) "
         "  " FAILURES_AS_X " JOIN endpoint_health h ON h.endpoint_id = x.endpoint_id "
         "  WHERE h.failing_since < now() - make_interval(secs => $2::bigint)) "
-        "SELECT DISTINCT ON (webhook_id, endpoint_id) webhook_id, endpoint_id, reason, detail FROM doomed "
+        "SELECT DISTINCT ON (webhook_id, endpoint_id) webhook_id, endpoint_id, reason, detail, endpoint_url "
+        "FROM doomed "
         "ORDER BY webhook_id, endpoint_id, reason = 'gone' DESC",
         2, params);
     if (res == NULL)
@@ -399,6 +441,9 @@ static int write_disable(PGconn *pg, const char *failures, long disable_after_ms
             break;
         }
         /* NULL: disabled already (another batch, another dispatcher), or gone */
+        bool webhook_off = !PQgetisnull(kind, 0, 0) && strcmp(PQgetvalue(kind, 0, 0), "webhook.disabled") == 0;
+        if (webhook_off && ops_events_disabled(pg, args[0], args[1], PQgetvalue(res, i, 4), args[2], args[3], err) < 0)
+            rc = HL_EDB;
         if (!PQgetisnull(kind, 0, 0))
             log_warn("endpoint %s of webhook %s disabled (%s): %s%s", args[1], args[0], args[2], args[3],
                      strcmp(PQgetvalue(kind, 0, 0), "webhook.disabled") == 0
@@ -409,9 +454,20 @@ static int write_disable(PGconn *pg, const char *failures, long disable_after_ms
     return rc;
 }
 
-int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispatcher, long disable_after_ms,
+/* Does the batch hold a delivery that failed for good, not on a 410, and
+ * not of an operational event (ops_events_exhausted)? */
+static bool write_any_exhausted(struct delivery *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i]->outcome == DELIVERY_FAILED && !v[i]->gone && !catalog_is_operational(v[i]->payload->event_type))
+            return true;
+    return false;
+}
+
+int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispatcher, const struct hl_config *cfg,
                    struct hl_error *err)
 {
+    long disable_after_ms = cfg->disable_after_ms;
     struct wbuf copy = { 0 };
     write_copy_rows(&copy, v, n, dispatcher);
     char *failures = write_rows_json(v, n, 'f');
@@ -446,8 +502,17 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
     bool doomed = false;
     for (size_t i = 0; i < attempted && !doomed; i++)
         doomed = v[i]->gone;
-    if ((health_ok && write_health_ok(pg, health_ok, err) < 0) ||
-        (health && write_health(pg, health, disable_after_ms, &doomed, err) < 0))
+    struct write_notices notices = { false, false };
+    if ((health_ok && write_health_ok(pg, health_ok, &notices.recovered, err) < 0) ||
+        (health && write_health(pg, health, disable_after_ms, cfg->failing_notice_ms, &doomed, &notices, err) < 0))
+        goto out;
+    /* the tenant's operational events, in the transaction that records their cause */
+    if (notices.failing && ops_events_failing(pg, health, cfg->failing_notice_ms, err) < 0)
+        goto out;
+    if (notices.recovered && ((health_ok && ops_events_recovered(pg, health_ok, err) < 0) ||
+                              (health && ops_events_recovered(pg, health, err) < 0)))
+        goto out;
+    if (failures && write_any_exhausted(v, attempted) && ops_events_exhausted(pg, failures, err) < 0)
         goto out;
     if (doomed && write_disable(pg, failures, disable_after_ms, err) < 0)
         goto out;

@@ -112,13 +112,16 @@ void sub_index_on_new(struct sub_index *idx, sub_new_fn *fn, void *arg);
 int sub_index_sync_created(struct sub_index *idx, PGconn *pg, long long since_ms);
 
 /* Call 'fn' once for every active webhook of 'tenant' subscribed to 'type'
- * (directly or through its group) whose filter matches 'envelope'. 'fn'
- * goes to the webhook's active endpoints only (sub_endpoint.active). */
+ * (directly or through its group: catalog_group_of) whose filter matches
+ * 'envelope', except, for an operational type, the webhook the event is
+ * about (its data.webhook_id: catalog.h). 'fn' goes to the webhook's
+ * active endpoints only (sub_endpoint.active). */
 void sub_index_match(struct sub_index *idx, const char *tenant, const char *type, const json_t *envelope,
                      void (*fn)(struct sub *s, void *arg), void *arg);
 
 /* Does 's' take an event of 'tenant' and 'type' with this envelope (active,
- * subscribed to the type or its group, and its filter matches)? */
+ * subscribed to the type or its group, its filter matches, and it is not
+ * the webhook an operational event is about)? */
 bool sub_matches(const struct sub *s, const char *tenant, const char *type, const json_t *envelope);
 
 /* The webhook 'id' (borrowed; NULL if absent). */

@@ -794,7 +794,18 @@ size_t sub_index_sealed_shut(const struct sub_index *idx)
     return strmap_size(idx->sealed_shut);
 }
 
-static void match_list(struct sub_index *idx, const char *key, const json_t *envelope,
+/* The webhook an operational event is about (data.webhook_id), which it
+ * never goes to: a webhook's own failures are not fed back to it, so a
+ * failing endpoint cannot keep itself failing, nor get itself disabled, by
+ * failing to take the news of its failures. NULL for other events. */
+static const char *match_about(const char *type, const json_t *envelope)
+{
+    if (!catalog_is_operational(type))
+        return NULL;
+    return json_string_value(json_object_get(json_object_get(envelope, "data"), "webhook_id"));
+}
+
+static void match_list(struct sub_index *idx, const char *key, const json_t *envelope, const char *about,
                        void (*fn)(struct sub *s, void *arg), void *arg)
 {
     struct sub_list *l = strmap_get(idx->by_key, key);
@@ -803,6 +814,8 @@ static void match_list(struct sub_index *idx, const char *key, const json_t *env
         if (s->stamp == idx->stamp)
             continue;   /* subscribed to both the type and its group */
         s->stamp = idx->stamp;
+        if (about && strcmp(s->id, about) == 0)
+            continue;
         if (s->filter == NULL || filter_match(s->filter, envelope))
             fn(s, arg);
     }
@@ -812,11 +825,13 @@ bool sub_matches(const struct sub *s, const char *tenant, const char *type, cons
 {
     if (!s->active || strcmp(s->tenant, tenant) != 0)
         return false;
-    size_t glen = catalog_group_len(type);
-    bool named = false;
+    const char *about = match_about(type, envelope);
+    if (about && strcmp(s->id, about) == 0)
+        return false;
+    char group[LIMIT_EVENT_TYPE_MAX + 1];
+    bool grouped = catalog_group_of(type, group, sizeof(group)), named = false;
     for (size_t i = 0; i < s->nevents && !named; i++)
-        named = strcmp(s->events[i], type) == 0 ||
-                (glen < strlen(type) && strlen(s->events[i]) == glen && strncmp(s->events[i], type, glen) == 0);
+        named = strcmp(s->events[i], type) == 0 || (grouped && strcmp(s->events[i], group) == 0);
     return named && (s->filter == NULL || filter_match(s->filter, envelope));
 }
 
@@ -824,14 +839,12 @@ void sub_index_match(struct sub_index *idx, const char *tenant, const char *type
                      void (*fn)(struct sub *s, void *arg), void *arg)
 {
     char key[INDEX_KEY_MAX], group[LIMIT_EVENT_TYPE_MAX + 1];
+    const char *about = match_about(type, envelope);
     idx->stamp++;
     index_key(key, sizeof(key), tenant, type);
-    match_list(idx, key, envelope, fn, arg);
-    size_t glen = catalog_group_len(type);
-    if (glen < strlen(type) && glen < sizeof(group)) {
-        memcpy(group, type, glen);
-        group[glen] = '\0';
+    match_list(idx, key, envelope, about, fn, arg);
+    if (catalog_group_of(type, group, sizeof(group))) {
         index_key(key, sizeof(key), tenant, group);
-        match_list(idx, key, envelope, fn, arg);
+        match_list(idx, key, envelope, about, fn, arg);
     }
 }

@@ -218,7 +218,7 @@ static void cfg_migrate(struct hx_stack *st)
     e2e_run_api(hx_artifacts_dir(st), "migrate-1", args, env, CFG_TIMEOUT_MS, &run);
     CHECK_EQ_INT(run.status, 0);
     CHECK_EQ_INT(cfg_migrations(st), files);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM event_types", NULL, NULL), 12);
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM event_types", NULL, NULL), 16); /* 12 + 4 operational */
 
     E2E_SECTION("--migrate again is idempotent: exit 0, still one row per file, data untouched");
     PGconn *pg = hx_pg_connect(st);
@@ -228,7 +228,7 @@ static void cfg_migrate(struct hx_stack *st)
     CHECK_EQ_INT(run.status, 0);
     CHECK_EQ_INT(cfg_migrations(st), files);
     CHECK_EQ_INT(e2e_db_long(st, "SELECT count(DISTINCT version) FROM schema_migrations", NULL, NULL), files);
-    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM event_types", NULL, NULL), 12);
+    CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM event_types", NULL, NULL), 16); /* 12 + 4 operational */
     CHECK_EQ_INT(e2e_db_long(st, "SELECT count(*) FROM tenants WHERE id = 'keep-me'", NULL, NULL), 1);
 
     E2E_SECTION("a new migration file is applied once on the next --migrate");

@@ -525,13 +525,20 @@ static void wh_catalog(struct hx_stack *st, const char *key)
         "conversation.closed",
         "conversation.abandoned",
         "webhook.test",
+        /* hookline's own, in the group "operational" (not their prefix) */
+        "webhook.disabled",
+        "endpoint.failing",
+        "endpoint.recovered",
+        "delivery.exhausted",
     };
+    const size_t business = 12;
     struct hx_resp resp;
-    E2E_SECTION("GET /v1/webhook-types lists the 12 default types with descriptions and the groups");
+    E2E_SECTION("GET /v1/webhook-types lists the 12 default types and the 4 operational ones, with descriptions "
+                "and the groups");
     CHECK_EQ_INT(hx_api(st, "GET", key, NULL, &resp, "/v1/webhook-types"), 200);
     json_t *elements = json_object_get(resp.json, "elements");
-    CHECK_EQ_INT(json_array_size(elements), 12);
-    CHECK_EQ_INT(e2e_int(resp.json, "count"), 12);
+    CHECK_EQ_INT(json_array_size(elements), 16);
+    CHECK_EQ_INT(e2e_int(resp.json, "count"), 16);
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
         size_t i, hits = 0;
         json_t *el;
@@ -541,7 +548,8 @@ static void wh_catalog(struct hx_stack *st, const char *key)
                 hits++;
                 CHECK(e2e_str(el, "description") && e2e_str(el, "description")[0]);
                 CHECK(e2e_str(el, "group") &&
-                      strncmp(types[t], e2e_str(el, "group"), strlen(e2e_str(el, "group"))) == 0);
+                      (t < business ? strncmp(types[t], e2e_str(el, "group"), strlen(e2e_str(el, "group"))) == 0
+                                    : strcmp(e2e_str(el, "group"), "operational") == 0));
             }
         }
         if (hits != 1)
@@ -550,16 +558,22 @@ static void wh_catalog(struct hx_stack *st, const char *key)
     }
     size_t i;
     json_t *g;
-    int booking = 0, conversation = 0;
+    int booking = 0, conversation = 0, operational = 0, webhook = 0;
     json_array_foreach(json_object_get(resp.json, "groups"), i, g)
     {
         if (e2e_str(g, "name") && strcmp(e2e_str(g, "name"), "booking") == 0)
             booking = (int)json_array_size(json_object_get(g, "types"));
         if (e2e_str(g, "name") && strcmp(e2e_str(g, "name"), "conversation") == 0)
             conversation = (int)json_array_size(json_object_get(g, "types"));
+        if (e2e_str(g, "name") && strcmp(e2e_str(g, "name"), "operational") == 0)
+            operational = (int)json_array_size(json_object_get(g, "types"));
+        if (e2e_str(g, "name") && strcmp(e2e_str(g, "name"), "webhook") == 0)
+            webhook = (int)json_array_size(json_object_get(g, "types"));
     }
     CHECK_EQ_INT(booking, 7);
     CHECK_EQ_INT(conversation, 4);
+    CHECK_EQ_INT(operational, 4);
+    CHECK_EQ_INT(webhook, 1);
     hx_resp_free(&resp);
 }
 

@@ -23,7 +23,10 @@
  * webhook's row until the tenant enables it, holds the later one until it
  * is due; redeliver works, and a new event reaches every active webhook.
  * Endpoints stored before they had a state of their own (007) read as
- * active, and one of them answering 410 is disabled alone. Portal
+ * active, and one of them answering 410 is disabled alone. The old
+ * endpoint_health rows carry on (012): recovering from a failure the
+ * tenant was never told of raises no endpoint.recovered, a new failure one
+ * endpoint.failing. Portal
  * sessions (013) start empty: a key of the previous release with
  * webhooks:write opens one for its tenant, whose token reads that
  * tenant's old webhooks and deliveries alone, and stops at its revoke; a
@@ -579,6 +582,18 @@ static void upg_check_dispatch(struct upg_fx *fx)
     CHECK(HX_WAIT(de_count(fx->r, "/multi-a", later) == 1, UPG_WAIT_MS));
     upg_check_received(fx, W_MULTI, 0, later, NULL);
     CHECK_EQ_INT(de_count(fx->r, "/multi-b", later), 0);
+
+    E2E_SECTION("the previous release's endpoint health goes on: its failing endpoints recovered without an "
+                "endpoint.recovered (none was told failing); the 410 after that raised one endpoint.failing");
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM outbox WHERE kind = 'event' "
+                              "AND payload->>'type' = 'endpoint.recovered'", NULL), 0);
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM outbox WHERE kind = 'event' AND payload->>'type' = "
+                              "'endpoint.failing' AND payload->'data'->>'endpoint_id' = $1", upg_ep(fx, W_MULTI, 1)),
+                 1);
+    CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM outbox WHERE kind = 'event' AND payload->>'tenant' <> $1",
+                          UPG_TENANT), 0);
+    CHECK(HX_WAIT(upg_long(fx, "SELECT count(*) FROM outbox WHERE kind = 'event' AND sent_at IS NULL", NULL) == 0,
+                  UPG_WAIT_MS));
 }
 
 /* 011: an old webhook takes endpoint credentials; they are sealed, sent,

@@ -45,11 +45,40 @@ static void test_group_len(void)
     CHECK_EQ_INT(catalog_group_len(".x"), 0);
 }
 
+/* The operational types belong to the group "operational", not to their
+ * prefix: "webhook" (the group of webhook.test) does not take
+ * webhook.disabled, and no business type is operational. */
+static void test_operational(void)
+{
+    const char *ops[] = { "webhook.disabled", "endpoint.failing", "endpoint.recovered", "delivery.exhausted" };
+    char group[32];
+    for (size_t i = 0; i < 4; i++) {
+        CHECK(catalog_is_operational(ops[i]));
+        CHECK(catalog_matches(ops[i], ops[i]));
+        CHECK(catalog_matches("operational", ops[i]));
+        CHECK(catalog_group_of(ops[i], group, sizeof(group)));
+        CHECK_EQ_STR(group, "operational");
+    }
+    CHECK(!catalog_matches("webhook", "webhook.disabled"));
+    CHECK(!catalog_matches("endpoint", "endpoint.failing"));
+    CHECK(!catalog_matches("delivery", "delivery.exhausted"));
+    CHECK(catalog_matches("webhook", "webhook.test"));
+    CHECK(!catalog_matches("operational", "webhook.test"));
+    CHECK(!catalog_is_operational("webhook.test"));
+    CHECK(!catalog_is_operational("booking.scheduled"));
+    CHECK(!catalog_is_operational("endpoint"));
+    CHECK(catalog_group_of("booking.scheduled", group, sizeof(group)));
+    CHECK_EQ_STR(group, "booking");
+    CHECK(!catalog_group_of("booking", group, sizeof(group)));
+    CHECK(!catalog_group_of("endpoint.failing", group, 5));
+}
+
 int main(void)
 {
     test_exact_type();
     test_group();
     test_dotted_prefix_is_not_group();
     test_group_len();
+    test_operational();
     return check_exit();
 }
