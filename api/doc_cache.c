@@ -1,12 +1,16 @@
 /* doc_cache.c: the bounded cache of public webhook documents behind
- * GET /v1/webhooks/{id} (see doc_cache.h; the listener that feeds it
- * evictions is doc_cache_listener.c).
+ * GET /v1/webhooks/{id} and the pages of GET /v1/webhooks (see
+ * doc_cache.h; the listener that feeds it evictions is
+ * doc_cache_listener.c).
  *
- * Shape: DOC_CACHE_SLOTS slots, direct-mapped by a hash of the webhook id;
- * a document stored in a taken slot replaces the one there (the newest
- * wins). A slot holds one document text of at most DOC_CACHE_DOC_MAX bytes
+ * Shape: DOC_CACHE_SLOTS slots in sets of DOC_CACHE_WAYS, the set chosen
+ * by a hash of the webhook id; a document stored in a full set replaces
+ * the one used least recently there. Four ways, not one: a page of 100
+ * webhooks in direct-mapped slots has two ids sharing a slot more often
+ * than not, and those two would then push each other out on every page.
+ * A slot holds one document text of at most DOC_CACHE_DOC_MAX bytes
  * (larger ones are always read from PostgreSQL), so the cache never holds
- * more than ~DOC_CACHE_SLOTS * DOC_CACHE_DOC_MAX bytes (32 MiB). Slots are
+ * more than ~DOC_CACHE_SLOTS * DOC_CACHE_DOC_MAX bytes (32 MiB). Sets are
  * guarded by DOC_CACHE_STRIPES mutexes.
  *
  * Staleness bound. A change made through this process evicts the id after
@@ -25,10 +29,10 @@
  * worst case.
  *
  * The fill race. A GET that misses reads PostgreSQL and then stores what it
- * read; a change and its eviction may land in between. Every slot carries
- * a generation, bumped by each eviction of an id in that slot and by each
+ * read; a change and its eviction may land in between. Every set carries
+ * a generation, bumped by each eviction of an id in that set and by each
  * flush; doc_cache_get hands out the generation as a ticket before the
- * read, and doc_cache_put stores only if the slot's generation is still
+ * read, and doc_cache_put stores only if the set's generation is still
  * the ticket. A read that began before an eviction is therefore dropped;
  * one that began after it sees the committed change. Ticket 0 never
  * matches: it is what a lookup gets while the cache is off.
@@ -43,34 +47,67 @@
 
 #define DOC_CACHE_STRIPES 64
 
+#define DOC_CACHE_SETS (DOC_CACHE_SLOTS / DOC_CACHE_WAYS)
+
 struct doc_cache_entry {
-    uint64_t gen;               /* >= 1; see "The fill race" */
     char *text;                 /* NULL: empty slot; else 'len' bytes + NUL */
     size_t len;
+    uint64_t used;              /* the set's clock at its last fill or hit */
     char id[DOC_CACHE_ID_MAX + 1];
     char tenant[DOC_CACHE_TENANT_MAX + 1];
 };
 
+struct doc_cache_set {
+    uint64_t gen;               /* >= 1; see "The fill race" */
+    uint64_t clock;             /* ticks on every fill and hit: the least recent goes first */
+    struct doc_cache_entry ways[DOC_CACHE_WAYS];
+};
+
 struct doc_cache {
     pthread_mutex_t locks[DOC_CACHE_STRIPES];
-    struct doc_cache_entry slots[DOC_CACHE_SLOTS];
+    struct doc_cache_set sets[DOC_CACHE_SETS];
     atomic_bool enabled;        /* set by doc_cache_set_enabled, read under a stripe lock */
     atomic_ulong hits, misses, bypasses, fills, fills_dropped, evictions, flushes;
     atomic_long entries;
 };
 
 /* FNV-1a: ids are random base62, any decent mix spreads them. */
-static size_t doc_cache_slot_of(const char *id)
+static size_t doc_cache_set_of(const char *id)
 {
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)id; *p; p++)
         h = (h ^ *p) * 16777619u;
-    return h & (DOC_CACHE_SLOTS - 1);
+    return h & (DOC_CACHE_SETS - 1);
 }
 
-static pthread_mutex_t *doc_cache_lock_of(struct doc_cache *dc, size_t slot)
+static pthread_mutex_t *doc_cache_lock_of(struct doc_cache *dc, size_t set)
 {
-    return &dc->locks[slot & (DOC_CACHE_STRIPES - 1)];
+    return &dc->locks[set & (DOC_CACHE_STRIPES - 1)];
+}
+
+/* The way of 'set' holding 'id', or NULL. Under the set's lock. */
+static struct doc_cache_entry *doc_cache_way_of(struct doc_cache_set *set, const char *id)
+{
+    for (size_t w = 0; w < DOC_CACHE_WAYS; w++)
+        if (set->ways[w].text && strcmp(set->ways[w].id, id) == 0)
+            return &set->ways[w];
+    return NULL;
+}
+
+/* Where a fill of 'id' goes: its own way, an empty one, else the least
+ * recently used. Under the set's lock. */
+static struct doc_cache_entry *doc_cache_way_for(struct doc_cache_set *set, const char *id)
+{
+    struct doc_cache_entry *e = doc_cache_way_of(set, id), *victim = &set->ways[0];
+    if (e != NULL)
+        return e;
+    for (size_t w = 0; w < DOC_CACHE_WAYS; w++) {
+        if (set->ways[w].text == NULL)
+            return &set->ways[w];
+        if (set->ways[w].used < victim->used)
+            victim = &set->ways[w];
+    }
+    return victim;
 }
 
 struct doc_cache *doc_cache_new(void)
@@ -80,8 +117,8 @@ struct doc_cache *doc_cache_new(void)
         return NULL;
     for (size_t i = 0; i < DOC_CACHE_STRIPES; i++)
         pthread_mutex_init(&dc->locks[i], NULL);
-    for (size_t i = 0; i < DOC_CACHE_SLOTS; i++)
-        dc->slots[i].gen = 1;
+    for (size_t i = 0; i < DOC_CACHE_SETS; i++)
+        dc->sets[i].gen = 1;
     return dc;
 }
 
@@ -89,8 +126,9 @@ void doc_cache_free(struct doc_cache *dc)
 {
     if (dc == NULL)
         return;
-    for (size_t i = 0; i < DOC_CACHE_SLOTS; i++)
-        free(dc->slots[i].text);
+    for (size_t i = 0; i < DOC_CACHE_SETS; i++)
+        for (size_t w = 0; w < DOC_CACHE_WAYS; w++)
+            free(dc->sets[i].ways[w].text);
     for (size_t i = 0; i < DOC_CACHE_STRIPES; i++)
         pthread_mutex_destroy(&dc->locks[i]);
     free(dc);
@@ -102,24 +140,26 @@ char *doc_cache_get(struct doc_cache *dc, const char *id, const char *tenant, si
     *len = 0;
     if (dc == NULL)
         return NULL;
-    size_t slot = doc_cache_slot_of(id);
-    struct doc_cache_entry *e = &dc->slots[slot];
-    pthread_mutex_t *lock = doc_cache_lock_of(dc, slot);
+    size_t si = doc_cache_set_of(id);
+    struct doc_cache_set *set = &dc->sets[si];
+    pthread_mutex_t *lock = doc_cache_lock_of(dc, si);
     char *copy = NULL;
     bool enabled;
 
     pthread_mutex_lock(lock);
     enabled = atomic_load(&dc->enabled);
     if (enabled) {
-        if (e->text && strcmp(e->id, id) == 0 && strcmp(e->tenant, tenant) == 0) {
+        struct doc_cache_entry *e = doc_cache_way_of(set, id);
+        if (e && strcmp(e->tenant, tenant) == 0) {
             copy = malloc(e->len + 1);
             if (copy) {
                 memcpy(copy, e->text, e->len + 1);
                 *len = e->len;
+                e->used = ++set->clock;
             }
         }
         if (copy == NULL)
-            *ticket = e->gen;
+            *ticket = set->gen;
     }
     pthread_mutex_unlock(lock);
 
@@ -144,15 +184,17 @@ bool doc_cache_put(struct doc_cache *dc, const char *id, const char *tenant, con
     memcpy(copy, text, len);
     copy[len] = '\0';
 
-    size_t slot = doc_cache_slot_of(id);
-    struct doc_cache_entry *e = &dc->slots[slot];
-    pthread_mutex_t *lock = doc_cache_lock_of(dc, slot);
+    size_t si = doc_cache_set_of(id);
+    struct doc_cache_set *set = &dc->sets[si];
+    pthread_mutex_t *lock = doc_cache_lock_of(dc, si);
     bool stored = false;
     char *old = NULL;
 
     pthread_mutex_lock(lock);
-    if (atomic_load(&dc->enabled) && e->gen == ticket) {
+    if (atomic_load(&dc->enabled) && set->gen == ticket) {
+        struct doc_cache_entry *e = doc_cache_way_for(set, id);
         old = e->text;
+        e->used = ++set->clock;
         e->text = copy;
         e->len = len;
         snprintf(e->id, sizeof(e->id), "%s", id);
@@ -177,15 +219,16 @@ void doc_cache_evict(struct doc_cache *dc, const char *id)
 {
     if (dc == NULL)
         return;
-    size_t slot = doc_cache_slot_of(id);
-    struct doc_cache_entry *e = &dc->slots[slot];
-    pthread_mutex_t *lock = doc_cache_lock_of(dc, slot);
+    size_t si = doc_cache_set_of(id);
+    struct doc_cache_set *set = &dc->sets[si];
+    pthread_mutex_t *lock = doc_cache_lock_of(dc, si);
     char *old = NULL;
 
     pthread_mutex_lock(lock);
-    /* bumped even when the slot holds another id: a fill of 'id' may be in flight */
-    e->gen++;
-    if (e->text && strcmp(e->id, id) == 0) {
+    /* bumped even when the set does not hold 'id': a fill of it may be in flight */
+    set->gen++;
+    struct doc_cache_entry *e = doc_cache_way_of(set, id);
+    if (e != NULL) {
         old = e->text;
         e->text = NULL;
         e->len = 0;
@@ -210,14 +253,17 @@ static void doc_cache_flush_set(struct doc_cache *dc, int enabled)
         atomic_store(&dc->enabled, false);
     for (size_t s = 0; s < DOC_CACHE_STRIPES; s++) {
         pthread_mutex_lock(&dc->locks[s]);
-        for (size_t i = s; i < DOC_CACHE_SLOTS; i += DOC_CACHE_STRIPES) {
-            struct doc_cache_entry *e = &dc->slots[i];
-            e->gen++;
-            if (e->text) {
-                free(e->text);
-                e->text = NULL;
-                e->len = 0;
-                freed++;
+        for (size_t i = s; i < DOC_CACHE_SETS; i += DOC_CACHE_STRIPES) {
+            struct doc_cache_set *set = &dc->sets[i];
+            set->gen++;
+            for (size_t w = 0; w < DOC_CACHE_WAYS; w++) {
+                struct doc_cache_entry *e = &set->ways[w];
+                if (e->text) {
+                    free(e->text);
+                    e->text = NULL;
+                    e->len = 0;
+                    freed++;
+                }
             }
         }
         pthread_mutex_unlock(&dc->locks[s]);

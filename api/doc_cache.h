@@ -1,9 +1,9 @@
 /* doc_cache.h: the api's in-process cache of public webhook documents, for
- * GET /v1/webhooks/{id}, and the PostgreSQL listener that keeps it current.
+ * GET /v1/webhooks/{id} and the pages of GET /v1/webhooks, and the PostgreSQL listener that keeps it current.
  *
  * The cache holds the ready-to-send JSON text of a webhook (what
  * webhook_public() gives, secret redacted) keyed by webhook id, with the
- * owning tenant. It is bounded (DOC_CACHE_SLOTS entries, direct-mapped,
+ * owning tenant. It is bounded (DOC_CACHE_SLOTS entries in sets of DOC_CACHE_WAYS,
  * each at most DOC_CACHE_DOC_MAX bytes) and used only while its listener
  * is connected: see doc_cache.c for the invalidation rules and the
  * staleness bound.
@@ -19,6 +19,7 @@
 #include "hl_limits.h"
 
 #define DOC_CACHE_SLOTS 4096        /* entries; a power of two */
+#define DOC_CACHE_WAYS 4            /* slots per set (doc_cache.c) */
 #define DOC_CACHE_DOC_MAX 8192      /* largest document text cached, bytes */
 #define DOC_CACHE_ID_MAX 64         /* longest webhook id cached */
 #define DOC_CACHE_TENANT_MAX LIMIT_TENANT_ID_MAX  /* longest tenant id */
@@ -62,7 +63,8 @@ void doc_cache_free(struct doc_cache *dc);
 char *doc_cache_get(struct doc_cache *dc, const char *id, const char *tenant, size_t *len, uint64_t *ticket);
 
 /* Store 'text' ('len' bytes, borrowed) as the document of 'id' owned by
- * 'tenant', replacing whatever the slot held, unless 'ticket' is stale:
+ * 'tenant', replacing its older document or, in a full set, the one used
+ * least recently, unless 'ticket' is stale:
  * the id was evicted, the cache flushed or switched off since the
  * doc_cache_get that issued it, so the text read may predate a change.
  * Texts over DOC_CACHE_DOC_MAX bytes and ids over DOC_CACHE_ID_MAX are

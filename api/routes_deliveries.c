@@ -1,8 +1,10 @@
 /* routes_deliveries.c: a webhook's delivery attempts and test events.
  *
- *   GET    /v1/webhooks/:id/deliveries?page=&size=&success=&event_type=&since=&until=
- *                                        the attempt log, newest first; since is
- *                                        inclusive, until exclusive (RFC 3339)
+ *   GET    /v1/webhooks/:id/deliveries?page=&size=|skip=&take=, sort=, success=,
+ *          event_type=, since=, until=
+ *                                        the attempt log, newest first unless
+ *                                        sort=sent_at; since is inclusive, until
+ *                                        exclusive (RFC 3339)
  *   POST   /v1/webhooks/:id/deliveries/:did/retry   redeliver now -> 202
  *   DELETE /v1/webhooks/:id/deliveries/:did         forget one attempt record
  *   POST   /v1/webhooks/:id/test         publish a webhook.test event that the
@@ -12,7 +14,8 @@
  * the caller's tenant and the webhook of the path, so a foreign id is absent.
  */
 #include "api.h"
-#include "utf8.h"
+#include "attempt_json.h"
+#include "list_query.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -157,96 +160,19 @@ static int delivery_query_time(struct api_call *call, const char *name, char *ou
     return 0;
 }
 
-/* ---- JSON from attempt rows ----------------------------------------------- */
-
-/* A JSON string of column 'col' of row 'row' (null when NULL). Text that is
- * not UTF-8 (a database in SQL_ASCII keeps the receiver's bytes as they came)
- * has each bad byte replaced by U+FFFD rather than the field dropped. */
-static json_t *row_string(const PGresult *res, int row, int col)
-{
-    if (PQgetisnull(res, row, col))
-        return json_null();
-    const char *s = PQgetvalue(res, row, col);
-    size_t n = (size_t)PQgetlength(res, row, col);
-    json_t *str = json_stringn(s, n);
-    if (str != NULL)
-        return str;
-    char *clean = malloc(n * 3 + 1);
-    if (clean == NULL)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
-        if (len == 0 || (len == 1 && s[i] == '\0')) {
-            memcpy(clean + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(clean + o, s + i, len);
-            o += len;
-            i += len;
-        }
-    }
-    str = json_stringn(clean, o);
-    free(clean);
-    return str;
-}
-
-static json_t *row_int(const PGresult *res, int row, int col)
-{
-    if (PQgetisnull(res, row, col))
-        return json_null();
-    return json_integer(strtoll(PQgetvalue(res, row, col), NULL, 10));
-}
-
-/* The payload as the JSON it normally is, else as a string. */
-static json_t *row_payload(const PGresult *res, int row, int col)
-{
-    json_t *doc = json_loadb(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col), JSON_DECODE_ANY, NULL);
-    return doc ? doc : row_string(res, row, col);
-}
-
-#define ATTEMPT_COLUMNS \
-    "id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, attempt, status_code, " \
-    "response, error, success, hl_ts(sent_at), duration_ms, hl_ts(next_attempt_at)"
-
-static json_t *attempt_from_row(const PGresult *res, int row)
-{
-    static const char *const names[] = {
-        "id", "webhook_id", "endpoint_id", "endpoint_url", "event_id", "event_type", "payload", "attempt",
-        "status_code", "response", "error", "success", "sent_at", "duration_ms", "next_attempt_at",
-    };
-    json_t *el = json_object();
-    if (el == NULL)
-        return NULL;
-    for (int col = 0; col < (int)(sizeof(names) / sizeof(names[0])); col++) {
-        json_t *v;
-        if (col == 6)
-            v = row_payload(res, row, col);
-        else if (col == 7 || col == 8 || col == 13)
-            v = row_int(res, row, col);
-        else if (col == 11)
-            v = json_boolean(strcmp(PQgetvalue(res, row, col), "t") == 0);
-        else
-            v = row_string(res, row, col);
-        if (json_object_set_new(el, names[col], v) < 0) {
-            json_decref(el);
-            return NULL;
-        }
-    }
-    return el;
-}
-
 /* ---- handlers --------------------------------------------------------------- */
 
 static int delivery_list(struct api_call *call)
 {
-    long page = 1, size = 100;
+    static const char *const sorts[] = { "sent_at", NULL };
+    struct list_window w;
+    int sort = 0;
+    bool desc = true;
     char since[TIME_PARAM_MAX + 8], until[TIME_PARAM_MAX + 8], limit[24], offset[24];
     const char *id = delivery_webhook_id(call);
     if (id == NULL)
         return HL_ENOTFOUND;
-    if (api_query_int(call, "page", 1, 1000000, &page) < 0 || api_query_int(call, "size", 1, 100, &size) < 0)
+    if (list_window_parse(call, 100, &w) < 0 || list_sort_parse(call, sorts, &sort, &desc) < 0)
         return HL_EINVAL;
     const char *success = api_query(call, "success");
     if (success != NULL && strcmp(success, "true") != 0 && strcmp(success, "false") != 0)
@@ -267,8 +193,8 @@ static int delivery_list(struct api_call *call)
     if (rc < 0)
         return rc;
 
-    snprintf(limit, sizeof(limit), "%ld", size);
-    snprintf(offset, sizeof(offset), "%ld", (page - 1) * size);
+    snprintf(limit, sizeof(limit), "%ld", w.limit);
+    snprintf(offset, sizeof(offset), "%ld", w.offset);
     const char *params[8] = { call->who.tenant, id, success, type, since[0] ? since : NULL,
                               until[0] ? until : NULL, limit, offset };
     static const char where[] =
@@ -285,24 +211,27 @@ static int delivery_list(struct api_call *call)
     long count = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    snprintf(sql, sizeof(sql),
-             "SELECT " ATTEMPT_COLUMNS "%s ORDER BY sent_at DESC, id DESC LIMIT $7::int OFFSET $8::bigint", where);
+    /* both orders walk the (webhook_id, sent_at DESC, id DESC) index, one of them backwards */
+    snprintf(sql, sizeof(sql), "SELECT " ATTEMPT_JSON_COLUMNS "%s ORDER BY %s LIMIT $7::int OFFSET $8::bigint", where,
+             desc ? "sent_at DESC, id DESC" : "sent_at, id");
     res = db_query(call->pg, &call->err, sql, 8, params);
     if (res == NULL)
         return HL_EDB;
     json_t *elements = json_array();
     for (int i = 0; elements && i < PQntuples(res); i++) {
-        if (json_array_append_new(elements, attempt_from_row(res, i)) < 0) {
+        if (json_array_append_new(elements, attempt_json_from_row(res, i, 0, true)) < 0) {
             json_decref(elements);
             elements = NULL;
         }
     }
     PQclear(res);
-    long max = count == 0 ? 1 : (count + size - 1) / size;
-    json_t *reply = elements ? json_pack("{s:s,s:I,s:I,s:{s:I,s:I},s:o}", "entities", "Delivery",
-                                         "count", (json_int_t)count, "per_page", (json_int_t)size, "pages",
-                                         "current", (json_int_t)page, "max", (json_int_t)max, "elements", elements)
-                             : NULL;
+    json_t *reply = elements ? list_envelope_new("Delivery", count, &w) : NULL;
+    if (reply != NULL && json_object_set_new(reply, "elements", elements) < 0) {
+        json_decref(reply);
+        reply = NULL;
+    } else if (reply == NULL) {
+        json_decref(elements);
+    }
     if (reply == NULL)
         return hl_error_set(&call->err, HL_ENOMEM, "cannot build the delivery list");
     return api_reply(call, 200, reply);

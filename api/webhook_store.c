@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt_json.h"
 #include "catalog.h"
 #include "db.h"
 #include "webhook_input.h"
@@ -175,52 +176,164 @@ int webhook_store_delete(PGconn *pg, const char *tenant, const char *id, struct 
     return 0;
 }
 
-json_t *webhook_store_list(PGconn *pg, const struct secretbox *sb, const char *tenant,
-                           const struct webhook_list_query *q, struct hl_error *err)
+/* 'ids' ('n') as a PostgreSQL text[] literal (caller frees), or NULL. */
+static char *store_text_array(const char *const *ids, int n)
 {
-    char limit[24], offset[24];
-    snprintf(limit, sizeof(limit), "%ld", q->size);
-    snprintf(offset, sizeof(offset), "%ld", (q->page - 1) * q->size);
-    const char *active = q->active < 0 ? NULL : q->active ? "true" : "false";
-    const char *params[6] = { tenant, q->event, q->name, active, limit, offset };
-    static const char where[] =
-        " FROM webhook_docs WHERE tenant_id = $1"
-        " AND ($2::text IS NULL OR $2 = ANY(events) OR split_part($2, '.', 1) = ANY(events))"
-        " AND ($3::text IS NULL OR strpos(lower(name), lower($3)) > 0)"
-        " AND ($4::boolean IS NULL OR is_active = $4)";
-    char sql[512];
-    snprintf(sql, sizeof(sql), "SELECT count(*)%s", where);
-    PGresult *res = db_query(pg, err, sql, 4, params);
-    if (res == NULL)
+    size_t cap = 3;
+    for (int i = 0; i < n; i++)
+        cap += 2 * strlen(ids[i]) + 3;
+    char *out = malloc(cap), *o = out;
+    if (out == NULL)
         return NULL;
-    long count = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    *o++ = '{';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        *o++ = '"';
+        for (const char *p = ids[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                *o++ = '\\';
+            *o++ = *p;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return out;
+}
 
-    snprintf(sql, sizeof(sql), "SELECT doc::text%s ORDER BY created_at, id LIMIT $5::int OFFSET $6::bigint", where);
-    res = db_query(pg, err, sql, 6, params);
+/* Append condition 'cond' (its parameter written $%d) to 'where' for
+ * value 'value' when it is set: the query names only the filters given,
+ * so the common page is a short statement, quick to parse and plan. */
+static void store_list_cond(char *where, size_t cap, const char *cond, const char *value, const char **params,
+                            int *nparams)
+{
+    if (value == NULL)
+        return;
+    params[*nparams] = value;
+    (*nparams)++;
+    size_t used = strlen(where);
+    char piece[256];
+    snprintf(piece, sizeof(piece), cond, *nparams, *nparams, *nparams);
+    snprintf(where + used, cap - used, " AND %s", piece);
+}
+
+PGresult *webhook_store_list_ids(PGconn *pg, const char *tenant, const struct webhook_list_query *q, long *count,
+                                 struct hl_error *err)
+{
+    char limit[24], offset[24], where[1024] = " FROM webhooks WHERE tenant_id = $1";
+    const char *params[10] = { tenant };
+    int nparams = 1;
+    const char *active = q->active < 0 ? NULL : q->active ? "true" : "false";
+    /* the table, not the view: a page needs ids alone, the documents come from the cache */
+    store_list_cond(where, sizeof(where), "($%d = ANY(events) OR split_part($%d, '.', 1) = ANY(events))", q->event,
+                    params, &nparams);
+    store_list_cond(where, sizeof(where), "strpos(lower(name), lower($%d)) > 0", q->name, params, &nparams);
+    store_list_cond(where, sizeof(where), "is_active = $%d::boolean", active, params, &nparams);
+    store_list_cond(where, sizeof(where), "created_by = $%d", q->created_by, params, &nparams);
+    /* a filter value is one string or an array of them: containment covers both */
+    store_list_cond(where, sizeof(where), "filter->'data.owner' @> to_jsonb($%d::text)", q->owner, params, &nparams);
+    store_list_cond(where, sizeof(where), "filter->'data.team' @> to_jsonb($%d::text)", q->team, params, &nparams);
+    static const char *const orders[][2] = {
+        [WEBHOOK_SORT_CREATED_AT] = { "created_at, id", "created_at DESC, id DESC" },
+        [WEBHOOK_SORT_NAME] = { "name, id", "name DESC, id DESC" },
+    };
+    snprintf(limit, sizeof(limit), "%ld", q->limit);
+    snprintf(offset, sizeof(offset), "%ld", q->offset);
+    params[nparams] = limit;
+    params[nparams + 1] = offset;
+    char sql[1400];
+    snprintf(sql, sizeof(sql), "SELECT id, count(*) OVER ()%s ORDER BY %s LIMIT $%d OFFSET $%d", where,
+             orders[q->sort][q->desc ? 1 : 0], nparams + 1, nparams + 2);
+    PGresult *res = db_query(pg, err, sql, nparams + 2, params);
     if (res == NULL)
         return NULL;
-    json_t *elements = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
+    if (PQntuples(res) > 0) {
+        *count = atol(PQgetvalue(res, 0, 1));
+        return res;
+    }
+    *count = 0;
+    if (q->offset == 0)
+        return res;
+    /* past the end: the window saw no row to count on */
+    snprintf(sql, sizeof(sql), "SELECT count(*)%s", where);
+    PGresult *cres = db_query(pg, err, sql, nparams, params);
+    if (cres == NULL) {
+        PQclear(res);
+        return NULL;
+    }
+    *count = atol(PQgetvalue(cres, 0, 0));
+    PQclear(cres);
+    return res;
+}
+
+json_t *webhook_store_public_docs(PGconn *pg, const struct secretbox *sb, const char *tenant,
+                                  const char *const *ids, int n, struct hl_error *err)
+{
+    char *arr = store_text_array(ids, n);
+    if (arr == NULL) {
+        hl_error_set(err, HL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    const char *params[2] = { tenant, arr };
+    PGresult *res = db_query(pg, err, "SELECT id, doc::text FROM webhook_docs WHERE tenant_id = $1 AND id = ANY($2::text[])",
+                             2, params);
+    free(arr);
+    if (res == NULL)
+        return NULL;
+    json_t *docs = json_object();
+    for (int i = 0; docs != NULL && i < PQntuples(res); i++) {
         struct hl_error why = { 0 };
-        json_t *doc = store_doc_parse(sb, PQgetvalue(res, i, 0), &why);
+        json_t *doc = store_doc_parse(sb, PQgetvalue(res, i, 1), &why);
         if (doc == NULL && why.code == HL_ESECRET) {
-            /* never a page with a webhook left out or shown half sealed */
             hl_error_set(err, why.code, "%s", why.msg);
-            json_decref(elements);
-            PQclear(res);
-            return NULL;
+            json_decref(docs);
+            docs = NULL;
+            break;
         }
         if (doc) {
-            json_array_append_new(elements, webhook_public(doc, NULL));
+            json_object_set_new(docs, PQgetvalue(res, i, 0), webhook_public(doc, NULL));
             json_decref(doc);
         }
     }
     PQclear(res);
-    long max = count == 0 ? 1 : (count + q->size - 1) / q->size;
-    return json_pack("{s:s,s:I,s:I,s:{s:I,s:I},s:o}", "entities", "Webhook", "count", (json_int_t)count,
-                     "per_page", (json_int_t)q->size, "pages", "current", (json_int_t)q->page, "max", (json_int_t)max,
-                     "elements", elements);
+    return docs;
+}
+
+json_t *webhook_store_latest_attempts(PGconn *pg, const char *tenant, const char *const *ids, int n,
+                                      int per_webhook, struct hl_error *err)
+{
+    char *arr = store_text_array(ids, n), per[16];
+    if (arr == NULL) {
+        hl_error_set(err, HL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(per, sizeof(per), "%d", per_webhook);
+    const char *params[3] = { tenant, arr, per };
+    PGresult *res = db_query(pg, err,
+        "SELECT a.* FROM unnest($2::text[]) WITH ORDINALITY w(id, ord) CROSS JOIN LATERAL ("
+        "SELECT " ATTEMPT_JSON_COLUMNS_NO_PAYLOAD ", sent_at AS order_sent_at FROM attempts "
+        "WHERE tenant_id = $1 AND webhook_id = w.id ORDER BY sent_at DESC, id DESC LIMIT $3::int) a "
+        "ORDER BY w.ord, a.order_sent_at DESC, a.id DESC",
+        3, params);
+    free(arr);
+    if (res == NULL)
+        return NULL;
+    json_t *by_id = json_object();
+    for (int i = 0; by_id != NULL && i < PQntuples(res); i++) {
+        const char *wid = PQgetvalue(res, i, 1);
+        json_t *list = json_object_get(by_id, wid), *el = attempt_json_from_row(res, i, 0, false);
+        if (list == NULL && json_object_set_new(by_id, wid, list = json_array()) < 0)
+            list = NULL;
+        if (el == NULL || json_array_append_new(list, el) < 0) {
+            json_decref(by_id);
+            by_id = NULL;
+        }
+    }
+    PQclear(res);
+    if (by_id == NULL)
+        hl_error_set(err, HL_ENOMEM, "out of memory");
+    return by_id;
 }
 
 json_t *catalog_names_load(PGconn *pg, struct hl_error *err)

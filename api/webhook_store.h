@@ -18,12 +18,23 @@
 #include "hl_error.h"
 #include "secretbox.h"
 
+/* The orders GET /v1/webhooks sorts by; ties go by id, the same way. */
+enum webhook_sort {
+    WEBHOOK_SORT_CREATED_AT,
+    WEBHOOK_SORT_NAME,
+};
+
 struct webhook_list_query {
-    long page;              /* 1-based */
-    long size;              /* 1..100 */
+    long offset;            /* rows skipped */
+    long limit;             /* rows at most, 1..100 */
     const char *event;      /* webhooks that would receive this type; NULL = any */
     const char *name;       /* case-insensitive substring; NULL = any */
+    const char *created_by; /* the key id (or "admin") that created it; NULL = any */
+    const char *owner;      /* its filter's "data.owner" is, or lists, this string; NULL = any */
+    const char *team;       /* its filter's "data.team" is, or lists, this string; NULL = any */
     int active;             /* -1 any, 0 inactive, 1 active */
+    enum webhook_sort sort;
+    bool desc;
 };
 
 /* The document of webhook 'id' of 'tenant' (new reference), locked FOR
@@ -48,12 +59,26 @@ json_t *webhook_store_update(PGconn *pg, const struct secretbox *sb, const json_
  * Returns 0, HL_ENOTFOUND or HL_EDB. */
 int webhook_store_delete(PGconn *pg, const char *tenant, const char *id, struct hl_error *err) HL_MUST_CHECK;
 
-/* One page of the tenant's webhooks in the list envelope
- * {"entities","count","per_page","pages":{"current","max"},"elements"}
- * with public (redacted) elements. New reference, or NULL with HL_EDB or
- * HL_ESECRET (a webhook of the page does not open). */
-json_t *webhook_store_list(PGconn *pg, const struct secretbox *sb, const char *tenant,
-                           const struct webhook_list_query *q, struct hl_error *err);
+/* The ids of one page of the tenant's webhooks matching 'q', in its
+ * order: column 0 of the result (caller PQclears), with the number of all
+ * that match in *count. NULL with HL_EDB. One query, two when the page is
+ * past the end (the count is then asked for on its own). */
+PGresult *webhook_store_list_ids(PGconn *pg, const char *tenant, const struct webhook_list_query *q, long *count,
+                                 struct hl_error *err);
+
+/* The public (redacted) documents of the tenant's webhooks 'ids' ('n',
+ * borrowed) as an object id -> document (new reference); an id that is not
+ * the tenant's, or no longer there, is left out. NULL with HL_EDB, or
+ * HL_ESECRET when one does not open (never a document shown half sealed). */
+json_t *webhook_store_public_docs(PGconn *pg, const struct secretbox *sb, const char *tenant,
+                                  const char *const *ids, int n, struct hl_error *err);
+
+/* The latest 'per_webhook' attempts (payload left out) of each of the
+ * tenant's webhooks 'ids' ('n', borrowed), newest first, as an object
+ * id -> array (new reference; a webhook with none has no key). NULL with
+ * HL_EDB. One query, along the attempts (webhook_id, sent_at) index. */
+json_t *webhook_store_latest_attempts(PGconn *pg, const char *tenant, const char *const *ids, int n,
+                                      int per_webhook, struct hl_error *err);
 
 /* Every event type and group name, as an object name -> true (new
  * reference), or NULL with HL_EDB. */

@@ -123,7 +123,8 @@ export function query(params) {
 const enc = encodeURIComponent;
 
 export const webhooks = {
-  list: (page, size) => api('GET', `/v1/webhooks${query({ page, size })}`),
+  // filters: { created_by, owner, team }, blank ones left out
+  list: (page, size, filters = {}) => api('GET', `/v1/webhooks${query({ page, size, ...filters })}`),
   get: (id) => api('GET', `/v1/webhooks/${enc(id)}`),
   create: (body) => api('POST', '/v1/webhooks', body),
   patch: (id, body) => api('PATCH', `/v1/webhooks/${enc(id)}`, body),

@@ -1,6 +1,9 @@
 // list.js: the webhooks list, a page at a time with the API's page and
 // size, with an empty state that says what to do, and delete with a
-// confirmation dialog.
+// confirmation dialog. As the seeds' "Saved Webhooks" table it shows who
+// created each webhook (Login: the API key id), whose activity triggers it
+// (For Login: its filter's data.owner) and the Team (data.team), and
+// filters the list by them (the API's created_by, owner and team).
 
 import { webhooks } from './api.js';
 import { confirmDialog, flash, h, link, path, time } from './dom.js';
@@ -12,36 +15,91 @@ function intParam(params, name, def, min, max) {
   return Number.isInteger(v) && v >= min && v <= max ? v : def;
 }
 
-function listRoute(page, size) {
-  return `/?page=${page}&size=${size}`;
+// The list's own filters: console route parameter = API query parameter.
+export const LIST_FILTERS = [
+  { name: 'created_by', label: 'Login' },
+  { name: 'owner', label: 'For Login' },
+  { name: 'team', label: 'Team' },
+];
+
+function filtersOf(params) {
+  const out = {};
+  for (const f of LIST_FILTERS) {
+    const v = (params.get(f.name) || '').trim();
+    if (v) out[f.name] = v;
+  }
+  return out;
+}
+
+function listRoute(page, size, filters = {}) {
+  const q = new URLSearchParams({ page: String(page), size: String(size) });
+  for (const [k, v] of Object.entries(filters)) q.set(k, v);
+  return `/?${q.toString()}`;
 }
 
 export async function renderList(ctx) {
   document.title = 'Webhooks · hookline';
   const page = intParam(ctx.params, 'page', 1, 1, 1000000);
   const size = intParam(ctx.params, 'size', 20, 1, 100);
+  const filters = filtersOf(ctx.params);
+  const filtered = Object.keys(filters).length > 0;
   const head = h('div', { class: 'page-head' },
     h('h1', { text: 'Webhooks' }),
     link('/new', 'Create webhook', { class: 'button primary', id: 'create-webhook' }));
   const body = h('div', { class: 'loading', text: 'Loading webhooks…', attrs: { 'aria-busy': 'true' } });
-  ctx.view.append(head, body);
+  ctx.view.append(head, filterForm(filters, size), body);
   ctx.focus();
 
-  const list = await webhooks.list(page, size);
+  const list = await webhooks.list(page, size, filters);
   body.className = '';
   body.removeAttribute('aria-busy');
   body.textContent = '';
   if (list.count === 0) {
-    body.append(emptyState());
+    body.append(filtered
+      ? h('div', { class: 'empty', id: 'no-match' },
+        h('p', { text: 'No webhook matches these filters.' }),
+        link(listRoute(1, size), 'Show every webhook', { class: 'button' }))
+      : emptyState());
     return;
   }
   if (list.elements.length === 0) {
     body.append(h('div', { class: 'empty' },
-      h('p', { text: `There is no page ${page}: you have ${list.count} webhook${list.count === 1 ? '' : 's'}.` }),
-      link(listRoute(1, size), 'Go to the first page', { class: 'button' })));
+      h('p', { text: `There is no page ${page}: ${list.count} webhook${list.count === 1 ? '' : 's'} ${filtered ? 'match' : 'in all'}.` }),
+      link(listRoute(1, size, filters), 'Go to the first page', { class: 'button' })));
     return;
   }
-  body.append(table(list.elements), pager(list, page, size));
+  body.append(table(list.elements), pager(list, page, size, filters));
+}
+
+// Login / For Login / Team: a submit goes to the first page with them.
+function filterForm(filters, size) {
+  const inputs = LIST_FILTERS.map((f) => h('input', {
+    type: 'text', id: `filter-${f.name}`, name: f.name, value: filters[f.name] || '',
+    attrs: { autocomplete: 'off', maxlength: f.name === 'created_by' ? 47 : 1024 },
+  }));
+  const form = h('form', { class: 'list-filters', id: 'list-filters', attrs: { role: 'search', 'aria-label': 'Filter webhooks' } },
+    LIST_FILTERS.map((f, i) => h('div', { class: 'list-filter' },
+      h('label', { htmlFor: `filter-${f.name}`, text: f.label }), inputs[i])),
+    h('div', { class: 'list-filter-actions' },
+      h('button', { type: 'submit', class: 'button', text: 'Filter' }),
+      Object.keys(filters).length ? link(listRoute(1, size), 'Clear', { class: 'button', id: 'clear-filters' }) : null));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const chosen = {};
+    LIST_FILTERS.forEach((f, i) => {
+      const v = inputs[i].value.trim();
+      if (v) chosen[f.name] = v;
+    });
+    location.hash = '#' + listRoute(1, size, chosen);
+  });
+  return form;
+}
+
+// A filter condition's value(s) as text, or null when the webhook has none.
+function filterValue(wh, path) {
+  const v = wh.filter && Object.prototype.hasOwnProperty.call(wh.filter, path) ? wh.filter[path] : undefined;
+  if (v === undefined || v === null) return null;
+  return Array.isArray(v) ? v.map(String).join(', ') : String(v);
 }
 
 function emptyState() {
@@ -67,6 +125,9 @@ function table(elements) {
       cell('Description', wh.description ? wh.description : h('span', { class: 'muted', text: '—' })),
       cell('URL(s)', h('ul', { class: 'plain urls' }, urls.map((u) => h('li', { class: 'mono', text: u })))),
       cell('Events', h('ul', { class: 'plain chips' }, (wh.events || []).map((e) => h('li', { class: 'chip', text: e })))),
+      cell('Login', h('span', { class: 'mono', text: wh.created_by || '—' })),
+      cell('For Login', filterValue(wh, 'data.owner') ?? h('span', { class: 'muted', text: '—' })),
+      cell('Team', filterValue(wh, 'data.team') ?? h('span', { class: 'muted', text: '—' })),
       cell('Active', statusBadge(wh)),
       cell('Created', time(wh.created_at)),
       cell('Actions', del));
@@ -74,7 +135,7 @@ function table(elements) {
   return h('div', { class: 'table-wrap' },
     h('table', { class: 'data', id: 'webhooks-table' },
       h('caption', { class: 'sr-only', text: 'Your webhooks' }),
-      h('thead', {}, h('tr', {}, ['Name', 'Description', 'URL(s)', 'Events', 'Active', 'Created', 'Actions']
+      h('thead', {}, h('tr', {}, ['Name', 'Description', 'URL(s)', 'Events', 'Login', 'For Login', 'Team', 'Active', 'Created', 'Actions']
         .map((t) => h('th', { attrs: { scope: 'col' }, text: t })))),
       h('tbody', {}, rows)));
 }
@@ -110,16 +171,16 @@ async function deleteWebhook(wh, button) {
   }
 }
 
-function pager(list, page, size) {
+function pager(list, page, size, filters) {
   const max = list.pages ? list.pages.max : 1;
-  const prev = page > 1 ? link(listRoute(page - 1, size), 'Previous', { class: 'button', attrs: { rel: 'prev' } })
+  const prev = page > 1 ? link(listRoute(page - 1, size, filters), 'Previous', { class: 'button', attrs: { rel: 'prev' } })
     : h('span', { class: 'button disabled', attrs: { 'aria-disabled': 'true' }, text: 'Previous' });
-  const next = page < max ? link(listRoute(page + 1, size), 'Next', { class: 'button', attrs: { rel: 'next' } })
+  const next = page < max ? link(listRoute(page + 1, size, filters), 'Next', { class: 'button', attrs: { rel: 'next' } })
     : h('span', { class: 'button disabled', attrs: { 'aria-disabled': 'true' }, text: 'Next' });
   const select = h('select', { id: 'page-size', name: 'size' },
     PAGE_SIZES.map((n) => h('option', { value: String(n), text: String(n), selected: n === size })));
   select.addEventListener('change', () => {
-    location.hash = '#' + listRoute(1, select.value);
+    location.hash = '#' + listRoute(1, select.value, filters);
   });
   return h('nav', { class: 'pager', attrs: { 'aria-label': 'Pages' } },
     prev,

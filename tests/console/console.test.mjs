@@ -465,7 +465,7 @@ try {
     await table.waitFor();
     assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|\bundefined\b|\[object /, 'no raw values leak into the list');
     const heads = await table.locator('thead th').allInnerTexts();
-    assert.deepEqual(heads, ['Name', 'Description', 'URL(s)', 'Events', 'Active', 'Created', 'Actions']);
+    assert.deepEqual(heads, ['Name', 'Description', 'URL(s)', 'Events', 'Login', 'For Login', 'Team', 'Active', 'Created', 'Actions']);
     const crmRow = table.locator('tbody tr', { hasText: 'Bookings to CRM' });
     const text = await crmRow.innerText();
     for (const want of [`${RECEIVER}/crm`, `${RECEIVER}/audit`, 'booking', 'Active', '(edited)']) {
@@ -483,6 +483,59 @@ try {
     const second = await page.locator('#webhooks-table a.wh-name').allInnerTexts();
     assert.equal(second.length, 1);
     assert.ok(!first.includes(second[0]), 'page 2 holds another webhook');
+  });
+
+  await step('the list shows Login, For Login and Team, and filters by each', async () => {
+    const mk = async (name, filter) => {
+      const r = await api('POST', '/v1/webhooks', { name, url: `${RECEIVER}/team`, events: 'booking', ...(filter ? { filter } : {}) });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      return r.json;
+    };
+    const sales = await mk('Sales owner 42', { 'data.owner': 'u_42', 'data.team': ['sales', 'ops'] });
+    const support = await mk('Support owner 7', { 'data.owner': 'u_7', 'data.team': 'support' });
+    try {
+      await page.goto(`${BASE}/#/?page=1&size=100`);
+      const table = page.locator('#webhooks-table');
+      await table.waitFor();
+      const row = table.locator('tbody tr', { hasText: 'Sales owner 42' });
+      assert.equal(await row.locator('td[data-label="Login"]').innerText(), sales.created_by);
+      assert.match(sales.created_by, /^key_/);
+      assert.equal(await row.locator('td[data-label="For Login"]').innerText(), 'u_42');
+      assert.equal(await row.locator('td[data-label="Team"]').innerText(), 'sales, ops');
+      const crmRow = table.locator('tbody tr', { hasText: 'Bookings to CRM' });
+      assert.equal(await crmRow.locator('td[data-label="For Login"]').innerText(), '—', 'no filter: a dash');
+
+      await page.getByLabel('For Login', { exact: true }).fill('u_42');
+      await page.getByRole('button', { name: 'Filter', exact: true }).click();
+      await until('only the u_42 webhook', async () => {
+        const names = await page.locator('#webhooks-table a.wh-name').allInnerTexts();
+        return names.length === 1 && names[0] === 'Sales owner 42';
+      }, 10000, 100);
+      assert.match(page.url(), /owner=u_42/);
+      await shot('11b-list-filtered');
+
+      await page.getByRole('link', { name: 'Clear' }).click();
+      await page.getByLabel('Team', { exact: true }).fill('support');
+      await page.getByRole('button', { name: 'Filter', exact: true }).click();
+      await until('only the support webhook', async () => {
+        const names = await page.locator('#webhooks-table a.wh-name').allInnerTexts();
+        return names.length === 1 && names[0] === 'Support owner 7';
+      }, 10000, 100);
+
+      // Login: the key that created them; another key id shows no webhook
+      await page.goto(`${BASE}/#/?page=1&size=100&created_by=${encodeURIComponent(sales.created_by)}`);
+      await until('every webhook of that key', async () => {
+        const names = await page.locator('#webhooks-table a.wh-name').allInnerTexts();
+        return names.includes('Sales owner 42') && names.includes('Support owner 7');
+      }, 10000, 100);
+      assert.equal(await page.getByLabel('Login', { exact: true }).inputValue(), sales.created_by, 'the form shows the filter in use');
+      await page.goto(`${BASE}/#/?created_by=key_nobody`);
+      await page.locator('#no-match').waitFor();
+      assert.match(await page.locator('#no-match').innerText(), /No webhook matches these filters/);
+    } finally {
+      await api('DELETE', `/v1/webhooks/${sales.id}`);
+      await api('DELETE', `/v1/webhooks/${support.id}`);
+    }
   });
 
   await step('readable on a narrow screen', async () => {

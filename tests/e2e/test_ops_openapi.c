@@ -557,6 +557,7 @@ int main(void)
     }
     CALL(st, "GET", "/v1/webhooks", key, 200, NULL, "/v1/webhooks?page=1&size=10&active=true&event=booking.scheduled");
     CALL(st, "GET", "/v1/webhooks", key, 400, NULL, "/v1/webhooks?size=0");
+    CALL(st, "GET", "/v1/webhooks", key, 400, NULL, "/v1/webhooks?skip=1&page=1");
     CALL(st, "GET", "/v1/webhooks", NULL, 401, NULL, "/v1/webhooks");
     CALL(st, "GET", "/v1/webhooks/{id}", key, 200, NULL, "/v1/webhooks/%s", wh);
     CALL(st, "GET", "/v1/webhooks/{id}", key, 404, NULL, "/v1/webhooks/wh_absent");
@@ -594,6 +595,11 @@ int main(void)
                                 ? ops_str(json_array_get(json_object_get(resp.json, "elements"), 0), "id") : ""),
                    hx_resp_free(&resp), did[0] != '\0'), 20000));
     CALL(st, "GET", "/v1/webhooks/{id}/deliveries", key, 400, NULL, "/v1/webhooks/%s/deliveries?success=maybe", wh);
+    CALL(st, "GET", "/v1/webhooks/{id}/deliveries", key, 200, NULL, "/v1/webhooks/%s/deliveries?skip=0&take=2&sort=sent_at",
+         wh);
+    CALL(st, "GET", "/v1/webhooks/{id}/deliveries", key, 400, NULL, "/v1/webhooks/%s/deliveries?sort=name", wh);
+    /* with an attempt recorded: the embedded deliveries meet their schema */
+    CALL(st, "GET", "/v1/webhooks", key, 200, NULL, "/v1/webhooks?include=deliveries&skip=0&take=5&sort=-created_at");
     CALL(st, "GET", "/v1/webhooks/{id}/deliveries", key, 404, NULL, "/v1/webhooks/wh_absent/deliveries");
     CALL(st, "POST", "/v1/webhooks/{id}/deliveries/{did}/retry", key, 202, NULL, "/v1/webhooks/%s/deliveries/%s/retry",
          wh, did);

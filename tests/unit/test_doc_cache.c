@@ -4,7 +4,7 @@
  * stores nothing; a hit gives back the very bytes stored, to the owning
  * tenant only; a fill whose read began before an eviction of its id, a
  * flush, or a switch off is dropped; switching on again starts empty;
- * direct-mapped slots replace the older document; documents over the size
+ * a full set replaces its least recently used document; documents over the size
  * limit are never stored; and under threads racing fills against changes,
  * no hit ever returns a document older than the last eviction completed
  * before the lookup.
@@ -37,15 +37,16 @@ static bool cache_fill(struct doc_cache *dc, const char *id, const char *tenant,
     return hit == NULL && doc_cache_put(dc, id, tenant, text, strlen(text), ticket);
 }
 
-/* Two ids that share a slot. */
-static void colliding_ids(char *a, char *b, size_t cap)
+/* 'n' ids that share a set, into ids[0..n-1]. */
+static void colliding_ids(char ids[][32], size_t n)
 {
-    snprintf(a, cap, "wh_collide0");
-    size_t slot = doc_cache_slot_of(a);
-    for (long i = 1;; i++) {
-        snprintf(b, cap, "wh_collide%ld", i);
-        if (doc_cache_slot_of(b) == slot)
-            return;
+    snprintf(ids[0], 32, "wh_collide0");
+    size_t set = doc_cache_set_of(ids[0]);
+    size_t found = 1;
+    for (long i = 1; found < n; i++) {
+        snprintf(ids[found], 32, "wh_collide%ld", i);
+        if (doc_cache_set_of(ids[found]) == set)
+            found++;
     }
 }
 
@@ -118,12 +119,12 @@ static void test_fill_race_dropped(void)
     CHECK(!doc_cache_put(dc, "wh_a", "t1", "old", 3, ticket));
     CHECK(cache_hit(dc, "wh_a", "t1") == NULL);
 
-    /* an eviction of another id in the same slot also voids the ticket (never a stale fill) */
-    char a[32], b[32];
-    colliding_ids(a, b, sizeof(a));
-    CHECK(doc_cache_get(dc, a, "t1", &len, &ticket) == NULL);
-    doc_cache_evict(dc, b);
-    CHECK(!doc_cache_put(dc, a, "t1", "x", 1, ticket));
+    /* an eviction of another id in the same set also voids the ticket (never a stale fill) */
+    char ab[2][32];
+    colliding_ids(ab, 2);
+    CHECK(doc_cache_get(dc, ab[0], "t1", &len, &ticket) == NULL);
+    doc_cache_evict(dc, ab[1]);
+    CHECK(!doc_cache_put(dc, ab[0], "t1", "x", 1, ticket));
 
     /* a lookup after the eviction fills */
     CHECK(cache_fill(dc, "wh_a", "t1", "new"));
@@ -163,18 +164,42 @@ static void test_bounds(void)
     struct doc_cache *dc = doc_cache_new();
     doc_cache_set_enabled(dc, true);
 
-    /* direct-mapped: the later document of a colliding id replaces the earlier */
-    char a[32], b[32];
-    colliding_ids(a, b, sizeof(a));
-    CHECK(cache_fill(dc, a, "t1", "A"));
-    CHECK(cache_fill(dc, b, "t1", "B"));
-    CHECK(cache_hit(dc, a, "t1") == NULL);
-    char *hit = cache_hit(dc, b, "t1");
+    /* a set holds DOC_CACHE_WAYS ids at once; one more replaces the least
+     * recently used of them, a hit counting as a use */
+    char ids[DOC_CACHE_WAYS + 1][32];
+    colliding_ids(ids, DOC_CACHE_WAYS + 1);
+    for (int i = 0; i < DOC_CACHE_WAYS; i++)
+        CHECK(cache_fill(dc, ids[i], "t1", ids[i]));
+    char *hit;
+    for (int i = 0; i < DOC_CACHE_WAYS; i++) {
+        hit = cache_hit(dc, ids[i], "t1");
+        CHECK_EQ_STR(hit, ids[i]);
+        free(hit);
+    }
+    hit = cache_hit(dc, ids[0], "t1");  /* ids[1] is now the least recently used */
+    free(hit);
+    CHECK(cache_fill(dc, ids[DOC_CACHE_WAYS], "t1", "B"));
+    CHECK(cache_hit(dc, ids[1], "t1") == NULL);
+    for (int i = 0; i < DOC_CACHE_WAYS; i++) {
+        if (i == 1)
+            continue;
+        hit = cache_hit(dc, ids[i], "t1");
+        CHECK_EQ_STR(hit, ids[i]);
+        free(hit);
+    }
+    hit = cache_hit(dc, ids[DOC_CACHE_WAYS], "t1");
     CHECK_EQ_STR(hit, "B");
     free(hit);
-    /* evicting the id that was replaced leaves the slot's document alone */
-    doc_cache_evict(dc, a);
-    hit = cache_hit(dc, b, "t1");
+    /* a newer document of a held id replaces that id's own, nothing else */
+    CHECK(cache_fill(dc, ids[0], "t1", "A2") == false);  /* a hit: no ticket to fill with */
+    doc_cache_evict(dc, ids[0]);
+    CHECK(cache_fill(dc, ids[0], "t1", "A2"));
+    hit = cache_hit(dc, ids[DOC_CACHE_WAYS], "t1");
+    CHECK_EQ_STR(hit, "B");
+    free(hit);
+    /* evicting the id that was replaced leaves the set's documents alone */
+    doc_cache_evict(dc, ids[1]);
+    hit = cache_hit(dc, ids[DOC_CACHE_WAYS], "t1");
     CHECK_EQ_STR(hit, "B");
     free(hit);
 
