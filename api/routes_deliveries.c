@@ -206,9 +206,13 @@ static json_t *row_payload(const PGresult *res, int row, int col)
     return doc ? doc : row_string(res, row, col);
 }
 
+/* An attempt's body is its event's, stored once per tenant, event and UTC
+ * day of sending (sql/010_bodies_partitions.sql). */
 #define ATTEMPT_COLUMNS \
-    "id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, attempt, status_code, " \
-    "response, error, success, hl_ts(sent_at), duration_ms, hl_ts(next_attempt_at)"
+    "a.id, a.webhook_id, a.endpoint_id, a.endpoint_url, a.event_id, a.event_type, b.body, a.attempt, " \
+    "a.status_code, a.response, a.error, a.success, hl_ts(a.sent_at), a.duration_ms, hl_ts(a.next_attempt_at)"
+#define ATTEMPT_BODY \
+    " LEFT JOIN bodies b ON b.tenant_id = a.tenant_id AND b.event_id = a.event_id AND b.day = hl_utc_day(a.sent_at)"
 
 static json_t *attempt_from_row(const PGresult *res, int row)
 {
@@ -272,13 +276,13 @@ static int delivery_list(struct api_call *call)
     const char *params[8] = { call->who.tenant, id, success, type, since[0] ? since : NULL,
                               until[0] ? until : NULL, limit, offset };
     static const char where[] =
-        " FROM attempts WHERE tenant_id = $1 AND webhook_id = $2"
-        " AND ($3::boolean IS NULL OR success = $3)"
-        " AND ($4::text IS NULL OR event_type = $4)"
-        " AND ($5::timestamptz IS NULL OR sent_at >= $5)"
-        " AND ($6::timestamptz IS NULL OR sent_at < $6)";
-    char sql[640];
-    snprintf(sql, sizeof(sql), "SELECT count(*)%s", where);
+        " WHERE a.tenant_id = $1 AND a.webhook_id = $2"
+        " AND ($3::boolean IS NULL OR a.success = $3)"
+        " AND ($4::text IS NULL OR a.event_type = $4)"
+        " AND ($5::timestamptz IS NULL OR a.sent_at >= $5)"
+        " AND ($6::timestamptz IS NULL OR a.sent_at < $6)";
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM attempts a%s", where);
     PGresult *res = db_query(call->pg, &call->err, sql, 6, params);
     if (res == NULL)
         return HL_EDB;
@@ -286,7 +290,9 @@ static int delivery_list(struct api_call *call)
     PQclear(res);
 
     snprintf(sql, sizeof(sql),
-             "SELECT " ATTEMPT_COLUMNS "%s ORDER BY sent_at DESC, id DESC LIMIT $7::int OFFSET $8::bigint", where);
+             "SELECT " ATTEMPT_COLUMNS " FROM (SELECT * FROM attempts a%s "
+             "ORDER BY a.sent_at DESC, a.id DESC LIMIT $7::int OFFSET $8::bigint) a" ATTEMPT_BODY
+             " ORDER BY a.sent_at DESC, a.id DESC", where);
     res = db_query(call->pg, &call->err, sql, 8, params);
     if (res == NULL)
         return HL_EDB;
@@ -349,10 +355,11 @@ static int delivery_retry(struct api_call *call)
     /* the next attempt number continues the delivery's own count; a retry
      * already pending keeps its number and is simply due now */
     res = db_query(call->pg, &call->err,
-        "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at, "
+        "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, body_day, attempt, due_at, "
         "lease_until) "
-        "SELECT a.tenant_id, a.webhook_id, a.endpoint_id, a.event_id, a.event_type, a.payload, "
-        "1 + (SELECT max(b.attempt) FROM attempts b WHERE b.endpoint_id = a.endpoint_id AND b.event_id = a.event_id), "
+        "SELECT a.tenant_id, a.webhook_id, a.endpoint_id, a.event_id, a.event_type, hl_utc_day(a.sent_at), "
+        "1 + (SELECT max(b.attempt) FROM attempts b WHERE b.endpoint_id || ' ' || b.event_id = "
+        "a.endpoint_id || ' ' || a.event_id AND b.endpoint_id = a.endpoint_id AND b.event_id = a.event_id), "
         "now(), NULL FROM attempts a WHERE a.id = $1 AND a.tenant_id = $2 AND a.webhook_id = $3 "
         "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET due_at = now(), lease_until = NULL "
         "RETURNING event_id",
