@@ -206,13 +206,12 @@ static json_t *row_payload(const PGresult *res, int row, int col)
     return doc ? doc : row_string(res, row, col);
 }
 
-/* An attempt's body is its event's, stored once per tenant, event and UTC
- * day of sending (sql/010_bodies_partitions.sql). */
+/* The page's columns from hl_delivery_page (sql/010_bodies_partitions.sql):
+ * an attempt's body is its event's, stored once per tenant, event and UTC
+ * day of sending. */
 #define ATTEMPT_COLUMNS \
-    "a.id, a.webhook_id, a.endpoint_id, a.endpoint_url, a.event_id, a.event_type, b.body, a.attempt, " \
-    "a.status_code, a.response, a.error, a.success, hl_ts(a.sent_at), a.duration_ms, hl_ts(a.next_attempt_at)"
-#define ATTEMPT_BODY \
-    " LEFT JOIN bodies b ON b.tenant_id = a.tenant_id AND b.event_id = a.event_id AND b.day = hl_utc_day(a.sent_at)"
+    "id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, body, attempt, status_code, " \
+    "response, error, success, hl_ts(sent_at), duration_ms, hl_ts(next_attempt_at)"
 
 static json_t *attempt_from_row(const PGresult *res, int row)
 {
@@ -273,27 +272,20 @@ static int delivery_list(struct api_call *call)
 
     snprintf(limit, sizeof(limit), "%ld", size);
     snprintf(offset, sizeof(offset), "%ld", (page - 1) * size);
-    const char *params[8] = { call->who.tenant, id, success, type, since[0] ? since : NULL,
-                              until[0] ? until : NULL, limit, offset };
-    static const char where[] =
-        " WHERE a.tenant_id = $1 AND a.webhook_id = $2"
-        " AND ($3::boolean IS NULL OR a.success = $3)"
-        " AND ($4::text IS NULL OR a.event_type = $4)"
-        " AND ($5::timestamptz IS NULL OR a.sent_at >= $5)"
-        " AND ($6::timestamptz IS NULL OR a.sent_at < $6)";
-    char sql[1024];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM attempts a%s", where);
-    PGresult *res = db_query(call->pg, &call->err, sql, 6, params);
+    /* the webhook is the caller's (delivery_webhook_find): its id alone
+     * picks its records; the functions keep their plans per session */
+    const char *params[7] = { id, success, type, since[0] ? since : NULL, until[0] ? until : NULL, limit, offset };
+    PGresult *res = db_query(call->pg, &call->err,
+                             "SELECT hl_delivery_count($1, $2::boolean, $3, $4::timestamptz, $5::timestamptz)", 5,
+                             params);
     if (res == NULL)
         return HL_EDB;
     long count = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    snprintf(sql, sizeof(sql),
-             "SELECT " ATTEMPT_COLUMNS " FROM (SELECT * FROM attempts a%s "
-             "ORDER BY a.sent_at DESC, a.id DESC LIMIT $7::int OFFSET $8::bigint) a" ATTEMPT_BODY
-             " ORDER BY a.sent_at DESC, a.id DESC", where);
-    res = db_query(call->pg, &call->err, sql, 8, params);
+    res = db_query(call->pg, &call->err,
+                   "SELECT " ATTEMPT_COLUMNS " FROM hl_delivery_page($1, $2::boolean, $3, $4::timestamptz, "
+                   "$5::timestamptz, $6::int, $7::bigint)", 7, params);
     if (res == NULL)
         return HL_EDB;
     json_t *elements = json_array();

@@ -161,3 +161,55 @@ ON CONFLICT DO NOTHING;
 UPDATE retries SET body_day = hl_utc_day(now());
 ALTER TABLE retries ALTER COLUMN body_day SET NOT NULL, DROP COLUMN payload;
 CREATE INDEX retries_body_day ON retries (body_day);
+
+-- The delivery log of one webhook (GET /v1/webhooks/{id}/deliveries): its
+-- count and one page, newest first, each attempt with its body. Plans are
+-- generic, made once per session: a custom plan would be made for every
+-- request and considers every partition with its indexes (tens of ms with
+-- a month of days), where the executor opens only the newest days that the
+-- page needs. The unfiltered log, the common case, has a query of its
+-- own; filters go through one query that tests each. The caller checks
+-- that the webhook is its tenant's (webhook ids are unique).
+CREATE FUNCTION hl_delivery_count(wid text, ok boolean, etype text, since timestamptz, until timestamptz)
+RETURNS bigint LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  n bigint;
+BEGIN
+  IF ok IS NULL AND etype IS NULL AND since IS NULL AND until IS NULL THEN
+    SELECT count(*) INTO n FROM attempts a WHERE a.webhook_id = wid;
+  ELSE
+    SELECT count(*) INTO n FROM attempts a WHERE a.webhook_id = wid
+      AND (ok IS NULL OR a.success = ok) AND (etype IS NULL OR a.event_type = etype)
+      AND (since IS NULL OR a.sent_at >= since) AND (until IS NULL OR a.sent_at < until);
+  END IF;
+  RETURN n;
+END $$;
+
+CREATE FUNCTION hl_delivery_page(wid text, ok boolean, etype text, since timestamptz, until timestamptz,
+                                 lim int, skip bigint)
+RETURNS TABLE (id text, webhook_id text, endpoint_id text, endpoint_url text, event_id text, event_type text,
+               body text, attempt int, status_code int, response text, error text, success boolean,
+               sent_at timestamptz, duration_ms int, next_attempt_at timestamptz)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN
+  IF ok IS NULL AND etype IS NULL AND since IS NULL AND until IS NULL THEN
+    RETURN QUERY
+    SELECT a.id, a.webhook_id, a.endpoint_id, a.endpoint_url, a.event_id, a.event_type,
+           (SELECT b.body FROM bodies b WHERE b.tenant_id = a.tenant_id AND b.event_id = a.event_id
+            AND b.day = hl_utc_day(a.sent_at)),
+           a.attempt, a.status_code, a.response, a.error, a.success, a.sent_at, a.duration_ms, a.next_attempt_at
+    FROM attempts a WHERE a.webhook_id = wid
+    ORDER BY a.sent_at DESC, a.id DESC LIMIT lim OFFSET skip;
+  ELSE
+    RETURN QUERY
+    SELECT a.id, a.webhook_id, a.endpoint_id, a.endpoint_url, a.event_id, a.event_type,
+           (SELECT b.body FROM bodies b WHERE b.tenant_id = a.tenant_id AND b.event_id = a.event_id
+            AND b.day = hl_utc_day(a.sent_at)),
+           a.attempt, a.status_code, a.response, a.error, a.success, a.sent_at, a.duration_ms, a.next_attempt_at
+    FROM attempts a WHERE a.webhook_id = wid
+      AND (ok IS NULL OR a.success = ok) AND (etype IS NULL OR a.event_type = etype)
+      AND (since IS NULL OR a.sent_at >= since) AND (until IS NULL OR a.sent_at < until)
+    ORDER BY a.sent_at DESC, a.id DESC LIMIT lim OFFSET skip;
+  END IF;
+END $$;
