@@ -168,7 +168,8 @@ CREATE INDEX retries_body_day ON retries (body_day);
 -- request and considers every partition with its indexes (tens of ms with
 -- a month of days), where the executor opens only the newest days that the
 -- page needs. The unfiltered log, the common case, has a query of its
--- own; filters go through one query that tests each. The caller checks
+-- own; filters go through one query that tests each. The body is looked
+-- up for the page's rows only, after the LIMIT. The caller checks
 -- that the webhook is its tenant's (webhook ids are unique).
 CREATE FUNCTION hl_delivery_count(wid text, ok boolean, etype text, since timestamptz, until timestamptz)
 RETURNS bigint LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
@@ -199,17 +200,19 @@ BEGIN
            (SELECT b.body FROM bodies b WHERE b.tenant_id = a.tenant_id AND b.event_id = a.event_id
             AND b.day = hl_utc_day(a.sent_at)),
            a.attempt, a.status_code, a.response, a.error, a.success, a.sent_at, a.duration_ms, a.next_attempt_at
-    FROM attempts a WHERE a.webhook_id = wid
-    ORDER BY a.sent_at DESC, a.id DESC LIMIT lim OFFSET skip;
+    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid
+          ORDER BY a.sent_at DESC, a.id DESC LIMIT lim OFFSET skip) a
+    ORDER BY a.sent_at DESC, a.id DESC;
   ELSE
     RETURN QUERY
     SELECT a.id, a.webhook_id, a.endpoint_id, a.endpoint_url, a.event_id, a.event_type,
            (SELECT b.body FROM bodies b WHERE b.tenant_id = a.tenant_id AND b.event_id = a.event_id
             AND b.day = hl_utc_day(a.sent_at)),
            a.attempt, a.status_code, a.response, a.error, a.success, a.sent_at, a.duration_ms, a.next_attempt_at
-    FROM attempts a WHERE a.webhook_id = wid
-      AND (ok IS NULL OR a.success = ok) AND (etype IS NULL OR a.event_type = etype)
-      AND (since IS NULL OR a.sent_at >= since) AND (until IS NULL OR a.sent_at < until)
-    ORDER BY a.sent_at DESC, a.id DESC LIMIT lim OFFSET skip;
+    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid
+            AND (ok IS NULL OR a.success = ok) AND (etype IS NULL OR a.event_type = etype)
+            AND (since IS NULL OR a.sent_at >= since) AND (until IS NULL OR a.sent_at < until)
+          ORDER BY a.sent_at DESC, a.id DESC LIMIT lim OFFSET skip) a
+    ORDER BY a.sent_at DESC, a.id DESC;
   END IF;
 END $$;
