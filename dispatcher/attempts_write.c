@@ -293,6 +293,103 @@ struct write_body {
     long long day;
 };
 
+/* COPY 'rows' with the command 'copy' ("COPY <table> (...) FROM STDIN").
+ * On failure, *state (if not NULL) gets the SQLSTATE ("" if none). */
+static int write_copy_to(PGconn *pg, const char *copy, const struct wbuf *rows, char state[6],
+                         struct hl_error *err)
+{
+    if (state != NULL)
+        state[0] = '\0';
+    PGresult *res = PQexec(pg, copy);
+    bool ready = PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    if (!ready)
+        return hl_error_set(err, HL_EDB, "%.40s: %s", copy, PQerrorMessage(pg));
+    if (PQputCopyData(pg, rows->p, (int)rows->n) != 1 || PQputCopyEnd(pg, NULL) != 1)
+        return hl_error_set(err, HL_EDB, "%.40s: %s", copy, PQerrorMessage(pg));
+    int rc = 0;
+    while ((res = PQgetResult(pg)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+            msg[strcspn(msg, "\n")] = '\0';
+            const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (state != NULL && sqlstate != NULL)
+                snprintf(state, 6, "%s", sqlstate);
+            rc = hl_error_set(err, HL_EDB, "%.40s: %s", copy, msg);
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
+{
+    return write_copy_to(pg,
+        "COPY attempts (sent_at, next_attempt_at, attempt, status_code, duration_ms, success, id, tenant_id, "
+        "webhook_id, endpoint_id, endpoint_url, event_id, event_type, response, error, dispatcher) FROM STDIN",
+        rows, NULL, err);
+}
+
+/* The bodies 'rows[0..n)' with INSERT ... ON CONFLICT DO NOTHING. */
+static int write_bodies_insert(PGconn *pg, const struct write_body *rows, size_t nrows, struct hl_error *err)
+{
+    size_t cap = nrows < BODY_ROWS_MAX ? nrows : BODY_ROWS_MAX;
+    const char **params = malloc((cap ? cap : 1) * 4 * sizeof(*params));
+    char (*days)[16] = malloc((cap ? cap : 1) * sizeof(*days));
+    if (params == NULL || days == NULL)
+        abort();
+    struct wbuf sql = { 0 };
+    int rc = 0;
+    for (size_t i = 0; i < nrows && rc == 0;) {
+        size_t k = 0;
+        sql.n = 0;
+        wbuf_str(&sql, "INSERT INTO bodies (tenant_id, event_id, day, body) VALUES ");
+        for (; k < cap && i < nrows; k++, i++) {
+            char text[80];
+            write_day_text(rows[i].day, days[k]);
+            params[4 * k] = rows[i].d->sub->tenant;
+            params[4 * k + 1] = rows[i].d->payload->event_id;
+            params[4 * k + 2] = days[k];
+            params[4 * k + 3] = rows[i].d->payload->data;
+            snprintf(text, sizeof(text), "%s($%zu,$%zu,$%zu::date,$%zu)", k ? "," : "", 4 * k + 1, 4 * k + 2,
+                     4 * k + 3, 4 * k + 4);
+            wbuf_str(&sql, text);
+        }
+        wbuf_str(&sql, " ON CONFLICT DO NOTHING");
+        rc = db_exec(pg, err, sql.p, (int)(4 * k), params);
+    }
+    free(sql.p);
+    free(days);
+    free(params);
+    return rc < 0 ? HL_EDB : 0;
+}
+
+/* The bodies 'rows[0..n)' with COPY, under a savepoint: 1 when one of them
+ * is stored already (unique violation: nothing of the COPY stays), else 0
+ * or HL_EDB. */
+static int write_bodies_copy(PGconn *pg, const struct write_body *rows, size_t nrows, struct hl_error *err)
+{
+    struct wbuf b = { 0 };
+    for (size_t i = 0; i < nrows; i++) {
+        char day[16];
+        write_day_text(rows[i].day, day);
+        wbuf_copy_col(&b, rows[i].d->sub->tenant, '\t');
+        wbuf_copy_col(&b, rows[i].d->payload->event_id, '\t');
+        wbuf_copy_col(&b, day, '\t');
+        wbuf_copy_text(&b, rows[i].d->payload->data, rows[i].d->payload->len);
+        wbuf_add(&b, "\n", 1);
+    }
+    char state[6];
+    int rc = db_exec(pg, err, "SAVEPOINT hl_bodies", 0, NULL) < 0 ? HL_EDB : 0;
+    if (rc == 0 && write_copy_to(pg, "COPY bodies (tenant_id, event_id, day, body) FROM STDIN", &b, state, err) < 0)
+        rc = strcmp(state, "23505") == 0 && db_exec(pg, err, "ROLLBACK TO SAVEPOINT hl_bodies", 0, NULL) == 0
+                 ? 1 : HL_EDB;
+    free(b.p);
+    return rc;
+}
+
+
 static int write_by_body(const void *a, const void *b)
 {
     const struct write_body *x = a, *y = b;
@@ -325,60 +422,23 @@ static int write_bodies(PGconn *pg, struct delivery *const *v, size_t n, long lo
         rows[nrows++] = (struct write_body){ .d = v[i], .day = day };
     }
     qsort(rows, nrows, sizeof(*rows), write_by_body);
-    size_t cap = nrows < BODY_ROWS_MAX ? nrows : BODY_ROWS_MAX;
-    const char **params = malloc((cap ? cap : 1) * 4 * sizeof(*params));
-    char (*days)[16] = malloc((cap ? cap : 1) * sizeof(*days));
-    if (params == NULL || days == NULL)
-        abort();
-    struct wbuf sql = { 0 };
-    int rc = 0;
-    for (size_t i = 0; i < nrows && rc == 0;) {
-        size_t k = 0;
-        sql.n = 0;
-        wbuf_str(&sql, "INSERT INTO bodies (tenant_id, event_id, day, body) VALUES ");
-        for (; k < cap && i < nrows; k++, i++) {
-            char text[80];
-            write_day_text(rows[i].day, days[k]);
-            params[4 * k] = rows[i].d->sub->tenant;
-            params[4 * k + 1] = rows[i].d->payload->event_id;
-            params[4 * k + 2] = days[k];
-            params[4 * k + 3] = rows[i].d->payload->data;
-            snprintf(text, sizeof(text), "%s($%zu,$%zu,$%zu::date,$%zu)", k ? "," : "", 4 * k + 1, 4 * k + 2,
-                     4 * k + 3, 4 * k + 4);
-            wbuf_str(&sql, text);
+    /* bodies read from Kafka are new but after a redelivery: COPY, the fast
+     * way; the slow lane's (stored when deferred or first tried) and a COPY
+     * that met a stored one go through ON CONFLICT DO NOTHING */
+    size_t nfresh = 0;
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i].d->retry_id == 0) {
+            struct write_body t = rows[i];
+            memmove(rows + nfresh + 1, rows + nfresh, (i - nfresh) * sizeof(*rows));
+            rows[nfresh++] = t;
         }
-        wbuf_str(&sql, " ON CONFLICT DO NOTHING");
-        rc = db_exec(pg, err, sql.p, (int)(4 * k), params);
-    }
-    free(sql.p);
-    free(days);
-    free(params);
+    int rc = nfresh > 0 ? write_bodies_copy(pg, rows, nfresh, err) : 0;
+    if (rc == 0 && nrows > nfresh)
+        rc = write_bodies_insert(pg, rows + nfresh, nrows - nfresh, err);
+    else if (rc == 1)
+        rc = write_bodies_insert(pg, rows, nrows, err);
     free(rows);
     return rc < 0 ? HL_EDB : 0;
-}
-
-static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
-{
-    PGresult *res = PQexec(pg,
-        "COPY attempts (sent_at, next_attempt_at, attempt, status_code, duration_ms, success, id, tenant_id, "
-        "webhook_id, endpoint_id, endpoint_url, event_id, event_type, response, error, dispatcher) FROM STDIN");
-    bool ready = PQresultStatus(res) == PGRES_COPY_IN;
-    PQclear(res);
-    if (!ready)
-        return hl_error_set(err, HL_EDB, "COPY attempts: %s", PQerrorMessage(pg));
-    if (PQputCopyData(pg, rows->p, (int)rows->n) != 1 || PQputCopyEnd(pg, NULL) != 1)
-        return hl_error_set(err, HL_EDB, "COPY attempts: %s", PQerrorMessage(pg));
-    int rc = 0;
-    while ((res = PQgetResult(pg)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
-            char msg[200];
-            snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-            msg[strcspn(msg, "\n")] = '\0';
-            rc = hl_error_set(err, HL_EDB, "COPY attempts: %s", msg);
-        }
-        PQclear(res);
-    }
-    return rc;
 }
 
 /* Endpoints with failures in the batch: their row as the batch leaves it.
