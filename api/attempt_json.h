@@ -9,12 +9,15 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-/* The columns attempt_json_from_row reads, in its order, for a SELECT list. */
+/* The columns attempt_json_from_row reads, in its order, for a SELECT list
+ * from hl_delivery_page (sql/010_bodies_partitions.sql): an attempt's body
+ * is its event's, stored once per tenant, event and UTC day. */
 #define ATTEMPT_JSON_COLUMNS \
-    "id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, attempt, status_code, " \
+    "id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, body, attempt, status_code, " \
     "response, error, success, hl_ts(sent_at), duration_ms, hl_ts(next_attempt_at)"
 
-/* The same with no payload read (a NULL in its place), for attempt_json_from_row(.., false). */
+/* From the attempts table with no body read (a NULL in its place), for
+ * attempt_json_from_row(.., false). */
 #define ATTEMPT_JSON_COLUMNS_NO_PAYLOAD \
     "id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, NULL, attempt, status_code, " \
     "response, error, success, hl_ts(sent_at), duration_ms, hl_ts(next_attempt_at)"

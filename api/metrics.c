@@ -165,6 +165,15 @@ static void am_format(FILE *out, struct api_ctx *ctx)
     fprintf(out, "# HELP hookline_retention_batches_total DELETE statements of the retention job (1000 rows at most "
                  "each).\n# TYPE hookline_retention_batches_total counter\nhookline_retention_batches_total %ld\n",
             rs.batches);
+    fprintf(out, "# HELP hookline_retention_partitions_dropped_total Day partitions dropped by the retention job of "
+                 "this process.\n# TYPE hookline_retention_partitions_dropped_total counter\n"
+                 "hookline_retention_partitions_dropped_total{table=\"attempts\"} %ld\n"
+                 "hookline_retention_partitions_dropped_total{table=\"bodies\"} %ld\n",
+            rs.partitions_attempts, rs.partitions_bodies);
+    fprintf(out, "# HELP hookline_retention_bodies_carried_total Pending retries whose body the retention job "
+                 "carried into today's partition before dropping its day.\n"
+                 "# TYPE hookline_retention_bodies_carried_total counter\nhookline_retention_bodies_carried_total "
+                 "%ld\n", rs.carried);
     fprintf(out, "# HELP hookline_retention_runs_total Retention passes completed by this process.\n"
                  "# TYPE hookline_retention_runs_total counter\nhookline_retention_runs_total %ld\n", rs.runs);
     fprintf(out, "# HELP hookline_retention_active 1 on the api instance that runs the retention job.\n"

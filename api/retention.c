@@ -1,5 +1,14 @@
-/* retention.c: delete old attempt records, sent outbox rows, expired
- * idempotency keys and portal sessions in small batches (see retention.h).
+/* retention.c: drop the day partitions of the attempt log and of the
+ * bodies that have aged out, create the coming days' ahead, and delete sent
+ * outbox rows, expired idempotency keys and portal sessions in small
+ * batches (see retention.h).
+ *
+ * Partitions (sql/010_bodies_partitions.sql) go with DETACH PARTITION
+ * CONCURRENTLY, which waits for the transactions that still see them and
+ * blocks no writer, then DROP TABLE; one left half detached by a failure
+ * is finished (FINALIZE) by the next pass. The bodies of a day go one day
+ * after its attempts, and only once the pending retries that still refer
+ * to them have had them copied into today's partition (hl_bodies_carry).
  *
  * Each batch is one autocommit statement over at most 1000 rows
  * picked through an index, skipping rows another transaction holds (SKIP
@@ -25,27 +34,33 @@
 #define RETENTION_PAUSE_MS 50           /* between batches: let other work in */
 #define RETENTION_RECONNECT_MS 5000
 #define RETENTION_STANDBY_MS 30000      /* how often a standby instance tries the lock */
+#define RETENTION_AHEAD_DAYS "7"        /* partitions made ahead: the job runs at least daily */
+#define RETENTION_ROWS_BELOW_MS (2 * 86400000L) /* a retention this short deletes attempts row by row, and
+                                                  * drops their days only once this old */
 
 struct retention {
     struct api_ctx *ctx;
     pthread_t thread;
     atomic_bool stop;
-    atomic_long attempts, outbox, idempotency_keys, portal_sessions, batches, runs;
+    atomic_long attempts, outbox, idempotency_keys, portal_sessions, batches, runs, parts_attempts, parts_bodies,
+        carried;
     atomic_llong last_run_ms;
     atomic_bool active;
 };
 
 /* The statements, each deleting one batch; $1, where 'aged', is
- * HOOKLINE_RETENTION in seconds. */
+ * HOOKLINE_RETENTION in seconds. The attempts' only when the retention is
+ * under RETENTION_ROWS_BELOW_MS: whole days otherwise go as partitions
+ * (through the BRIN index on sent_at: no order, any 1000 aged rows). */
 static const struct {
     const char *what;
     bool aged;
     const char *sql;
 } retention_steps[] = {
     { "attempts", true,
-      "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts "
+      "DELETE FROM attempts a USING (SELECT tableoid, ctid FROM attempts "
       "WHERE sent_at < now() - make_interval(secs => $1::double precision) "
-      "ORDER BY sent_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED)" },
+      "LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED) o WHERE a.tableoid = o.tableoid AND a.ctid = o.ctid" },
     { "outbox", true,
       "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
       "WHERE sent_at < now() - make_interval(secs => $1::double precision) "
@@ -94,13 +109,110 @@ static long retention_step(struct retention *rt, PGconn *pg, size_t i, const cha
     return total;
 }
 
+/* One statement in autocommit (DETACH ... CONCURRENTLY refuses a
+ * transaction block). Returns 0 or -1, logged. */
+static int retention_ddl(PGconn *pg, const char *sql)
+{
+    PGresult *res = PQexec(pg, sql);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc < 0)
+        log_error("retention: %s: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
+/* Drop the day partitions of 'parent' (attempts or bodies) that end
+ * 'lag' days or more before the day of the retention cutoff ('age'
+ * seconds ago). Returns how many, or -1 on a database failure. */
+static long retention_drop_days(struct retention *rt, PGconn *pg, const char *parent, const char *age,
+                                const char *lag)
+{
+    struct hl_error err = { 0 };
+    const char *params[3] = { parent, age, lag };
+    PGresult *res = db_query(pg, &err,
+        "SELECT c.relname, i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = $1::regclass AND c.relname ~ ('^' || $1 || '_p[0-9]{8}$') "
+        "AND to_date(right(c.relname, 8), 'YYYYMMDD') + 1 + $3::int "
+        "    <= hl_utc_day(now() - make_interval(secs => $2::double precision)) "
+        "ORDER BY c.relname", 3, params);
+    if (res == NULL) {
+        log_error("retention: listing the partitions of %s: %s", parent, err.msg);
+        return -1;
+    }
+    long dropped = 0;
+    for (int i = 0; i < PQntuples(res) && !atomic_load(&rt->stop); i++) {
+        const char *name = PQgetvalue(res, i, 0);
+        char *ident = PQescapeIdentifier(pg, name, strlen(name));
+        char sql[300];
+        int rc = -1;
+        if (ident != NULL) {
+            snprintf(sql, sizeof(sql), "ALTER TABLE %s DETACH PARTITION %s %s", parent, ident,
+                     strcmp(PQgetvalue(res, i, 1), "t") == 0 ? "FINALIZE" : "CONCURRENTLY");
+            rc = retention_ddl(pg, sql);
+            snprintf(sql, sizeof(sql), "DROP TABLE %s", ident);
+            if (rc == 0)
+                rc = retention_ddl(pg, sql);
+            PQfreemem(ident);
+        }
+        if (rc < 0) {
+            PQclear(res);
+            return -1;
+        }
+        log_info("retention: dropped partition %s", name);
+        dropped++;
+    }
+    PQclear(res);
+    return dropped;
+}
+
+/* The day partitions: the coming days' made, the aged attempts' dropped,
+ * the bodies pending retries still need carried on, then the aged
+ * bodies' dropped a day after their attempts. Returns 0 or -1. */
+static int retention_days(struct retention *rt, PGconn *pg, const char *age)
+{
+    struct hl_error err = { 0 };
+    const char *params[1] = { age };
+    if (db_exec(pg, &err, "SELECT hl_partitions_ensure(" RETENTION_AHEAD_DAYS ")", 0, NULL) < 0) {
+        log_error("retention: making partitions ahead: %s", err.msg);
+        return -1;
+    }
+    long parts = retention_drop_days(rt, pg, "attempts", age, "0");
+    if (parts < 0)
+        return -1;
+    atomic_fetch_add(&rt->parts_attempts, parts);
+    PGresult *res = db_query(pg, &err,
+        "SELECT hl_bodies_carry(hl_utc_day(now() - make_interval(secs => $1::double precision)) - 1)", 1, params);
+    if (res == NULL) {
+        log_error("retention: carrying the bodies of pending retries on: %s", err.msg);
+        return -1;
+    }
+    long carried = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    atomic_fetch_add(&rt->carried, carried);
+    if (carried > 0)
+        log_info("retention: %ld pending retries had their body carried into today's partition", carried);
+    parts = retention_drop_days(rt, pg, "bodies", age, "1");
+    if (parts < 0)
+        return -1;
+    atomic_fetch_add(&rt->parts_bodies, parts);
+    return 0;
+}
+
 /* One pass over every kind. Returns 0, or -1 on a database failure. */
 static int retention_pass(struct retention *rt, PGconn *pg)
 {
-    char age[32];
+    char age[32], days_age[32];
     long deleted[sizeof(retention_steps) / sizeof(retention_steps[0])] = { 0 };
-    snprintf(age, sizeof(age), "%.3f", (double)rt->ctx->cfg.retention_ms / 1000.0);
+    long ms = rt->ctx->cfg.retention_ms;
+    snprintf(age, sizeof(age), "%.3f", (double)ms / 1000.0);
+    snprintf(days_age, sizeof(days_age), "%.3f",
+             (double)(ms < RETENTION_ROWS_BELOW_MS ? RETENTION_ROWS_BELOW_MS : ms) / 1000.0);
+    /* a partition that cannot go now (a lock held past lock_timeout) goes at the next pass */
+    if (retention_days(rt, pg, days_age) < 0 && PQstatus(pg) != CONNECTION_OK)
+        return -1;
     for (size_t i = 0; i < sizeof(retention_steps) / sizeof(retention_steps[0]); i++) {
+        if (i == 0 && rt->ctx->cfg.retention_ms >= RETENTION_ROWS_BELOW_MS)
+            continue;
         deleted[i] = retention_step(rt, pg, i, age);
         if (deleted[i] < 0)
             return -1;
@@ -221,6 +333,9 @@ void retention_stats_get(struct retention *rt, struct retention_stats *out)
     out->portal_sessions = atomic_load(&rt->portal_sessions);
     out->batches = atomic_load(&rt->batches);
     out->runs = atomic_load(&rt->runs);
+    out->partitions_attempts = atomic_load(&rt->parts_attempts);
+    out->partitions_bodies = atomic_load(&rt->parts_bodies);
+    out->carried = atomic_load(&rt->carried);
     out->last_run_ms = atomic_load(&rt->last_run_ms);
     out->active = atomic_load(&rt->active);
 }

@@ -1,10 +1,14 @@
 /* retention.h: the api's background job that forgets old rows.
  *
- * Every HOOKLINE_RETENTION_INTERVAL it deletes attempt records and sent
- * outbox rows older than HOOKLINE_RETENTION, idempotency keys older
- * than 24 h and portal sessions expired over 24 h ago, in batches of at most 1000 rows per statement with a pause
- * between batches, so no statement holds locks for long and the delivery
- * log stays fast. One api instance of the deployment does it at a time
+ * Every HOOKLINE_RETENTION_INTERVAL it makes the attempt log's and the
+ * bodies' day partitions for the coming week and drops those wholly older
+ * than HOOKLINE_RETENTION (the bodies' one day later, once pending retries
+ * have theirs carried on); a retention under two days also deletes the
+ * aged attempt records of the day. Sent outbox rows older than
+ * HOOKLINE_RETENTION, idempotency keys older than 24 h and portal sessions expired over
+ * 24 h ago go in batches
+ * of at most 1000 rows per statement with a pause between batches, so no
+ * statement holds locks for long and the delivery log stays fast. One api instance of the deployment does it at a time
  * (session advisory lock on the job's own connection); the others stand by.
  */
 #ifndef HL_RETENTION_H
@@ -24,6 +28,9 @@ struct retention_stats {
     long portal_sessions;   /* portal sessions deleted a day after their expiry */
     long batches;           /* DELETE statements run (each at most 1000 rows) */
     long runs;              /* passes completed by this process */
+    long partitions_attempts; /* day partitions of the attempt log dropped */
+    long partitions_bodies;   /* day partitions of the bodies dropped */
+    long carried;             /* pending retries whose body was carried into today's partition */
     long long last_run_ms;  /* unix ms of the last completed pass; 0 = none */
     bool active;            /* this process holds the lock and runs the job */
 };

@@ -195,26 +195,21 @@ static int delivery_list(struct api_call *call)
 
     snprintf(limit, sizeof(limit), "%ld", w.limit);
     snprintf(offset, sizeof(offset), "%ld", w.offset);
-    const char *params[8] = { call->who.tenant, id, success, type, since[0] ? since : NULL,
-                              until[0] ? until : NULL, limit, offset };
-    static const char where[] =
-        " FROM attempts WHERE tenant_id = $1 AND webhook_id = $2"
-        " AND ($3::boolean IS NULL OR success = $3)"
-        " AND ($4::text IS NULL OR event_type = $4)"
-        " AND ($5::timestamptz IS NULL OR sent_at >= $5)"
-        " AND ($6::timestamptz IS NULL OR sent_at < $6)";
-    char sql[640];
-    snprintf(sql, sizeof(sql), "SELECT count(*)%s", where);
-    PGresult *res = db_query(call->pg, &call->err, sql, 6, params);
+    /* the webhook is the caller's (delivery_webhook_find): its id alone
+     * picks its records; the functions keep their plans per session */
+    const char *params[8] = { id, success, type, since[0] ? since : NULL, until[0] ? until : NULL, limit, offset,
+                              desc ? "true" : "false" };
+    PGresult *res = db_query(call->pg, &call->err,
+                             "SELECT hl_delivery_count($1, $2::boolean, $3, $4::timestamptz, $5::timestamptz)", 5,
+                             params);
     if (res == NULL)
         return HL_EDB;
     long count = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    /* both orders walk the (webhook_id, sent_at DESC, id DESC) index, one of them backwards */
-    snprintf(sql, sizeof(sql), "SELECT " ATTEMPT_JSON_COLUMNS "%s ORDER BY %s LIMIT $7::int OFFSET $8::bigint", where,
-             desc ? "sent_at DESC, id DESC" : "sent_at, id");
-    res = db_query(call->pg, &call->err, sql, 8, params);
+    res = db_query(call->pg, &call->err,
+                   "SELECT " ATTEMPT_JSON_COLUMNS " FROM hl_delivery_page($1, $2::boolean, $3, $4::timestamptz, "
+                   "$5::timestamptz, $6::int, $7::bigint, $8::boolean)", 8, params);
     if (res == NULL)
         return HL_EDB;
     json_t *elements = json_array();
@@ -278,10 +273,11 @@ static int delivery_retry(struct api_call *call)
     /* the next attempt number continues the delivery's own count; a retry
      * already pending keeps its number and is simply due now */
     res = db_query(call->pg, &call->err,
-        "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at, "
+        "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, body_day, attempt, due_at, "
         "lease_until) "
-        "SELECT a.tenant_id, a.webhook_id, a.endpoint_id, a.event_id, a.event_type, a.payload, "
-        "1 + (SELECT max(b.attempt) FROM attempts b WHERE b.endpoint_id = a.endpoint_id AND b.event_id = a.event_id), "
+        "SELECT a.tenant_id, a.webhook_id, a.endpoint_id, a.event_id, a.event_type, hl_utc_day(a.sent_at), "
+        "1 + (SELECT max(b.attempt) FROM attempts b WHERE b.endpoint_id || ' ' || b.event_id = "
+        "a.endpoint_id || ' ' || a.event_id AND b.endpoint_id = a.endpoint_id AND b.event_id = a.event_id), "
         "now(), NULL FROM attempts a WHERE a.id = $1 AND a.tenant_id = $2 AND a.webhook_id = $3 "
         "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET due_at = now(), lease_until = NULL "
         "RETURNING event_id",

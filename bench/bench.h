@@ -223,5 +223,6 @@ void bench_scale(struct bench_env *env);        /* 4 */
 void bench_api(struct bench_env *env);          /* 6 */
 void bench_isolation(struct bench_env *env);    /* 7 */
 void bench_big_tenant(struct bench_env *env);   /* 8 */
+void bench_storage(struct bench_env *env);      /* 9 */
 
 #endif

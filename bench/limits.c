@@ -377,9 +377,9 @@ static double limit_pg_jsonb(struct limit_pg *lp, long run_ms)
             const struct sub *s = lp->subs[i % 100];
             if (hl_id_new("dlv_", dlv, sizeof(dlv)) < 0)
                 hx_die("no randomness");
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:I,s:i}", "id", dlv,
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:I,s:i}", "id", dlv,
                 "tenant_id", s->tenant, "webhook_id", s->id, "endpoint_id", s->eps[0].id, "endpoint_url",
-                s->eps[0].url, "event_id", p->event_id, "event_type", p->event_type, "payload", p->data, "attempt", 1,
+                s->eps[0].url, "event_id", p->event_id, "event_type", p->event_type, "attempt", 1,
                 "status_code", 200, "success", 1, "sent_ms", (json_int_t)(bench_wall_us() / 1000), "duration_ms", 1));
             payload_unref(p);
         }
@@ -390,12 +390,12 @@ static double limit_pg_jsonb(struct limit_pg *lp, long run_ms)
         if (rc == 0)
             rc = bench_sql(pg,
                 "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
-                "payload, attempt, status_code, response, error, success, sent_at, duration_ms, next_attempt_at, "
+                "attempt, status_code, response, error, success, sent_at, duration_ms, next_attempt_at, "
                 "dispatcher) SELECT id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
-                "payload, attempt, status_code, response, error, success, to_timestamp(sent_ms / 1000.0), "
+                "attempt, status_code, response, error, success, to_timestamp(sent_ms / 1000.0), "
                 "duration_ms, to_timestamp(next_ms / 1000.0), 'hookline-bench' "
                 "FROM jsonb_to_recordset($1::jsonb) AS x(id text, tenant_id text, webhook_id text, endpoint_id text, "
-                "endpoint_url text, event_id text, event_type text, payload text, attempt int, status_code int, "
+                "endpoint_url text, event_id text, event_type text, attempt int, status_code int, "
                 "response text, error text, success boolean, sent_ms bigint, duration_ms int, next_ms bigint)",
                 1, params);
         if (rc == 0)
@@ -442,7 +442,7 @@ static double limit_pg_copy(struct limit_pg *lp, long run_ms)
     long long start = bench_now_us(), end = start + run_ms * 1000;
     while (bench_now_us() < end) {
         PGresult *res = PQexec(pg, "COPY attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, "
-                                   "event_type, payload, attempt, status_code, success, sent_at, duration_ms, "
+                                   "event_type, attempt, status_code, success, sent_at, duration_ms, "
                                    "dispatcher) FROM STDIN");
         if (PQresultStatus(res) != PGRES_COPY_IN) {
             report_error("COPY: %s", PQerrorMessage(pg));
@@ -457,9 +457,9 @@ static double limit_pg_copy(struct limit_pg *lp, long run_ms)
             const struct sub *s = lp->subs[i % 100];
             if (hl_id_new("dlv_", dlv, sizeof(dlv)) < 0)
                 hx_die("no randomness");
-            const char *fields[8] = { dlv, s->tenant, s->id, s->eps[0].id, s->eps[0].url, p->event_id,
-                                      p->event_type, p->data };
-            for (int f = 0; f < 8; f++) {
+            const char *fields[7] = { dlv, s->tenant, s->id, s->eps[0].id, s->eps[0].url, p->event_id,
+                                      p->event_type };
+            for (int f = 0; f < 7; f++) {
                 copy_field(&buf, &len, &cap, fields[f]);
                 buf[len++] = '\t';
             }
@@ -502,7 +502,7 @@ static double limit_pg_copy(struct limit_pg *lp, long run_ms)
 
 static void limit_pg_truncate(struct bench_env *env)
 {
-    bench_sql(env->pg, "TRUNCATE attempts, retries, endpoint_health", 0, NULL);
+    bench_sql(env->pg, "TRUNCATE attempts, bodies, retries, endpoint_health", 0, NULL);
     bench_sql(env->pg, "CHECKPOINT", 0, NULL);
 }
 

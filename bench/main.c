@@ -1,7 +1,7 @@
 /* main.c: hookline-bench, benchmarks of hookline against this machine's
  * own limits (run it through bench/run.sh).
  *
- *   hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8] [--payload BYTES]
+ *   hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8,9] [--payload BYTES]
  *                  [--out DIR]
  *
  * Starts the receiver and the real stack (a throwaway database on the
@@ -86,7 +86,7 @@ static const struct bench_plan plan_smoke = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8] [--payload BYTES] [--out DIR]\n"
+    fprintf(out, "usage: hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8,9] [--payload BYTES] [--out DIR]\n"
                  "Run it through bench/run.sh, which builds and provides PostgreSQL.\n");
 }
 
@@ -207,7 +207,7 @@ static bool want(const char *sections, char s)
 int main(int argc, char **argv)
 {
     struct bench_env env = { 0 };
-    const char *sections = "12345678", *out = NULL;
+    const char *sections = "123456789", *out = NULL;
     int payload = 0;
     env.plan = plan_full;
     for (int i = 1; i < argc; i++) {
@@ -322,6 +322,8 @@ int main(int argc, char **argv)
         bench_isolation(&env);
     if (want(sections, '8'))
         bench_big_tenant(&env);
+    if (want(sections, '9'))
+        bench_storage(&env);
 
     json_t *meta = bench_meta(&env, sections);
     PQfinish(env.pg);

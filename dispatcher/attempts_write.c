@@ -2,7 +2,10 @@
  * one transaction (called by the writer thread of attempts.c).
  *
  * The attempt records go in with COPY (the bulk of the work: every
- * attempt is a row). What else a batch changes is small and mostly
+ * attempt is a row), and each event's body once per UTC day into bodies
+ * (sql/010_bodies_partitions.sql): the deliveries of one event share
+ * their payload, which remembers the day it was stored for, so a fan-out
+ * writes its body once, not once per delivery. What else a batch changes is small and mostly
  * absent on the happy path, so each statement runs only when the batch
  * needs it: the endpoints' health (endpoint_health has a row for an
  * endpoint that failed once; a healthy endpoint's row is written only when
@@ -15,17 +18,21 @@
  */
 #include "attempts_write.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "db.h"
 #include "catalog.h"
+#include "envelope.h"
 #include "log.h"
 #include "ops_events.h"
 #include "utf8.h"
 
 #define HEALTH_REFRESH_S "60"   /* a healthy endpoint's last_success_at, at most this stale */
+#define BODY_ROWS_MAX 4000      /* bodies per INSERT: 4 parameters each, under libpq's 65535 */
+#define DAY_MS 86400000LL
 
 /* ---- a growable text buffer ---- */
 
@@ -133,6 +140,18 @@ static void write_copy_rows(struct wbuf *b, struct delivery *const *v, size_t n,
         if (d->response)
             write_text_clean(d->response, d->response_len);
         write_text_clean(d->error, strlen(d->error));
+        wbuf_copy_time(b, d->sent_ms, '\t');
+        if (d->outcome == DELIVERY_RETRY)
+            wbuf_copy_time(b, d->next_ms, '\t');
+        else
+            wbuf_add(b, "\\N\t", 3);
+        wbuf_copy_long(b, d->attempt, '\t');
+        if (d->status > 0)
+            wbuf_copy_long(b, d->status, '\t');
+        else
+            wbuf_add(b, "\\N\t", 3);
+        wbuf_copy_long(b, d->duration_ms, '\t');
+        wbuf_add(b, d->outcome == DELIVERY_SUCCESS ? "t\t" : "f\t", 2);
         wbuf_copy_col(b, d->dlv_id, '\t');
         wbuf_copy_col(b, s->tenant, '\t');
         wbuf_copy_col(b, s->id, '\t');
@@ -140,34 +159,36 @@ static void write_copy_rows(struct wbuf *b, struct delivery *const *v, size_t n,
         wbuf_copy_col(b, s->eps[d->ep].url, '\t');
         wbuf_copy_col(b, d->payload->event_id, '\t');
         wbuf_copy_col(b, d->payload->event_type, '\t');
-        wbuf_copy_text(b, d->payload->data, d->payload->len);
-        wbuf_add(b, "\t", 1);
-        wbuf_copy_long(b, d->attempt, '\t');
-        if (d->status > 0)
-            wbuf_copy_long(b, d->status, '\t');
-        else
-            wbuf_add(b, "\\N\t", 3);
         if (d->response)
             wbuf_copy_text(b, d->response, d->response_len);
         else
             wbuf_add(b, "\\N", 2);
         wbuf_add(b, "\t", 1);
         wbuf_copy_col(b, d->error[0] ? d->error : NULL, '\t');
-        wbuf_add(b, d->outcome == DELIVERY_SUCCESS ? "t\t" : "f\t", 2);
-        wbuf_copy_time(b, d->sent_ms, '\t');
-        wbuf_copy_long(b, d->duration_ms, '\t');
-        if (d->outcome == DELIVERY_RETRY)
-            wbuf_copy_time(b, d->next_ms, '\t');
-        else
-            wbuf_add(b, "\\N\t", 3);
         wbuf_copy_col(b, dispatcher, '\n');
     }
+}
+
+/* The UTC day (days since 1970) of a delivery's body: its attempt's, or
+ * for one deferred unattempted, the batch's ('now_ms'). */
+static long long write_body_day(const struct delivery *d, long long now_ms)
+{
+    return (d->outcome == DELIVERY_DEFERRED ? now_ms : d->sent_ms) / DAY_MS;
+}
+
+/* "YYYY-MM-DD" of a day since 1970. */
+static void write_day_text(long long day, char out[16])
+{
+    time_t secs = (time_t)(day * 86400);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
 }
 
 /* The batch's failed attempts (kind 'f') or its deferred deliveries (kind
  * 'd') as a JSON array, NULL when there are none: what the slow-lane and
  * disable statements read. */
-static char *write_rows_json(struct delivery *const *v, size_t n, char kind)
+static char *write_rows_json(struct delivery *const *v, size_t n, char kind, long long now_ms)
 {
     json_t *rows = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -175,10 +196,12 @@ static char *write_rows_json(struct delivery *const *v, size_t n, char kind)
         if (d->outcome == DELIVERY_SUCCESS || (d->outcome == DELIVERY_DEFERRED) != (kind == 'd'))
             continue;
         const struct sub *s = d->sub;
+        char day[16];
+        write_day_text(write_body_day(d, now_ms), day);
         json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:b,s:b,s:I,s:I,s:o,s:s,s:s,s:b}",
             "tenant_id", s->tenant, "webhook_id", s->id, "endpoint_id", s->eps[d->ep].id,
             "endpoint_url", s->eps[d->ep].url, "event_id", d->payload->event_id,
-            "event_type", d->payload->event_type, "payload", d->payload->data, "attempt", d->attempt,
+            "event_type", d->payload->event_type, "body_day", day, "attempt", d->attempt,
             "sent_ms", (json_int_t)d->sent_ms,
             "next_ms", d->outcome == DELIVERY_RETRY ? json_integer(d->next_ms) : json_null(),
             "final", (int)(d->outcome != DELIVERY_RETRY), "gone", (int)d->gone,
@@ -279,32 +302,161 @@ static void write_health_rows(struct delivery **v, size_t n, char **ok, char **m
 
 #define FAILURES_AS_X \
     "FROM json_to_recordset($1::json) AS x(tenant_id text, webhook_id text, endpoint_id text, " \
-    "endpoint_url text, event_id text, event_type text, payload text, attempt int, sent_ms bigint, " \
+    "endpoint_url text, event_id text, event_type text, body_day date, attempt int, sent_ms bigint, " \
     "next_ms bigint, final boolean, gone boolean, retry_id bigint, epoch bigint)"
 
-static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
+/* A body to store: the delivery that names it, and its day. */
+struct write_body {
+    const struct delivery *d;
+    long long day;
+};
+
+/* COPY 'rows' with the command 'copy' ("COPY <table> (...) FROM STDIN").
+ * On failure, *state (if not NULL) gets the SQLSTATE ("" if none). */
+static int write_copy_to(PGconn *pg, const char *copy, const struct wbuf *rows, char state[6],
+                         struct hl_error *err)
 {
-    PGresult *res = PQexec(pg,
-        "COPY attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, "
-        "attempt, status_code, response, error, success, sent_at, duration_ms, next_attempt_at, dispatcher) "
-        "FROM STDIN");
+    if (state != NULL)
+        state[0] = '\0';
+    PGresult *res = PQexec(pg, copy);
     bool ready = PQresultStatus(res) == PGRES_COPY_IN;
     PQclear(res);
     if (!ready)
-        return hl_error_set(err, HL_EDB, "COPY attempts: %s", PQerrorMessage(pg));
+        return hl_error_set(err, HL_EDB, "%.40s: %s", copy, PQerrorMessage(pg));
     if (PQputCopyData(pg, rows->p, (int)rows->n) != 1 || PQputCopyEnd(pg, NULL) != 1)
-        return hl_error_set(err, HL_EDB, "COPY attempts: %s", PQerrorMessage(pg));
+        return hl_error_set(err, HL_EDB, "%.40s: %s", copy, PQerrorMessage(pg));
     int rc = 0;
     while ((res = PQgetResult(pg)) != NULL) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
             char msg[200];
             snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
             msg[strcspn(msg, "\n")] = '\0';
-            rc = hl_error_set(err, HL_EDB, "COPY attempts: %s", msg);
+            const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (state != NULL && sqlstate != NULL)
+                snprintf(state, 6, "%s", sqlstate);
+            rc = hl_error_set(err, HL_EDB, "%.40s: %s", copy, msg);
         }
         PQclear(res);
     }
     return rc;
+}
+
+static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
+{
+    return write_copy_to(pg,
+        "COPY attempts (sent_at, next_attempt_at, attempt, status_code, duration_ms, success, id, tenant_id, "
+        "webhook_id, endpoint_id, endpoint_url, event_id, event_type, response, error, dispatcher) FROM STDIN",
+        rows, NULL, err);
+}
+
+/* The bodies 'rows[0..n)' with INSERT ... ON CONFLICT DO NOTHING. */
+static int write_bodies_insert(PGconn *pg, const struct write_body *rows, size_t nrows, struct hl_error *err)
+{
+    size_t cap = nrows < BODY_ROWS_MAX ? nrows : BODY_ROWS_MAX;
+    const char **params = malloc((cap ? cap : 1) * 4 * sizeof(*params));
+    char (*days)[16] = malloc((cap ? cap : 1) * sizeof(*days));
+    if (params == NULL || days == NULL)
+        abort();
+    struct wbuf sql = { 0 };
+    int rc = 0;
+    for (size_t i = 0; i < nrows && rc == 0;) {
+        size_t k = 0;
+        sql.n = 0;
+        wbuf_str(&sql, "INSERT INTO bodies (tenant_id, event_id, day, body) VALUES ");
+        for (; k < cap && i < nrows; k++, i++) {
+            char text[80];
+            write_day_text(rows[i].day, days[k]);
+            params[4 * k] = rows[i].d->sub->tenant;
+            params[4 * k + 1] = rows[i].d->payload->event_id;
+            params[4 * k + 2] = days[k];
+            params[4 * k + 3] = rows[i].d->payload->data;
+            snprintf(text, sizeof(text), "%s($%zu,$%zu,$%zu::date,$%zu)", k ? "," : "", 4 * k + 1, 4 * k + 2,
+                     4 * k + 3, 4 * k + 4);
+            wbuf_str(&sql, text);
+        }
+        wbuf_str(&sql, " ON CONFLICT DO NOTHING");
+        rc = db_exec(pg, err, sql.p, (int)(4 * k), params);
+    }
+    free(sql.p);
+    free(days);
+    free(params);
+    return rc < 0 ? HL_EDB : 0;
+}
+
+/* The bodies 'rows[0..n)' with COPY, under a savepoint: 1 when one of them
+ * is stored already (unique violation: nothing of the COPY stays), else 0
+ * or HL_EDB. */
+static int write_bodies_copy(PGconn *pg, const struct write_body *rows, size_t nrows, struct hl_error *err)
+{
+    struct wbuf b = { 0 };
+    for (size_t i = 0; i < nrows; i++) {
+        char day[16];
+        write_day_text(rows[i].day, day);
+        wbuf_copy_col(&b, rows[i].d->sub->tenant, '\t');
+        wbuf_copy_col(&b, rows[i].d->payload->event_id, '\t');
+        wbuf_copy_col(&b, day, '\t');
+        wbuf_copy_text(&b, rows[i].d->payload->data, rows[i].d->payload->len);
+        wbuf_add(&b, "\n", 1);
+    }
+    char state[6];
+    int rc = db_exec(pg, err, "SAVEPOINT hl_bodies", 0, NULL) < 0 ? HL_EDB : 0;
+    if (rc == 0 && write_copy_to(pg, "COPY bodies (tenant_id, event_id, day, body) FROM STDIN", &b, state, err) < 0)
+        rc = strcmp(state, "23505") == 0 && db_exec(pg, err, "ROLLBACK TO SAVEPOINT hl_bodies", 0, NULL) == 0
+                 ? 1 : HL_EDB;
+    free(b.p);
+    return rc;
+}
+
+
+static int write_by_body(const void *a, const void *b)
+{
+    const struct write_body *x = a, *y = b;
+    int c = strcmp(x->d->sub->tenant, y->d->sub->tenant);
+    if (c == 0)
+        c = strcmp(x->d->payload->event_id, y->d->payload->event_id);
+    return c != 0 ? c : (x->day > y->day) - (x->day < y->day);
+}
+
+/* The bodies of the batch's deliveries not stored yet: one row per event
+ * and day (the deliveries of a fan-out share their payload, so one row
+ * serves them all), ON CONFLICT DO NOTHING (another batch, another
+ * dispatcher's slow lane, stored it). In key order, and first in the
+ * transaction: two writers storing the same bodies wait for each other in
+ * one order and never deadlock. 'batch' is this call's own number. */
+static int write_bodies(PGconn *pg, struct delivery *const *v, size_t n, long long now_ms,
+                        unsigned long long batch, struct hl_error *err)
+{
+    struct write_body *rows = malloc((n ? n : 1) * sizeof(*rows));
+    if (rows == NULL)
+        abort();                /* cannot keep the record: better to crash and redeliver */
+    size_t nrows = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct payload *p = v[i]->payload;
+        long long day = write_body_day(v[i], now_ms);
+        if (p->body_day_stored == day + 1 || (p->body_batch == batch && p->body_batch_day == day))
+            continue;
+        p->body_batch = batch;
+        p->body_batch_day = day;
+        rows[nrows++] = (struct write_body){ .d = v[i], .day = day };
+    }
+    qsort(rows, nrows, sizeof(*rows), write_by_body);
+    /* bodies read from Kafka are new but after a redelivery: COPY, the fast
+     * way; the slow lane's (stored when deferred or first tried) and a COPY
+     * that met a stored one go through ON CONFLICT DO NOTHING */
+    size_t nfresh = 0;
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i].d->retry_id == 0) {
+            struct write_body t = rows[i];
+            memmove(rows + nfresh + 1, rows + nfresh, (i - nfresh) * sizeof(*rows));
+            rows[nfresh++] = t;
+        }
+    int rc = nfresh > 0 ? write_bodies_copy(pg, rows, nfresh, err) : 0;
+    if (rc == 0 && nrows > nfresh)
+        rc = write_bodies_insert(pg, rows + nfresh, nrows - nfresh, err);
+    else if (rc == 1)
+        rc = write_bodies_insert(pg, rows, nrows, err);
+    free(rows);
+    return rc < 0 ? HL_EDB : 0;
 }
 
 /* What the health statements found the operational events need. */
@@ -381,15 +533,17 @@ static int write_retries(PGconn *pg, const char *failures, struct hl_error *err)
 {
     const char *params[1] = { failures };
     if (db_exec(pg, err,
-        "INSERT INTO retries AS r (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
+        "INSERT INTO retries AS r (tenant_id, webhook_id, endpoint_id, event_id, event_type, body_day, attempt, "
+        "due_at) "
         "SELECT DISTINCT ON (endpoint_id, event_id) tenant_id, webhook_id, endpoint_id, event_id, event_type, "
-        "payload, attempt + 1, to_timestamp(next_ms / 1000.0) " FAILURES_AS_X " WHERE NOT final AND retry_id = 0 "
+        "body_day, attempt + 1, to_timestamp(next_ms / 1000.0) " FAILURES_AS_X " WHERE NOT final AND retry_id = 0 "
         "ORDER BY endpoint_id, event_id, attempt DESC "
-        "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET attempt = EXCLUDED.attempt, due_at = EXCLUDED.due_at "
-        "WHERE r.epoch IS NULL", 1, params) < 0)
+        "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET attempt = EXCLUDED.attempt, due_at = EXCLUDED.due_at, "
+        "body_day = EXCLUDED.body_day WHERE r.epoch IS NULL", 1, params) < 0)
         return HL_EDB;
     return db_exec(pg, err,
-        "UPDATE retries r SET attempt = x.attempt + 1, due_at = to_timestamp(x.next_ms / 1000.0), epoch = NULL "
+        "UPDATE retries r SET attempt = x.attempt + 1, due_at = to_timestamp(x.next_ms / 1000.0), epoch = NULL, "
+        "body_day = x.body_day "
         FAILURES_AS_X " WHERE NOT x.final AND x.retry_id <> 0 AND r.id = x.retry_id AND r.epoch = x.epoch",
         1, params);
 }
@@ -400,8 +554,8 @@ static int write_deferred(PGconn *pg, const char *deferred, struct hl_error *err
 {
     const char *params[1] = { deferred };
     return db_exec(pg, err,
-        "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
-        "SELECT tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, now() "
+        "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, body_day, attempt, due_at) "
+        "SELECT tenant_id, webhook_id, endpoint_id, event_id, event_type, body_day, attempt, now() "
         FAILURES_AS_X " ORDER BY endpoint_id ON CONFLICT (endpoint_id, event_id) DO NOTHING", 1, params);
 }
 
@@ -468,10 +622,13 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
                    struct hl_error *err)
 {
     long disable_after_ms = cfg->disable_after_ms;
+    static atomic_ullong batches;
+    unsigned long long batch = atomic_fetch_add(&batches, 1) + 1;
+    long long now_ms = hl_time_now_ms();
     struct wbuf copy = { 0 };
     write_copy_rows(&copy, v, n, dispatcher);
-    char *failures = write_rows_json(v, n, 'f');
-    char *deferred = write_rows_json(v, n, 'd');
+    char *failures = write_rows_json(v, n, 'f', now_ms);
+    char *deferred = write_rows_json(v, n, 'd', now_ms);
     char *settled = NULL, *settled_epochs = NULL;
     write_settled(v, n, &settled, &settled_epochs);
     /* endpoint health from the attempts made: deferred ones go last, out of its reach */
@@ -485,7 +642,8 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
     char *health_ok = NULL, *health = NULL;
     write_health_rows(v, attempted, &health_ok, &health);
     int rc = HL_EDB;
-    if (db_begin(pg, err) < 0 || (copy.n > 0 && write_copy(pg, &copy, err) < 0))
+    if (db_begin(pg, err) < 0 || write_bodies(pg, v, n, now_ms, batch, err) < 0 ||
+        (copy.n > 0 && write_copy(pg, &copy, err) < 0))
         goto out;
     if (deferred && write_deferred(pg, deferred, err) < 0)
         goto out;
@@ -517,6 +675,9 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
     if (doomed && write_disable(pg, failures, disable_after_ms, err) < 0)
         goto out;
     rc = db_commit(pg, err);
+    /* the bodies are stored: later batches of the same events skip them */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        v[i]->payload->body_day_stored = write_body_day(v[i], now_ms) + 1;
 out:
     if (rc != 0)
         db_rollback(pg);

@@ -41,6 +41,9 @@ struct payload *payload_new(const char *event_id, const char *type, const char *
         return NULL;
     p->refs = 1;
     p->len = len;
+    p->body_day_stored = 0;
+    p->body_batch = 0;
+    p->body_batch_day = 0;
     snprintf(p->event_id, sizeof(p->event_id), "%s", event_id);
     snprintf(p->event_type, sizeof(p->event_type), "%s", type);
     memcpy(p->data, body, len);
@@ -375,6 +378,14 @@ static void dispatch_lane_taken(const struct lane_row *row, void *arg)
             lanes_forget_row(t->pg, row->retry_id);            /* gone in PostgreSQL too */
         else if (rc > 0)
             lanes_park(dsp->lanes, row->endpoint_id);          /* disabled (webhook or endpoint): its rows wait */
+        return;
+    }
+    if (row->payload == NULL) {
+        /* cannot happen: retention carries a retry's body on before its day goes */
+        log_error("slow lane: retry %lld of event %s to endpoint %s has no stored body: its lane is parked",
+                  (long long)row->retry_id, row->event_id, row->endpoint_id);
+        lanes_done(dsp->lanes, row->endpoint_id, row->epoch);
+        lanes_park(dsp->lanes, row->endpoint_id);
         return;
     }
     struct payload *p = payload_new(row->event_id, row->event_type, row->payload, row->payload_len);

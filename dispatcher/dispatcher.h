@@ -141,6 +141,12 @@ size_t sub_index_sealed_shut(const struct sub_index *idx);
 struct payload {
     int refs;
     size_t len;
+    /* the attempt writer's own (attempts_write.c; its thread only): the
+     * UTC day (days since 1970, + 1; 0 none) whose stored body it knows
+     * committed, and the batch and day that last listed it for storing */
+    long long body_day_stored;
+    unsigned long long body_batch;
+    long long body_batch_day;
     char event_id[LIMIT_EVENT_ID_MAX + 1];
     char event_type[LIMIT_EVENT_TYPE_MAX + 1];
     char data[];                    /* 'len' bytes + NUL */

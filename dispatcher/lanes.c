@@ -376,10 +376,14 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
             "  JOIN lanes l ON l.endpoint_id = w.endpoint_id AND l.owner = $1 AND l.epoch = w.epoch "
             "  AND " LANE_LIVE " "
             "  CROSS JOIN LATERAL (SELECT id FROM retries r WHERE r.endpoint_id = w.endpoint_id AND r.due_at <= now() "
-            "    AND (r.epoch IS NULL OR r.epoch < w.epoch) ORDER BY r.due_at, r.id LIMIT w.n FOR UPDATE SKIP LOCKED) r) "
-            "UPDATE retries r SET epoch = p.epoch FROM pick p WHERE r.id = p.id "
-            "RETURNING r.id, r.epoch, r.webhook_id, r.endpoint_id, r.event_id, r.event_type, r.payload, r.attempt, "
-            "(extract(epoch FROM r.due_at) * 1000)::bigint",
+            "    AND (r.epoch IS NULL OR r.epoch < w.epoch) ORDER BY r.due_at, r.id LIMIT w.n FOR UPDATE SKIP LOCKED) r), "
+            "taken AS (UPDATE retries r SET epoch = p.epoch FROM pick p WHERE r.id = p.id "
+            "  RETURNING r.id, r.epoch, r.webhook_id, r.endpoint_id, r.event_id, r.event_type, r.attempt, "
+            "  (extract(epoch FROM r.due_at) * 1000)::bigint AS due_ms, r.tenant_id, r.body_day) "
+            /* the body: sql/010_bodies_partitions.sql keeps it while the row refers to it */
+            "SELECT t.id, t.epoch, t.webhook_id, t.endpoint_id, t.event_id, t.event_type, b.body, t.attempt, "
+            "t.due_ms FROM taken t LEFT JOIN bodies b "
+            "ON b.tenant_id = t.tenant_id AND b.event_id = t.event_id AND b.day = t.body_day",
             4, params);
         if (res == NULL) {
             log_warn("slow lanes: taking rows: %s", err.msg);
@@ -396,7 +400,7 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
                     .retry_id = atoll(PQgetvalue(res, i, 0)), .epoch = atoll(PQgetvalue(res, i, 1)),
                     .webhook_id = PQgetvalue(res, i, 2), .endpoint_id = PQgetvalue(res, i, 3),
                     .event_id = PQgetvalue(res, i, 4), .event_type = PQgetvalue(res, i, 5),
-                    .payload = PQgetvalue(res, i, 6), .payload_len = (size_t)PQgetlength(res, i, 6),
+                    .payload = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6), .payload_len = (size_t)PQgetlength(res, i, 6),
                     .attempt = atoi(PQgetvalue(res, i, 7)), .due_ms = atoll(PQgetvalue(res, i, 8)),
                     .send_ms = l->send_ms,
                 };

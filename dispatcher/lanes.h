@@ -10,7 +10,7 @@ struct lane_row {
     int64_t retry_id;
     int64_t epoch;                  /* the lease it was taken under */
     const char *webhook_id, *endpoint_id, *event_id, *event_type;
-    const char *payload;
+    const char *payload;            /* its body; NULL if none is stored (see dispatch_lane_taken) */
     size_t payload_len;
     int attempt;                    /* the attempt it makes */
     long long due_ms;

@@ -87,11 +87,14 @@ static void fx_attempt(struct fx *fx, const char *id, const char *tenant, const 
     const char *q[15];
     memcpy(q, p, sizeof(p));
     q[14] = next_at;
+    /* the body once per tenant, event and day, as the dispatcher stores it */
     fx_sql(fx,
-        "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, "
+        "WITH a AS (INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
         "attempt, status_code, response, error, success, sent_at, duration_ms, next_attempt_at, dispatcher) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int, $10::int, $11, $12, $13::boolean, $14::timestamptz, "
-        "length($1) * 10, $15::timestamptz, 'test')",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $9::int, $10::int, $11, $12, $13::boolean, $14::timestamptz, "
+        "length($1) * 10, $15::timestamptz, 'test') RETURNING tenant_id, event_id, sent_at) "
+        "INSERT INTO bodies (tenant_id, event_id, day, body) SELECT tenant_id, event_id, hl_utc_day(sent_at), $8 "
+        "FROM a ON CONFLICT DO NOTHING",
         15, q);
 }
 
@@ -202,6 +205,11 @@ static void fx_setup(struct fx *fx)
     fx_webhook_new(fx, fx->key_a, "off", false, fx->wh3, fx->ep3);
     fx_webhook_new(fx, fx->key_b, "b-one", true, fx->whb, fx->epb);
 
+    /* the days of the attempts below: the retention job makes only the coming ones */
+    fx_sql(fx,
+        "SELECT hl_partition_add('attempts', d::date), hl_partition_add('bodies', d::date) "
+        "FROM generate_series('2026-02-28'::date, '2026-03-01'::date, interval '1 day') d", 0, NULL);
+
     /* wh1: five recent attempts, two of them in the same millisecond */
     fx_attempt(fx, "dlv_a1", "acme", fx->wh1, fx->ep1, "evt_1", "booking.scheduled", a1_payload, "1", "500", "oops",
                "HTTP 500", "false", "2026-03-01T12:00:00Z", "2026-03-01T12:00:05Z");
@@ -216,11 +224,14 @@ static void fx_setup(struct fx *fx)
     /* ... and 101 older ones, one a minute back from 12:00 */
     const char *bulk[4] = { "acme", fx->wh1, fx->ep1, T_URL };
     fx_sql(fx,
-        "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, "
+        "WITH a AS (INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
         "attempt, status_code, response, success, sent_at, duration_ms) "
         "SELECT format('dlv_b%s', lpad(n::text, 3, '0')), $1, $2, $3, $4, format('evt_b%s', n), "
-        "'conversation.started', '{}', 1, 200, 'ok', true, "
-        "'2026-03-01T12:00:00Z'::timestamptz - n * interval '1 minute', 7 FROM generate_series(1, 101) n",
+        "'conversation.started', 1, 200, 'ok', true, "
+        "'2026-03-01T12:00:00Z'::timestamptz - n * interval '1 minute', 7 FROM generate_series(1, 101) n "
+        "RETURNING tenant_id, event_id, sent_at) "
+        "INSERT INTO bodies (tenant_id, event_id, day, body) SELECT tenant_id, event_id, hl_utc_day(sent_at), '{}' "
+        "FROM a",
         4, bulk);
     /* evt_1 went to wh2's endpoint too, further along its retries */
     fx_attempt(fx, "dlv_w2", "acme", fx->wh2, fx->ep2, "evt_1", "booking.scheduled", a1_payload, "7", "500", NULL,
@@ -482,7 +493,8 @@ static void test_retry(struct fx *fx)
     CHECK_EQ_INT(retries_count(fx), 1);
     const char *p[1] = { "evt_1" };
     fx_value(fx, v, sizeof(v),
-             "SELECT concat_ws('|', tenant_id, webhook_id, event_type, payload) FROM retries WHERE event_id = $1",
+             "SELECT concat_ws('|', r.tenant_id, r.webhook_id, r.event_type, b.body) FROM retries r JOIN bodies b "
+             "ON b.tenant_id = r.tenant_id AND b.event_id = r.event_id AND b.day = r.body_day WHERE r.event_id = $1",
              1, p);
     char want[4096];
     snprintf(want, sizeof(want), "acme|%s|booking.scheduled|%s", fx->wh1, a1_payload);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_e2e.h"
 
@@ -62,21 +63,31 @@ static void fx_webhook(struct fx *fx, const char *key, const char *name, const c
     fx_sql(fx, "UPDATE webhooks SET created_at = $1::timestamptz WHERE id = $2", 2, p);
 }
 
-/* Attempt 'n' of 'wh' of 'tenant', sent 'n' minutes after 12:00. */
+/* Attempt 'n' of 'wh' of 'tenant', sent 'n' minutes into today (UTC: the
+ * attempt log is partitioned by day, today's partition is there), with its
+ * event's body. */
 static void fx_attempt(struct fx *fx, const char *tenant, const char *wh, const char *ep, int n)
 {
-    char id[64], evt[64], at[64], num[16];
+    char id[64], evt[64], at[64], day[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(day, sizeof(day), "%Y-%m-%d", &tm);
     snprintf(id, sizeof(id), "dlv_%s_%02d", wh + 3, n);
     snprintf(evt, sizeof(evt), "evt_%d", n);
-    snprintf(at, sizeof(at), "2026-03-01T12:%02d:00Z", n);
-    snprintf(num, sizeof(num), "%d", n);
+    snprintf(at, sizeof(at), "%sT00:%02d:00Z", day, n);
     const char *p[7] = { id, tenant, wh, ep, evt, at, T_URL };
     fx_sql(fx,
-        "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, payload, "
+        "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
         "attempt, status_code, response, success, sent_at, duration_ms, dispatcher) "
-        "VALUES ($1, $2, $3, $4, $7, $5, 'booking.scheduled', '{\"secret_payload\":1}', 1, 200, 'ok', true, "
+        "VALUES ($1, $2, $3, $4, $7, $5, 'booking.scheduled', 1, 200, 'ok', true, "
         "$6::timestamptz, 5, 'test')",
         7, p);
+    const char *pb[3] = { tenant, evt, at };
+    fx_sql(fx,
+        "INSERT INTO bodies (tenant_id, event_id, day, body) VALUES ($1, $2, ($3::timestamptz AT TIME ZONE 'UTC')::date, "
+        "'{\"secret_payload\":1}') ON CONFLICT DO NOTHING",
+        3, pb);
 }
 
 /* "<id>" of the attempt 'n' of webhook 'wh' as fx_attempt names it. */

@@ -3,7 +3,11 @@
  * With HOOKLINE_RETENTION=1h, attempt records and sent outbox rows older
  * than an hour disappear, in statements of at most 1000 rows, while newer
  * ones, unsent outbox rows and a row another transaction holds stay;
- * idempotency keys older than 24 h go too. One api holds the job's lock;
+ * idempotency keys older than 24 h go too. The attempt log and the bodies
+ * are partitioned by day: the coming week's partitions are made ahead, a
+ * day wholly older than the retention (and two days) is dropped, its
+ * bodies a day later, and a pending retry whose body lives in such a day
+ * keeps it, carried into today's partition. One api holds the job's lock;
  * /metrics counts what it deleted; a bad HOOKLINE_RETENTION stops the api at
  * start with one line naming it.
  */
@@ -35,11 +39,14 @@ static void db_exec(PGconn *pg, const char *sql)
 static void attempts_insert(PGconn *pg, const char *prefix, int n, const char *age)
 {
     char sql[1024];
+    /* the day's partition: only today's and the coming days' are made ahead */
+    snprintf(sql, sizeof(sql), "SELECT hl_partition_add('attempts', hl_utc_day(now() - interval '%s'))", age);
+    db_exec(pg, sql);
     snprintf(sql, sizeof(sql),
              "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
-             "payload, attempt, status_code, success, sent_at, duration_ms) "
+             "attempt, status_code, success, sent_at, duration_ms) "
              "SELECT '%s_' || i, 'ret', 'wh_ret', 'ep_ret', 'https://example.org/', 'evt_' || i, 'booking.scheduled', "
-             "'{}', 1, 200, true, now() - interval '%s', 12 FROM generate_series(1, %d) i",
+             "1, 200, true, now() - interval '%s', 12 FROM generate_series(1, %d) i",
              prefix, age, n);
     db_exec(pg, sql);
 }
@@ -138,6 +145,42 @@ int main(void)
     db_exec(holder, "COMMIT");
     CHECK(HX_WAIT(db_long(pg, "SELECT count(*) FROM attempts WHERE id = 'dlv_held_1'") == 0, 10000));
     CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM attempts WHERE id LIKE 'dlv_new_%'"), 3);
+
+    OPS_SECTION("whole days go as partitions; a pending retry keeps its body, carried into today's");
+    /* in one transaction: no pass sees the day before its rows */
+    db_exec(pg, "BEGIN");
+    db_exec(pg, "SELECT hl_partition_add('attempts', hl_utc_day(now()) - 40), "
+                "hl_partition_add('bodies', hl_utc_day(now()) - 40), hl_partition_add('bodies', hl_utc_day(now()) - 3)");
+    db_exec(pg, "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
+                "attempt, status_code, success, sent_at, duration_ms) "
+                "SELECT 'dlv_day_' || i, 'ret', 'wh_ret', 'ep_ret', 'https://example.org/', 'evt_day', "
+                "'booking.scheduled', i, 500, false, now() - interval '40 days', 12 FROM generate_series(1, 3) i");
+    db_exec(pg, "INSERT INTO bodies (tenant_id, event_id, day, body) VALUES "
+                "('ret', 'evt_day', hl_utc_day(now()) - 40, '{\"day\":40}'), "
+                "('ret', 'evt_gone', hl_utc_day(now()) - 40, '{\"gone\":true}'), "
+                "('ret', 'evt_recent', hl_utc_day(now()) - 3, '{\"day\":3}')");
+    db_exec(pg, "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, attempt, due_at, "
+                "body_day) VALUES ('ret', 'wh_ret', 'ep_ret', 'evt_day', 'booking.scheduled', 4, "
+                "now() + interval '1 hour', hl_utc_day(now()) - 40)");
+    db_exec(pg, "COMMIT");
+    CHECK(HX_WAIT(db_long(pg, "SELECT count(*) FROM pg_class WHERE relname IN ("
+                              "'attempts_p' || to_char(hl_utc_day(now()) - 40, 'YYYYMMDD'), "
+                              "'bodies_p' || to_char(hl_utc_day(now()) - 40, 'YYYYMMDD'))") == 0, 20000));
+    CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM attempts WHERE id LIKE 'dlv_day_%'"), 0);
+    CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM bodies WHERE event_id = 'evt_gone'"), 0);
+    CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM retries r JOIN bodies b ON b.tenant_id = r.tenant_id "
+                             "AND b.event_id = r.event_id AND b.day = r.body_day "
+                             "WHERE r.event_id = 'evt_day' AND r.body_day = hl_utc_day(now()) "
+                             "AND b.body = '{\"day\":40}'"), 1);
+    /* three days old: older than the retention, but not yet two whole days past it */
+    CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM bodies WHERE event_id = 'evt_recent'"), 1);
+    CHECK(api_metric(st, "hookline_retention_partitions_dropped_total{table=\"attempts\"}") >= 1);
+    CHECK(api_metric(st, "hookline_retention_partitions_dropped_total{table=\"bodies\"}") >= 1);
+    CHECK(api_metric(st, "hookline_retention_bodies_carried_total") >= 1);
+    OPS_SECTION("the coming week's partitions are made ahead");
+    CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM generate_series(0, 7) i, (VALUES ('attempts'), ('bodies')) t(n) "
+                             "WHERE to_regclass(t.n || '_p' || to_char(hl_utc_day(now()) + i, 'YYYYMMDD')) "
+                             "IS NOT NULL"), 16);
 
     OPS_SECTION("the delivery log's filters have their indexes");
     CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM pg_indexes WHERE tablename = 'attempts' AND indexname IN "

@@ -32,6 +32,15 @@
  * tenant's old webhooks and deliveries alone, and stops at its revoke; a
  * read-only old key is refused and a revoked one stays revoked.
  *
+ * Between the two, the database is migrated to the release before this
+ * one (UPG_MID, 009) and its dispatcher's rows are added with its SQL: a
+ * delivery deferred to a slow lane and one taken under a lane lease whose
+ * dispatcher died, each carrying its payload, as 009's retries did. The
+ * delivery logs before the upgrade are read with that release's SQL (the
+ * payload was in each attempt row); after it (010: each body stored once,
+ * the attempt log partitioned by day) the api must answer the same, and
+ * every pending row goes out with the body it was written with.
+ *
  * An old per-row lease (retries.lease_until, 002) holds nothing any more:
  * its dispatcher is gone once the upgrade has replaced them all.
  *
@@ -58,7 +67,7 @@ static const json_t *upg_snap_body(const json_t *snap, const char *fmt, const ch
 static void upg_check_reads(struct upg_fx *fx, const json_t *before)
 {
     E2E_SECTION("every webhook, the lists and every delivery log read as before the upgrade");
-    json_t *after = upg_snapshot(fx);
+    json_t *after = upg_snapshot(fx, false);
     const char *label;
     json_t *was;
     json_object_foreach((json_t *)before, label, was)
@@ -140,6 +149,7 @@ static void upg_check_reads(struct upg_fx *fx, const json_t *before)
         json_decref(sent);
         free(payload);
     }
+    want[W_LIMITED]++; /* UPG_MID's failed attempt of UPG_MID_TAKEN, compared with the rest above */
     for (int w = 0; w < W_N; w++)
         CHECK_EQ_INT(json_array_size(json_object_get(
                          upg_snap_body(after, "/v1/webhooks/%s/deliveries?size=100", fx->wh[w].id), "elements")),
@@ -451,6 +461,23 @@ static void upg_check_retry_done(struct upg_fx *fx, const char *event)
     CHECK(HX_WAIT(upg_long(fx, "SELECT count(*) FROM retries WHERE event_id = $1", event) == 0, UPG_WAIT_MS));
 }
 
+/* UPG_MID's row for 'event' to endpoint 'ep' of 'wh' is delivered with the
+ * body that release stored in it, recorded as attempt 'n', and its row is gone. */
+static void upg_check_mid_done(struct upg_fx *fx, int wh, int ep, const char *event, int n)
+{
+    bool delivered = HX_WAIT(de_count(fx->r, upg_paths[wh][ep], event) >= 1, UPG_WAIT_MS);
+    CHECK(delivered);
+    if (!delivered) {
+        fprintf(stderr, "%s: the row of %s was not delivered\n", upg_paths[wh][ep], event);
+        return;
+    }
+    char *payload = upg_payload(event);
+    upg_check_received(fx, wh, ep, event, payload);
+    free(payload);
+    CHECK(HX_WAIT(upg_log_done(fx, wh, event, n), UPG_WAIT_MS));
+    CHECK(HX_WAIT(upg_long(fx, "SELECT count(*) FROM retries WHERE event_id = $1", event) == 0, UPG_WAIT_MS));
+}
+
 static bool upg_healthy(struct upg_fx *fx, int wh, int ep)
 {
     return upg_long(fx,
@@ -499,6 +526,10 @@ static void upg_check_dispatch(struct upg_fx *fx)
     upg_check_retry_done(fx, "evt_old_due");
     upg_check_retry_done(fx, "evt_old_stale");
     upg_check_retry_done(fx, "evt_old_leased");
+
+    E2E_SECTION("the slow-lane rows of %s go out with their body: due, and taken by a dispatcher that died", UPG_MID);
+    upg_check_mid_done(fx, W_MULTI, 1, UPG_MID_DUE, 1);
+    upg_check_mid_done(fx, W_LIMITED, 0, UPG_MID_TAKEN, 2);
     CHECK(HX_WAIT(upg_healthy(fx, W_MULTI, 0) && upg_healthy(fx, W_MULTI, 1) && upg_healthy(fx, W_ROTATED, 0),
                   UPG_WAIT_MS));
 
@@ -662,7 +693,9 @@ int main(void)
     upg_start(&fx);
     E2E_SECTION("previous release (%s): Kafka down, a webhook changed, the old dispatcher's rows written", UPG_FROM);
     upg_populate(&fx);
-    json_t *before = upg_snapshot(&fx);
+    E2E_SECTION("migrated to the release before (%s): its dispatcher's slow-lane rows written", UPG_MID);
+    upg_populate_mid(&fx);
+    json_t *before = upg_snapshot(&fx, true);
 
     E2E_SECTION("the upgrade applies every migration of sql/ and exits 0");
     upg_upgrade(&fx);

@@ -29,10 +29,13 @@
 #endif
 
 #define UPG_FROM "004" /* the previous release: its last migration */
+#define UPG_MID "009"  /* the release before this one: the database is migrated to it and filled again */
 #define UPG_TENANT "acme"
 #define UPG_WAIT_MS 15000
 #define UPG_FUTURE_S 12  /* the later retry is due this long after it was written */
 #define UPG_NONE INT_MIN /* no pending retry / never claimed */
+#define UPG_MID_DUE "evt_mid_due"     /* UPG_MID: deferred to the slow lane of W_MULTI's second endpoint */
+#define UPG_MID_TAKEN "evt_mid_taken" /* UPG_MID: taken from W_LIMITED's lane by a dispatcher that died */
 
 /* Every hookline process of the test gets these, before and after. */
 static const char *const upg_env[] = {"HOOKLINE_RETRY_SCHEDULE=1s,2s,5s", NULL};
@@ -74,8 +77,8 @@ struct upg_fx {
     char key[128], ro_key[128], revoked_key[128], other_key[128];
     struct de_webhook wh[W_N], other;
     char old_secret[128]; /* W_ROTATED's secret before the rotation */
-    char old_dir[PATH_MAX];
-    int old_files;
+    char old_dir[PATH_MAX], mid_dir[PATH_MAX];
+    int old_files, mid_files;
     char early[64]; /* published before the upgrade, never delivered before it */
     long long future_due_ms;
     long last_seq; /* the last outbox row before the upgrade */
@@ -121,47 +124,59 @@ static inline void upg_copy(const char *from, const char *to)
     CHECK_FATAL(fclose(out) == 0);
 }
 
-static char upg_old_dir_path[PATH_MAX];
+static char upg_dir_paths[2][PATH_MAX];
 
-/* At exit, whatever the outcome: the directory of the old migrations goes. */
+/* At exit, whatever the outcome: the directories of the old migrations go. */
 static inline void upg_old_dir_remove(void)
 {
-    DIR *d = opendir(upg_old_dir_path);
-    if (d == NULL)
-        return;
+    for (int i = 0; i < 2; i++) {
+        DIR *d = upg_dir_paths[i][0] ? opendir(upg_dir_paths[i]) : NULL;
+        if (d == NULL)
+            continue;
+        for (struct dirent *de; (de = readdir(d)) != NULL;) {
+            char path[2 * PATH_MAX + 300];
+            snprintf(path, sizeof(path), "%s/%s", upg_dir_paths[i], de->d_name);
+            if (de->d_name[0] != '.')
+                unlink(path);
+        }
+        closedir(d);
+        rmdir(upg_dir_paths[i]);
+    }
+}
+
+/* A fresh directory 'dir' (PATH_MAX) with the migrations up to and
+ * including 'upto'; returns how many. */
+static inline int upg_dir_upto(const char *upto, char *dir, int slot)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, PATH_MAX, "%s/hl_upgrade_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    CHECK_FATAL(mkdtemp(dir) != NULL);
+    snprintf(upg_dir_paths[slot], sizeof(upg_dir_paths[slot]), "%s", dir);
+    if (slot == 0)
+        atexit(upg_old_dir_remove);
+    DIR *d = opendir(HOOKLINE_SOURCE_SQL_DIR);
+    CHECK_FATAL(d != NULL);
+    bool last = false;
+    int files = 0;
     for (struct dirent *de; (de = readdir(d)) != NULL;) {
-        char path[PATH_MAX + 300];
-        snprintf(path, sizeof(path), "%s/%s", upg_old_dir_path, de->d_name);
-        if (de->d_name[0] != '.')
-            unlink(path);
+        if (!upg_is_migration(de->d_name) || strncmp(de->d_name, upto, strlen(upto)) > 0)
+            continue;
+        char from[PATH_MAX + 300], to[PATH_MAX + 300];
+        snprintf(from, sizeof(from), "%s/%s", HOOKLINE_SOURCE_SQL_DIR, de->d_name);
+        snprintf(to, sizeof(to), "%s/%s", dir, de->d_name);
+        upg_copy(from, to);
+        last = last || (strncmp(de->d_name, upto, strlen(upto)) == 0 && de->d_name[strlen(upto)] == '_');
+        files++;
     }
     closedir(d);
-    rmdir(upg_old_dir_path);
+    CHECK_FATAL(last);
+    return files;
 }
 
 /* A fresh directory with the migrations up to and including UPG_FROM. */
 static inline void upg_old_dir(struct upg_fx *fx)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(fx->old_dir, sizeof(fx->old_dir), "%s/hl_upgrade_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    CHECK_FATAL(mkdtemp(fx->old_dir) != NULL);
-    snprintf(upg_old_dir_path, sizeof(upg_old_dir_path), "%s", fx->old_dir);
-    atexit(upg_old_dir_remove);
-    DIR *d = opendir(HOOKLINE_SOURCE_SQL_DIR);
-    CHECK_FATAL(d != NULL);
-    bool last = false;
-    for (struct dirent *de; (de = readdir(d)) != NULL;) {
-        if (!upg_is_migration(de->d_name) || strncmp(de->d_name, UPG_FROM, strlen(UPG_FROM)) > 0)
-            continue;
-        char from[PATH_MAX + 300], to[PATH_MAX + 300];
-        snprintf(from, sizeof(from), "%s/%s", HOOKLINE_SOURCE_SQL_DIR, de->d_name);
-        snprintf(to, sizeof(to), "%s/%s", fx->old_dir, de->d_name);
-        upg_copy(from, to);
-        last = last || strncmp(de->d_name, UPG_FROM "_", strlen(UPG_FROM) + 1) == 0;
-        fx->old_files++;
-    }
-    closedir(d);
-    CHECK_FATAL(last);
+    fx->old_files = upg_dir_upto(UPG_FROM, fx->old_dir, 0);
 }
 
 static inline int upg_count_migrations(const char *dir)
@@ -497,9 +512,35 @@ static inline void upg_snap_get(struct upg_fx *fx, json_t *snap, const char *who
     hx_resp_free(&resp);
 }
 
+/* A webhook's delivery log (one page of 100) as the previous releases'
+ * route built it from their attempts table, which held each attempt's
+ * payload: this tree's api reads the bodies of 010 and answers only on
+ * the new schema. */
+static inline void upg_snap_old_log(struct upg_fx *fx, json_t *snap, const char *wid, const char *path)
+{
+    const char *params[1] = {wid};
+    PGresult *res = upg_query(
+        fx,
+        "SELECT json_build_object('entities', 'Delivery', 'count', count(*), 'per_page', 100, 'pages', "
+        "json_build_object('current', 1, 'max', greatest(1, (count(*) + 99) / 100)), 'elements', "
+        "coalesce(json_agg(json_build_object('id', id, 'webhook_id', webhook_id, 'endpoint_id', endpoint_id, "
+        "'endpoint_url', endpoint_url, 'event_id', event_id, 'event_type', event_type, 'payload', payload::json, "
+        "'attempt', attempt, 'status_code', status_code, 'response', response, 'error', error, 'success', success, "
+        "'sent_at', hl_ts(sent_at), 'duration_ms', duration_ms, 'next_attempt_at', hl_ts(next_attempt_at)) "
+        "ORDER BY sent_at DESC, id DESC), '[]'))::text "
+        "FROM attempts WHERE tenant_id = '" UPG_TENANT "' AND webhook_id = $1",
+        1, params);
+    char label[256];
+    snprintf(label, sizeof(label), UPG_TENANT " %s", path);
+    json_object_set_new(snap, label, json_pack("{s:i,s:o}", "status", 200, "body",
+                                               json_loads(PQgetvalue(res, 0, 0), 0, NULL)));
+    PQclear(res);
+}
+
 /* Everything the tenants read through the api, by "<tenant> <path>":
- * {"status","body"}. New reference. */
-static inline json_t *upg_snapshot(struct upg_fx *fx)
+ * {"status","body"}; on the old schema ('old') the delivery logs as the
+ * old route read them. New reference. */
+static inline json_t *upg_snapshot(struct upg_fx *fx, bool old)
 {
     json_t *snap = json_object();
     char path[160];
@@ -509,9 +550,74 @@ static inline json_t *upg_snapshot(struct upg_fx *fx)
         snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->wh[w].id);
         upg_snap_get(fx, snap, UPG_TENANT, fx->key, path);
         snprintf(path, sizeof(path), "/v1/webhooks/%s/deliveries?size=100", fx->wh[w].id);
-        upg_snap_get(fx, snap, UPG_TENANT, fx->key, path);
+        if (old)
+            upg_snap_old_log(fx, snap, fx->wh[w].id, path);
+        else
+            upg_snap_get(fx, snap, UPG_TENANT, fx->key, path);
     }
     return snap;
+}
+
+/* hookline-api with 'args' and the migrations of 'sqldir', exiting 0. */
+static inline void upg_run(struct upg_fx *fx, const char *sqldir, const char *const *args, const char *tag)
+{
+    char db[1200], brokers[300], sqlenv[PATH_MAX + 32];
+    snprintf(db, sizeof(db), "HOOKLINE_DATABASE_URL=%s", hx_db_conninfo(fx->st));
+    snprintf(brokers, sizeof(brokers), "HOOKLINE_KAFKA_BROKERS=%s", hx_brokers(fx->st));
+    snprintf(sqlenv, sizeof(sqlenv), "HOOKLINE_SQL_DIR=%s", sqldir);
+    const char *env[33] = {db, brokers, sqlenv};
+    size_t n = 3;
+    for (size_t i = 0; upg_env[i] && n < 32; i++)
+        env[n++] = upg_env[i];
+    struct e2e_run run;
+    e2e_run_api(hx_artifacts_dir(fx->st), tag, args, env, 60000, &run);
+    if (run.status != 0)
+        fprintf(stderr, "hookline-api %s: status %d\n%s", args[0], run.status, run.err);
+    CHECK_EQ_INT(run.status, 0);
+}
+
+/* The release before this one (UPG_MID): the database migrated to it,
+ * then what its dispatcher wrote there with its SQL: a delivery deferred to
+ * its endpoint's slow lane (due now, no attempt yet), and one taken from
+ * a lane under a lease whose dispatcher died, after a failed attempt. */
+static inline void upg_populate_mid(struct upg_fx *fx)
+{
+    fx->mid_files = upg_dir_upto(UPG_MID, fx->mid_dir, 1);
+    static const char *const migrate[] = {"--migrate", NULL};
+    upg_run(fx, fx->mid_dir, migrate, "migrate-" UPG_MID);
+    CHECK_FATAL(upg_long(fx, "SELECT count(*) FROM schema_migrations", NULL) == fx->mid_files);
+    char url[300];
+    snprintf(url, sizeof(url), "%s/limited", hx_receiver_url(fx->r));
+    char *due = upg_payload(UPG_MID_DUE), *taken = upg_payload(UPG_MID_TAKEN);
+    const char *params[6] = {fx->wh[W_MULTI].id, upg_ep(fx, W_MULTI, 1), due, fx->wh[W_LIMITED].id,
+                             upg_ep(fx, W_LIMITED, 0), taken};
+    upg_exec(fx, "BEGIN", 0, NULL);
+    upg_exec(fx,
+             "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at) "
+             "VALUES ('" UPG_TENANT "', $1, $2, '" UPG_MID_DUE "', 'booking.scheduled', $3, 1, now())",
+             3, params);
+    const char *attempt[4] = {fx->wh[W_LIMITED].id, upg_ep(fx, W_LIMITED, 0), url, taken};
+    upg_exec(fx,
+             "INSERT INTO attempts (id, tenant_id, webhook_id, endpoint_id, endpoint_url, event_id, event_type, "
+             "payload, attempt, status_code, response, error, success, sent_at, duration_ms, next_attempt_at, "
+             "dispatcher) VALUES ('dlv_mid_taken_1', '" UPG_TENANT "', $1, $2, $3, '" UPG_MID_TAKEN "', "
+             "'booking.scheduled', $4, 1, 503, 'busy', 'HTTP 503', false, now() - interval '30 seconds', 17, "
+             "now() - interval '25 seconds', 'old-host-2')",
+             4, attempt);
+    upg_exec(fx,
+             "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, payload, attempt, due_at, "
+             "epoch) VALUES ('" UPG_TENANT "', $1, $2, '" UPG_MID_TAKEN "', 'booking.scheduled', $3, 2, "
+             "now() - interval '25 seconds', 7)",
+             3, params + 3);
+    const char *lane[1] = {upg_ep(fx, W_LIMITED, 0)};
+    upg_exec(fx,
+             "UPDATE lanes SET owner = 'old-host-2', lease_until = now() - interval '5 seconds', epoch = 7 "
+             "WHERE endpoint_id = $1",
+             1, lane);
+    upg_exec(fx, "COMMIT", 0, NULL);
+    CHECK_FATAL(upg_long(fx, "SELECT count(*) FROM lanes WHERE owner = 'old-host-2'", NULL) == 1);
+    free(due);
+    free(taken);
 }
 
 /* Run every upgrade command with the whole sql/ directory. */
