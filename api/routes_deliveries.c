@@ -195,12 +195,12 @@ static int delivery_list(struct api_call *call)
 
     snprintf(limit, sizeof(limit), "%ld", w.limit);
     snprintf(offset, sizeof(offset), "%ld", w.offset);
-    /* the webhook is the caller's (delivery_webhook_find): its id alone
-     * picks its records; the functions keep their plans per session */
-    const char *params[8] = { id, success, type, since[0] ? since : NULL, until[0] ? until : NULL, limit, offset,
-                              desc ? "true" : "false" };
+    /* the functions keep their plans per session; the tenant is checked
+     * on every row too (a record can only name its own tenant's webhook) */
+    const char *params[9] = { call->who.tenant, id, success, type, since[0] ? since : NULL,
+                              until[0] ? until : NULL, limit, offset, desc ? "true" : "false" };
     PGresult *res = db_query(call->pg, &call->err,
-                             "SELECT hl_delivery_count($1, $2::boolean, $3, $4::timestamptz, $5::timestamptz)", 5,
+                             "SELECT hl_delivery_count($1, $2, $3::boolean, $4, $5::timestamptz, $6::timestamptz)", 6,
                              params);
     if (res == NULL)
         return HL_EDB;
@@ -208,8 +208,8 @@ static int delivery_list(struct api_call *call)
     PQclear(res);
 
     res = db_query(call->pg, &call->err,
-                   "SELECT " ATTEMPT_JSON_COLUMNS " FROM hl_delivery_page($1, $2::boolean, $3, $4::timestamptz, "
-                   "$5::timestamptz, $6::int, $7::bigint, $8::boolean)", 8, params);
+                   "SELECT " ATTEMPT_JSON_COLUMNS " FROM hl_delivery_page($1, $2, $3::boolean, $4, $5::timestamptz, "
+                   "$6::timestamptz, $7::int, $8::bigint, $9::boolean)", 9, params);
     if (res == NULL)
         return HL_EDB;
     json_t *elements = json_array();

@@ -145,7 +145,8 @@ DROP TABLE attempts_009;
 -- (retry, delete) and by endpoint and event (the next attempt's number)
 -- through hash indexes; retention of whole days drops partitions, and
 -- rows of a retention shorter than two days go through the BRIN index.
-CREATE INDEX attempts_webhook_sent ON attempts (webhook_id, sent_at DESC, id DESC);
+-- tenant_id included: the delivery log's count checks it from the index alone
+CREATE INDEX attempts_webhook_sent ON attempts (webhook_id, sent_at DESC, id DESC) INCLUDE (tenant_id);
 CREATE INDEX attempts_webhook_type_sent ON attempts (webhook_id, event_type, sent_at DESC, id DESC);
 CREATE INDEX attempts_webhook_failed_sent ON attempts (webhook_id, sent_at DESC, id DESC) WHERE NOT success;
 CREATE INDEX attempts_id ON attempts USING hash (id);
@@ -170,23 +171,24 @@ CREATE INDEX retries_body_day ON retries (body_day);
 -- page needs. The unfiltered log, the common case, has a query of its
 -- own; filters go through one query that tests each. The body is looked
 -- up for the page's rows only, after the LIMIT. The caller checks
--- that the webhook is its tenant's (webhook ids are unique).
-CREATE FUNCTION hl_delivery_count(wid text, ok boolean, etype text, since timestamptz, until timestamptz)
+-- that the webhook is its tenant's; every row's tenant is checked too
+-- (from the index: attempts_webhook_sent includes tenant_id).
+CREATE FUNCTION hl_delivery_count(tid text, wid text, ok boolean, etype text, since timestamptz, until timestamptz)
 RETURNS bigint LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   n bigint;
 BEGIN
   IF ok IS NULL AND etype IS NULL AND since IS NULL AND until IS NULL THEN
-    SELECT count(*) INTO n FROM attempts a WHERE a.webhook_id = wid;
+    SELECT count(*) INTO n FROM attempts a WHERE a.webhook_id = wid AND a.tenant_id = tid;
   ELSE
-    SELECT count(*) INTO n FROM attempts a WHERE a.webhook_id = wid
+    SELECT count(*) INTO n FROM attempts a WHERE a.webhook_id = wid AND a.tenant_id = tid
       AND (ok IS NULL OR a.success = ok) AND (etype IS NULL OR a.event_type = etype)
       AND (since IS NULL OR a.sent_at >= since) AND (until IS NULL OR a.sent_at < until);
   END IF;
   RETURN n;
 END $$;
 
-CREATE FUNCTION hl_delivery_page(wid text, ok boolean, etype text, since timestamptz, until timestamptz,
+CREATE FUNCTION hl_delivery_page(tid text, wid text, ok boolean, etype text, since timestamptz, until timestamptz,
                                  lim int, skip bigint, newest_first boolean DEFAULT true)
 RETURNS TABLE (id text, webhook_id text, endpoint_id text, endpoint_url text, event_id text, event_type text,
                body text, attempt int, status_code int, response text, error text, success boolean,
@@ -202,7 +204,7 @@ BEGIN
            (SELECT b.body FROM bodies b WHERE b.tenant_id = a.tenant_id AND b.event_id = a.event_id
             AND b.day = hl_utc_day(a.sent_at)),
            a.attempt, a.status_code, a.response, a.error, a.success, a.sent_at, a.duration_ms, a.next_attempt_at
-    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid
+    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid AND a.tenant_id = tid
           ORDER BY a.sent_at DESC, a.id DESC LIMIT lim OFFSET skip) a
     ORDER BY a.sent_at DESC, a.id DESC;
   ELSIF ok IS NULL AND etype IS NULL AND since IS NULL AND until IS NULL THEN
@@ -211,7 +213,7 @@ BEGIN
            (SELECT b.body FROM bodies b WHERE b.tenant_id = a.tenant_id AND b.event_id = a.event_id
             AND b.day = hl_utc_day(a.sent_at)),
            a.attempt, a.status_code, a.response, a.error, a.success, a.sent_at, a.duration_ms, a.next_attempt_at
-    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid
+    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid AND a.tenant_id = tid
           ORDER BY a.sent_at, a.id LIMIT lim OFFSET skip) a
     ORDER BY a.sent_at, a.id;
   ELSIF newest_first THEN
@@ -220,7 +222,7 @@ BEGIN
            (SELECT b.body FROM bodies b WHERE b.tenant_id = a.tenant_id AND b.event_id = a.event_id
             AND b.day = hl_utc_day(a.sent_at)),
            a.attempt, a.status_code, a.response, a.error, a.success, a.sent_at, a.duration_ms, a.next_attempt_at
-    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid
+    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid AND a.tenant_id = tid
             AND (ok IS NULL OR a.success = ok) AND (etype IS NULL OR a.event_type = etype)
             AND (since IS NULL OR a.sent_at >= since) AND (until IS NULL OR a.sent_at < until)
           ORDER BY a.sent_at DESC, a.id DESC LIMIT lim OFFSET skip) a
@@ -231,7 +233,7 @@ BEGIN
            (SELECT b.body FROM bodies b WHERE b.tenant_id = a.tenant_id AND b.event_id = a.event_id
             AND b.day = hl_utc_day(a.sent_at)),
            a.attempt, a.status_code, a.response, a.error, a.success, a.sent_at, a.duration_ms, a.next_attempt_at
-    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid
+    FROM (SELECT * FROM attempts a WHERE a.webhook_id = wid AND a.tenant_id = tid
             AND (ok IS NULL OR a.success = ok) AND (etype IS NULL OR a.event_type = etype)
             AND (since IS NULL OR a.sent_at >= since) AND (until IS NULL OR a.sent_at < until)
           ORDER BY a.sent_at, a.id LIMIT lim OFFSET skip) a
