@@ -32,7 +32,6 @@
 #define CLOCK_SKEW_MS 1000      /* producers' clocks are trusted to within this */
 #define SYNC_EVERY_MS 200       /* the index's sync with PostgreSQL's new webhooks */
 #define HOLD_MAX_MS 1000        /* over the mark: read nothing for this long, then pause */
-#define SHED_EVERY_MS 10        /* how often held-back deliveries may go to PostgreSQL */
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
 {
@@ -88,36 +87,17 @@ struct fanout {
     struct msg_track *track;
 };
 
-/* Defer a delivery from Kafka to its slow lane: it is then recorded (as a
- * row due now) like a finished attempt. */
-static void dispatch_spill(struct delivery *d, void *arg)
+/* Hand a new delivery to its endpoint's fast lane, or defer it to its slow
+ * lane: it is then recorded (as a row due now) like a finished attempt. */
+static void dispatch_route(struct dispatcher *dsp, struct delivery *d)
 {
-    struct dispatcher *dsp = arg;
+    if (queue_admit(dsp->q, d, hl_time_now_ms())) {
+        queue_push(dsp->q, d);
+        return;
+    }
     d->outcome = DELIVERY_DEFERRED;
     dsp->stats.spilled++;
     attempts_add(dsp->at, d);
-}
-
-/* queue_shed's hand-over: one from Kafka to its slow lane, one taken from
- * a slow lane back to its row. */
-static void dispatch_shed(struct delivery *d, void *arg)
-{
-    struct dispatcher *dsp = arg;
-    if (d->retry_id) {
-        lanes_give_back(dsp->lanes, d->sub->eps[d->ep].id, d->retry_id, d->lane_epoch);
-        delivery_free(d);
-    } else {
-        dispatch_spill(d, dsp);
-    }
-}
-
-/* Hand a new delivery to its endpoint's fast lane, or defer it. */
-static void dispatch_route(struct dispatcher *dsp, struct delivery *d)
-{
-    if (queue_admit(dsp->q, d, hl_time_now_ms()))
-        queue_push(dsp->q, d);
-    else
-        dispatch_spill(d, dsp);
 }
 
 /* One delivery per active endpoint: a disabled endpoint gets no event
@@ -327,10 +307,7 @@ static int dispatch_lane_room(const char *webhook_id, const char *endpoint_id, v
     const struct sub *s = sub_index_get(dsp->idx, webhook_id);
     if (s && s->rate_limit > 0)
         return s->rate_limit < dsp->cfg.lane_size ? s->rate_limit : dsp->cfg.lane_size;
-    long long now = hl_time_now_ms();
-    if (queue_held_back(dsp->q, endpoint_id, s ? s->tenant : NULL, now))
-        return 0;
-    if (queue_failing(dsp->q, endpoint_id, now))
+    if (queue_failing(dsp->q, endpoint_id, hl_time_now_ms()))
         return 1;
     return dsp->cfg.lane_size;
 }
@@ -805,13 +782,6 @@ int dispatch_run(struct dispatcher *dsp)
         /* start nothing while the batch of unrecorded attempts is full */
         if (attempts_batched(dsp->at) < dsp->max_waiting)
             queue_run(dsp->q, now, dispatch_start, dsp);
-        /* what the starts left waiting on a slow endpoint or tenant goes to
-         * PostgreSQL, so that it never holds reading back (a walk over the
-         * endpoints in memory, so not every turn) */
-        if (now >= dsp->next_shed_ms) {
-            queue_shed(dsp->q, now, dispatch_shed, dsp);
-            dsp->next_shed_ms = now + SHED_EVERY_MS;
-        }
         /* wait on the network only when nothing else is ready to be done */
         int wait = queue_waiting(dsp->q) > 0 && queue_in_flight(dsp->q) < (size_t)dsp->cfg.max_in_flight ? 1 : 5;
         deliver_run(dsp->dv, attempts_batched(dsp->at) ? 1 : wait, dispatch_finished, dsp);

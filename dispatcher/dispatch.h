@@ -41,7 +41,7 @@ struct dispatcher {
     bool paused;                /* partitions paused: over the mark for long */
     long long over_since_ms;    /* over the mark since; 0 = under it */
     volatile sig_atomic_t *stop;
-    long long next_resync_ms, next_commit_ms, next_stats_ms, next_shed_ms;
+    long long next_resync_ms, next_commit_ms, next_stats_ms;
     long long next_sync_ms;     /* the index's next sync with new webhooks */
     long long synced_ms;        /* when the last complete one was sent */
     struct dispatch_stats stats;

@@ -273,19 +273,6 @@ void queue_set_next_start(struct queue *q, const struct delivery *d, long long w
 bool queue_failing(const struct queue *q, const char *endpoint_id, long long now_ms);
 size_t queue_waiting(const struct queue *q);
 size_t queue_in_flight(const struct queue *q);
-/* Over a quarter of the mark (dispatch_mark: where the slow lanes stop
- * taking rows, which they must not stop for these), hand the newest
- * deliveries of every
- * endpoint held back by its own or its tenant's limit to 'spill' (which
- * takes each, for the slow lane), keeping what that endpoint can start
- * next. queue_admit judges a delivery as it arrives, before the turn's
- * starts; this judges them after, when what waits on whom is known.
- * Returns how many went. */
-size_t queue_shed(struct queue *q, long long now_ms, void (*spill)(struct delivery *d, void *arg), void *arg);
-/* Is an endpoint (of 'tenant', may be NULL) held back by its own or its
- * tenant's limit with what it can start next already waiting? Its slow
- * lane then takes nothing: rows taken would only wait in memory. */
-bool queue_held_back(const struct queue *q, const char *endpoint_id, const char *tenant, long long now_ms);
 /* Remove every waiting delivery for which 'pred' is true, passing each to
  * 'drop' (which takes it). */
 void queue_drop_if(struct queue *q, bool (*pred)(const struct delivery *d, void *arg),

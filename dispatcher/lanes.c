@@ -41,11 +41,6 @@ struct lane {
     long long send_ms;              /* rate limit: no start before (from the previous holder) */
 };
 
-struct arr {
-    char *p;
-    size_t n, cap;
-};
-
 struct lanes {
     const struct hl_config *cfg;
     struct queue *q;
@@ -53,7 +48,6 @@ struct lanes {
     struct strmap *held;            /* endpoint id -> struct lane */
     size_t max_held;
     long long next_turn_ms, next_renew_ms;
-    struct arr back_ids, back_epochs;  /* rows given back (lanes_give_back), not yet told */
 };
 
 struct lanes *lanes_new(const struct hl_config *cfg, struct queue *q, const char *owner)
@@ -76,8 +70,6 @@ void lanes_free(struct lanes *ln)
     if (ln == NULL)
         return;
     strmap_free(ln->held, free);
-    free(ln->back_ids.p);
-    free(ln->back_epochs.p);
     free(ln);
 }
 
@@ -87,6 +79,11 @@ size_t lanes_held(const struct lanes *ln)
 }
 
 /* ---- arrays of the held lanes as PostgreSQL literals ---- */
+
+struct arr {
+    char *p;
+    size_t n, cap;
+};
 
 static void arr_add(struct arr *a, const char *s)
 {
@@ -415,28 +412,6 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
     return n;
 }
 
-/* Rows given back are taken under our leases' epochs: marked free again,
- * the next take (ours, or the next holder's) has them. */
-static int lanes_tell_given_back(struct lanes *ln, PGconn *pg)
-{
-    if (ln->back_ids.n == 0)
-        return 0;
-    const char *params[2] = { arr_end(&ln->back_ids), arr_end(&ln->back_epochs) };
-    struct hl_error err = { 0 };
-    int rc = db_exec(pg, &err,
-        "UPDATE retries r SET epoch = NULL FROM unnest($1::bigint[], $2::bigint[]) AS g(id, epoch) "
-        "WHERE r.id = g.id AND r.epoch = g.epoch", 2, params);
-    if (rc < 0) {
-        /* kept for the next turn (the arrays are closed: reopen them) */
-        ln->back_ids.n--;
-        ln->back_epochs.n--;
-        log_warn("slow lanes: giving rows back: %s", err.msg);
-        return HL_EDB;
-    }
-    ln->back_ids.n = ln->back_epochs.n = 0;
-    return 0;
-}
-
 int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
                 int (*room)(const char *webhook_id, const char *endpoint_id, void *arg),
                 void (*taken)(const struct lane_row *row, void *arg), void *arg)
@@ -447,8 +422,6 @@ int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
     if (PQstatus(pg) != CONNECTION_OK)
         return HL_EDB;              /* the loop's connection is reset elsewhere */
     if (now_ms >= ln->next_renew_ms && !lanes_renew(ln, pg, now_ms))
-        return HL_EDB;
-    if (lanes_tell_given_back(ln, pg) < 0)
         return HL_EDB;
     if (lanes_let_go(ln, pg, want_idle) == 0)
         lanes_keep(ln, keep_busy, NULL);
@@ -475,13 +448,6 @@ void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch)
     struct lane *l = strmap_get(ln->held, endpoint_id);
     if (l != NULL && l->epoch == epoch && l->outstanding > 0)
         l->outstanding--;
-}
-
-void lanes_give_back(struct lanes *ln, const char *endpoint_id, int64_t retry_id, int64_t epoch)
-{
-    lanes_done(ln, endpoint_id, epoch);
-    arr_num(&ln->back_ids, retry_id);
-    arr_num(&ln->back_epochs, epoch);
 }
 
 void lanes_park(struct lanes *ln, const char *endpoint_id)

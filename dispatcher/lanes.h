@@ -40,10 +40,6 @@ int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
 bool lanes_holds(const struct lanes *ln, const char *endpoint_id, int64_t epoch);
 /* A taken row was recorded or dropped. */
 void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch);
-/* A taken row goes back to its lane unsent (queue_shed: it would wait in
- * memory on its endpoint's or tenant's limit); PostgreSQL is told at the
- * next turn, and the next take has it again. */
-void lanes_give_back(struct lanes *ln, const char *endpoint_id, int64_t retry_id, int64_t epoch);
 /* The lane's webhook or endpoint is disabled: take nothing more, let it go (parked)
  * once nothing of it is outstanding. */
 void lanes_park(struct lanes *ln, const char *endpoint_id);

@@ -16,7 +16,6 @@
 #include "dispatcher.h"
 #include "envelope.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +55,6 @@ struct queue {
     int max_per_endpoint, max_per_tenant;
     size_t lane_size, tenant_waiting_max;
     size_t waiting_max;         /* over this many waiting, new deliveries go to their slow lanes */
-    size_t shed_over;           /* over this many waiting, held-back ones go too (queue_shed) */
 };
 
 struct queue *queue_new(const struct hl_config *cfg)
@@ -77,9 +75,6 @@ struct queue *queue_new(const struct hl_config *cfg)
     /* a tenant with its slots all busy keeps at most this many waiting */
     q->tenant_waiting_max = (size_t)cfg->max_in_flight_per_tenant * 2;
     q->waiting_max = dispatch_mark(cfg) / 2;
-    /* where the slow lanes stop taking rows: deliveries held back in memory
-     * must not keep the lanes (a calm endpoint's spilled rows) from turns */
-    q->shed_over = dispatch_mark(cfg) / 4;
     return q;
 }
 
@@ -331,75 +326,6 @@ static void ep_unlink(struct queue *q, struct ep_state *ep)
         }
         link = link == &q->timed ? &ep->tn->ring : &q->timed;
     }
-}
-
-struct shed_walk {
-    struct queue *q;
-    long long now_ms;
-    void (*spill)(struct delivery *d, void *arg);
-    void *arg;
-    size_t shed;
-};
-
-/* How many waiting deliveries 'ep' keeps in memory while it is held back
- * by its own or its tenant's limit (SIZE_MAX: it is not, it waits on the
- * process): what it can start next. */
-static size_t ep_keep(const struct queue *q, const struct ep_state *ep, const struct tn_state *tn, long long now_ms)
-{
-    size_t cap = ep ? (size_t)ep_cap(q, ep, now_ms) : (size_t)q->max_per_endpoint;
-    if (tn && tn->in_flight >= q->max_per_tenant) {
-        /* its tenant's slots are all busy: a share of them */
-        size_t share = (size_t)q->max_per_tenant / (tn->neps ? tn->neps : 1);
-        return share < 1 ? 1 : share < cap ? share : cap;
-    }
-    if (ep && (size_t)ep->in_flight >= cap)
-        return cap;             /* its own slots are all busy: the next round */
-    return SIZE_MAX;
-}
-
-static void queue_shed_ep(const char *key, void *value, void *arg)
-{
-    struct shed_walk *w = arg;
-    struct ep_state *ep = value;
-    struct queue *q = w->q;
-    (void)key;
-    size_t keep = ep_keep(q, ep, ep->tn, w->now_ms);
-    if (ep->waiting <= keep)
-        return;
-    struct delivery *last = ep->head;
-    for (size_t i = 1; i < keep; i++)
-        last = last->next;
-    struct delivery *d = last->next;
-    last->next = NULL;
-    ep->tail = last;
-    size_t n = ep->waiting - keep;
-    ep->waiting = keep;
-    ep->tn->waiting -= n;
-    q->waiting -= n;
-    w->shed += n;
-    /* the endpoint keeps its head, so its place on the rings stays */
-    while (d) {
-        struct delivery *next = d->next;
-        d->next = NULL;
-        w->spill(d, w->arg);
-        d = next;
-    }
-}
-
-bool queue_held_back(const struct queue *q, const char *endpoint_id, const char *tenant, long long now_ms)
-{
-    const struct ep_state *ep = strmap_get(q->eps, endpoint_id);
-    const struct tn_state *tn = ep ? ep->tn : tenant ? strmap_get(q->tns, tenant) : NULL;
-    return (ep ? ep->waiting : 0) >= ep_keep(q, ep, tn, now_ms);
-}
-
-size_t queue_shed(struct queue *q, long long now_ms, void (*spill)(struct delivery *d, void *arg), void *arg)
-{
-    if (q->waiting <= q->shed_over)
-        return 0;
-    struct shed_walk w = { q, now_ms, spill, arg, 0 };
-    strmap_foreach(q->eps, queue_shed_ep, &w);
-    return w.shed;
 }
 
 struct drop_walk {
