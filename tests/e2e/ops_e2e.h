@@ -8,11 +8,14 @@
 #ifndef HL_OPS_E2E_H
 #define HL_OPS_E2E_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +63,30 @@ static inline char *ops_read_file(const char *path, size_t *len_out)
     if (len_out)
         *len_out = len;
     return buf;
+}
+
+/* Every log the harness keeps in 'dir' (the processes' own, *.log), read
+ * whole and passed to 'clean' with its name: each must be clean. Returns
+ * how many logs were read (the caller says how many it expects). */
+static inline int ops_each_log_clean(const char *dir, bool (*clean)(const void *arg, const char *name, const char *text),
+                                     const void *arg)
+{
+    DIR *d = opendir(dir);
+    CHECK_FATAL(d != NULL);
+    int logs = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".log") != 0)
+            continue;
+        char log[PATH_MAX + 300];
+        snprintf(log, sizeof(log), "%s/%s", dir, de->d_name);
+        char *text = ops_read_file(log, NULL);
+        CHECK(text != NULL && clean(arg, de->d_name, text));
+        free(text);
+        logs++;
+    }
+    closedir(d);
+    return logs;
 }
 
 /* A file of the source tree ('rel' like "api/openapi.json"); caller frees. */

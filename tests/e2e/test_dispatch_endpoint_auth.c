@@ -18,7 +18,6 @@
  * - rotate-secrets-key seals them under a new key, and with the old key
  *   gone from every process deliveries still carry them.
  */
-#include <dirent.h>
 #include <signal.h>
 #include <sys/random.h>
 
@@ -328,24 +327,14 @@ static void ea_check_sealed(struct ea_fx *fx, const char *ring, const char *key_
     PQclear(res);
 }
 
+static bool ea_log_clean(const void *fx, const char *name, const char *text)
+{
+    return ea_clean(fx, name, text);
+}
+
 static void ea_check_logs(struct ea_fx *fx)
 {
-    DIR *d = opendir(hx_artifacts_dir(fx->st));
-    CHECK_FATAL(d != NULL);
-    int logs = 0;
-    for (struct dirent *de; (de = readdir(d)) != NULL;) {
-        size_t n = strlen(de->d_name);
-        if (n < 5 || strcmp(de->d_name + n - 4, ".log") != 0)
-            continue;
-        char log[PATH_MAX + 300];
-        snprintf(log, sizeof(log), "%s/%s", hx_artifacts_dir(fx->st), de->d_name);
-        char *text = ops_read_file(log, NULL);
-        CHECK(text != NULL && ea_clean(fx, de->d_name, text));
-        free(text);
-        logs++;
-    }
-    closedir(d);
-    CHECK(logs >= 3);
+    CHECK(ops_each_log_clean(hx_artifacts_dir(fx->st), ea_log_clean, fx) >= 3);
 }
 
 /* pg_dump of the whole database, the whole topic and every log. */

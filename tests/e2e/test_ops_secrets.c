@@ -24,7 +24,6 @@
  * - without HOOKLINE_SECRETS_KEY, or with a bad one, the dispatcher and
  *   rotate-secrets-key stop at once with one line naming it.
  */
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -176,24 +175,14 @@ static void sc_check_sealed(struct sc_fx *fx, const char *ring, const char *key_
 }
 
 /* Every log the harness keeps (the processes' own): no secret. */
+static bool sc_log_clean(const void *fx, const char *name, const char *text)
+{
+    return sc_clean(fx, name, text);
+}
+
 static void sc_check_logs(struct sc_fx *fx)
 {
-    DIR *d = opendir(hx_artifacts_dir(fx->st));
-    CHECK_FATAL(d != NULL);
-    int logs = 0;
-    for (struct dirent *de; (de = readdir(d)) != NULL;) {
-        size_t n = strlen(de->d_name);
-        if (n < 5 || strcmp(de->d_name + n - 4, ".log") != 0)
-            continue;
-        char log[PATH_MAX + 300];
-        snprintf(log, sizeof(log), "%s/%s", hx_artifacts_dir(fx->st), de->d_name);
-        char *text = ops_read_file(log, NULL);
-        CHECK(text != NULL && sc_clean(fx, de->d_name, text));
-        free(text);
-        logs++;
-    }
-    closedir(d);
-    CHECK(logs >= 3);
+    CHECK(ops_each_log_clean(hx_artifacts_dir(fx->st), sc_log_clean, fx) >= 3);
 }
 
 /* pg_dump of the whole database, the whole topic and every process log:
