@@ -295,19 +295,39 @@ static void dispatch_consume(struct dispatcher *dsp, long long now, int max)
 
 /* How many rows a held lane may have taken and not yet recorded: what its
  * endpoint can use in a second under its rate limit, one while it fails,
- * else a fast lane's worth. */
+ * else a fast lane's worth; none while its endpoint or tenant is held back
+ * with its next round waiting in memory (rows taken would only wait), nor
+ * while the process is crowded (over a quarter of its mark) and the
+ * lane's tenant has deliveries waiting in memory already: that lane is let
+ * go, and no lane of such a tenant is leased, so a dispatcher with room
+ * serves them. So what waits in memory on its own limits never keeps
+ * another tenant's lane from its turns. */
 struct lane_turn {
     struct dispatcher *dsp;
     PGconn *pg;
+    bool crowded;
 };
+
+static void dispatch_lane_skip(void (*add)(const char *tenant, void *acc), void *acc, void *arg)
+{
+    const struct lane_turn *t = arg;
+    queue_each_waiting_tenant(t->dsp->q, add, acc);
+}
 
 static int dispatch_lane_room(const char *webhook_id, const char *endpoint_id, void *arg)
 {
-    struct dispatcher *dsp = ((struct lane_turn *)arg)->dsp;
+    const struct lane_turn *t = arg;
+    struct dispatcher *dsp = t->dsp;
     const struct sub *s = sub_index_get(dsp->idx, webhook_id);
+    const char *tenant = s ? s->tenant : NULL;
+    long long now = hl_time_now_ms();
+    if (t->crowded && queue_tenant_waiting(dsp->q, tenant) > 0)
+        return -1;
+    if (queue_held_back(dsp->q, endpoint_id, tenant, now))
+        return 0;
     if (s && s->rate_limit > 0)
         return s->rate_limit < dsp->cfg.lane_size ? s->rate_limit : dsp->cfg.lane_size;
-    if (queue_failing(dsp->q, endpoint_id, hl_time_now_ms()))
+    if (queue_failing(dsp->q, endpoint_id, now))
         return 1;
     return dsp->cfg.lane_size;
 }
@@ -377,17 +397,20 @@ static void dispatch_lane_taken(const struct lane_row *row, void *arg)
     queue_push(dsp->q, d);
 }
 
-/* Serve the slow lanes, taking rows only while under a quarter of the
- * process's mark (dispatch_mark): new deliveries from Kafka keep room. */
+/* Serve the slow lanes, taking rows only while under half the process's
+ * mark (dispatch_mark), and over a quarter only for tenants with nothing
+ * waiting in memory (dispatch_lane_room): new deliveries from Kafka keep
+ * room. */
 static void dispatch_serve_lanes(struct dispatcher *dsp, long long now)
 {
     PGconn *pg = attempts_pg(dsp->at);
     if (pg == NULL)
         return;
     size_t waiting = queue_waiting(dsp->q) + attempts_batched(dsp->at);
-    int budget = waiting < dsp->max_waiting / 4 ? (int)(dsp->max_waiting / 4 - waiting) : 0;
-    struct lane_turn t = { dsp, pg };
-    (void)lanes_serve(dsp->lanes, pg, now, budget, dispatch_lane_room, dispatch_lane_taken, &t);
+    int budget = waiting < dsp->max_waiting / 2 ? (int)(dsp->max_waiting / 2 - waiting) : 0;
+    struct lane_turn t = { dsp, pg, waiting >= dsp->max_waiting / 4 };
+    (void)lanes_serve(dsp->lanes, pg, now, budget, t.crowded ? dispatch_lane_skip : NULL,
+                      dispatch_lane_room, dispatch_lane_taken, &t);
 }
 
 /* ---- delivering and recording ---- */

@@ -243,8 +243,9 @@ struct queue;
  * sent or recorded) the loop reads nothing more from Kafka. Over half of
  * it, a new delivery that would wait on its endpoint's or tenant's limit
  * goes to its slow lane in PostgreSQL, and the slow lanes bring rows back
- * into memory only while under a quarter: slow endpoints never take the
- * process to the mark, only its own CPU or a writer PostgreSQL holds back. */
+ * into memory only while under half, and over a quarter only for tenants
+ * with nothing in memory: slow endpoints never take the process to the
+ * mark, only its own CPU or a writer PostgreSQL holds back. */
 static inline size_t dispatch_mark(const struct hl_config *cfg)
 {
     return cfg->max_in_flight * 4 > 1000 ? (size_t)cfg->max_in_flight * 4 : 1000;
@@ -272,6 +273,14 @@ long long queue_next_start(const struct queue *q, const char *endpoint_id);
 void queue_set_next_start(struct queue *q, const struct delivery *d, long long when_ms);
 bool queue_failing(const struct queue *q, const char *endpoint_id, long long now_ms);
 size_t queue_waiting(const struct queue *q);
+/* Is an endpoint (of 'tenant', may be NULL) held back by its own or its
+ * tenant's limit, with what it can start next already waiting? Its slow
+ * lane then takes nothing: rows taken would only wait in memory. */
+bool queue_held_back(const struct queue *q, const char *endpoint_id, const char *tenant, long long now_ms);
+/* How many of a tenant's deliveries wait in memory. */
+size_t queue_tenant_waiting(const struct queue *q, const char *tenant);
+/* Call 'fn' for each tenant with deliveries waiting in memory. */
+void queue_each_waiting_tenant(const struct queue *q, void (*fn)(const char *tenant, void *arg), void *arg);
 size_t queue_in_flight(const struct queue *q);
 /* Remove every waiting delivery for which 'pred' is true, passing each to
  * 'drop' (which takes it). */

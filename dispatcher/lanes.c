@@ -14,13 +14,16 @@
  */
 #include "lanes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
+#include "envelope.h"
 #include "log.h"
 
-#define LANES_EVERY_MS 100          /* take rows and lanes this often */
+#define LANES_EVERY_MS 100          /* take rows and lanes this often ... */
+#define LANES_BUSY_MS 20            /* ... and this often while the last turn took rows */
 
 /* Is lane 'l' to be served: its webhook active and its endpoint not
  * disabled on its own (sql/007_endpoint_state.sql, the same test as its
@@ -103,6 +106,14 @@ static void arr_add(struct arr *a, const char *s)
     memcpy(a->p + a->n, s, len);    /* ids and numbers: nothing to quote */
     a->n += len;
     a->p[a->n] = '\0';
+}
+
+/* Tenant ids ([A-Za-z0-9_-]) quoted: an unquoted NULL would be no text. */
+static void arr_add_quoted(const char *s, void *acc)
+{
+    char text[ENVELOPE_TENANT_MAX + 3];
+    snprintf(text, sizeof(text), "\"%s\"", s);
+    arr_add(acc, text);
 }
 
 /* The array literal; only called with at least one element added. */
@@ -201,16 +212,41 @@ static void lanes_keep(struct lanes *ln, bool (*keep)(const struct lane *l, void
     ln->held = w.kept;
 }
 
-static bool keep_busy(const struct lane *l, void *arg)
+/* After a let-go: keep what was not picked, and the picks still ours. */
+struct keep_unpicked {
+    bool (*want)(const struct lane *l, void *arg);
+    struct strmap *still;
+};
+
+static bool keep_unpicked(const struct lane *l, void *arg)
 {
-    return !want_idle(l, arg);
+    const struct keep_unpicked *k = arg;
+    return !k->want(l, NULL) || strmap_get(k->still, l->endpoint_id) != NULL;
+}
+
+/* The first column of 'res' as a set (values borrowed from 'ln': only
+ * keys are kept, copied by the map). */
+static struct strmap *lanes_column_set(struct lanes *ln, PGresult *res)
+{
+    struct strmap *set = strmap_new();
+    if (set == NULL)
+        abort();
+    for (int i = 0; res && i < PQntuples(res); i++)
+        if (strmap_put(set, PQgetvalue(res, i, 0), ln, NULL) < 0)
+            abort();
+    return set;
 }
 
 /* Let go of the lanes 'want' picks: no owner, the earliest due row as the
- * next due time (none while the webhook or the endpoint is disabled), the rate limit's
- * next start carried over. The lanes rows are locked first, so the due
- * time is read after any concurrent insert that touched them committed. */
-static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct lane *l, void *arg))
+ * next due time (none while the webhook or the endpoint is disabled), the
+ * rate limit's next start carried over. The lanes rows are locked first,
+ * so the due time is read after any concurrent insert that touched them
+ * committed. With 'wait' false, a row an attempt writer's transaction
+ * holds (its inserts of due rows touch their lanes) is skipped, so the
+ * loop never waits on one: that lane, which is getting rows, stays held
+ * for a later turn. Every other pick is no longer held: let go, or no
+ * longer ours. Returns 0, or HL_EDB (all still held). */
+static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct lane *l, void *arg), bool wait)
 {
     struct pick p = { .ln = ln, .want = want };
     strmap_foreach(ln->held, pick_one, &p);
@@ -218,11 +254,14 @@ static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct 
         return 0;
     const char *params[4] = { ln->owner, arr_end(&p.ids), arr_end(&p.epochs), arr_end(&p.extra) };
     struct hl_error err = { 0 };
+    PGresult *locked = NULL, *busy = NULL;
     int rc = db_begin(pg, &err);
-    if (rc == 0)
-        rc = db_exec(pg, &err,
-            "SELECT 1 FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1 ORDER BY endpoint_id FOR UPDATE",
-            2, params);
+    if (rc == 0 && (locked = db_query(pg, &err, wait
+            ? "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1 "
+              "ORDER BY endpoint_id FOR UPDATE"
+            : "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1 "
+              "ORDER BY endpoint_id FOR UPDATE SKIP LOCKED", 2, params)) == NULL)
+        rc = HL_EDB;
     if (rc == 0)
         rc = db_exec(pg, &err,
             "UPDATE lanes l SET owner = NULL, lease_until = NULL, "
@@ -232,23 +271,37 @@ static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct 
             "FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS w(endpoint_id, epoch, send_ms) "
             "WHERE l.endpoint_id = w.endpoint_id AND l.epoch = w.epoch AND l.owner = $1",
             4, params);
+    /* skipped: still ours, locked by another transaction */
+    if (rc == 0 && PQntuples(locked) < p.n &&
+        (busy = db_query(pg, &err, "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1",
+                         2, params)) == NULL)
+        rc = HL_EDB;
     if (rc == 0)
         rc = db_commit(pg, &err);
     if (rc != 0) {
         db_rollback(pg);
         log_warn("slow lanes: letting %d go: %s (their leases run out instead)", p.n, err.msg);
+    } else {
+        struct keep_unpicked k = { want, lanes_column_set(ln, busy) };
+        lanes_keep(ln, keep_unpicked, &k);
+        strmap_free(k.still, NULL);
     }
+    PQclear(locked);
+    PQclear(busy);
     pick_free(&p);
     return rc;
 }
 
 /* ---- leases ---- */
 
-static bool keep_renewed(const struct lane *l, void *arg)
+static bool keep_listed(const struct lane *l, void *arg)
 {
     return strmap_get(arg, l->endpoint_id) != NULL;
 }
 
+/* Renew the leases of the held lanes. A lane row an attempt writer's
+ * transaction holds is not waited for: still ours, it is renewed at a
+ * turn soon after. */
 static bool lanes_renew(struct lanes *ln, PGconn *pg, long long now_ms)
 {
     struct pick p = { .ln = ln, .want = want_all };
@@ -260,51 +313,55 @@ static bool lanes_renew(struct lanes *ln, PGconn *pg, long long now_ms)
     const char *params[4] = { ln->owner, arr_end(&p.ids), arr_end(&p.epochs), lease };
     struct hl_error err = { 0 };
     PGresult *res = db_query(pg, &err,
-        "UPDATE lanes l SET lease_until = now() + make_interval(secs => $4::float8) "
-        "FROM unnest($2::text[], $3::bigint[]) AS w(endpoint_id, epoch) "
-        "WHERE l.endpoint_id = w.endpoint_id AND l.epoch = w.epoch AND l.owner = $1 RETURNING l.endpoint_id",
+        "WITH w AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS w(endpoint_id, epoch)), "
+        "ours AS (SELECT l.endpoint_id FROM lanes l JOIN w ON l.endpoint_id = w.endpoint_id "
+        "  AND l.epoch = w.epoch AND l.owner = $1), "
+        "mine AS (SELECT l.endpoint_id FROM lanes l JOIN ours o ON o.endpoint_id = l.endpoint_id "
+        "  FOR UPDATE OF l SKIP LOCKED), "
+        "renewed AS (UPDATE lanes l SET lease_until = now() + make_interval(secs => $4::float8) "
+        "  FROM mine m WHERE l.endpoint_id = m.endpoint_id RETURNING l.endpoint_id) "
+        "SELECT o.endpoint_id, o.endpoint_id IN (SELECT endpoint_id FROM renewed) FROM ours o",
         4, params);
     pick_free(&p);
     if (res == NULL) {
         log_warn("slow lanes: renewing %zu leases: %s", lanes_held(ln), err.msg);
         return false;
     }
-    /* a lane not renewed has passed to another dispatcher (our lease ran
-     * out): it serves the rows now, we stop */
-    struct strmap *renewed = strmap_new();
-    if (renewed == NULL)
-        abort();
+    /* a lane no longer ours has passed to another dispatcher (our lease
+     * ran out): it serves the rows now, we stop */
+    struct strmap *ours = lanes_column_set(ln, res);
+    bool all_renewed = true;
     for (int i = 0; i < PQntuples(res); i++)
-        if (strmap_put(renewed, PQgetvalue(res, i, 0), ln, NULL) < 0)
-            abort();
+        all_renewed = all_renewed && PQgetvalue(res, i, 1)[0] == 't';
     PQclear(res);
     size_t before = lanes_held(ln);
-    lanes_keep(ln, keep_renewed, renewed);
-    strmap_free(renewed, NULL);
+    lanes_keep(ln, keep_listed, ours);
+    strmap_free(ours, NULL);
     if (lanes_held(ln) < before)
         log_warn("slow lanes: %zu leases ran out before they were renewed; other dispatchers serve them",
                  before - lanes_held(ln));
-    ln->next_renew_ms = now_ms + ln->cfg->lane_lease_ms / 4;
+    ln->next_renew_ms = now_ms + (all_renewed ? ln->cfg->lane_lease_ms / 4 : LANES_EVERY_MS);
     return true;
 }
 
 /* Lease up to 'max' free lanes with rows due, oldest first. */
-static int lanes_acquire(struct lanes *ln, PGconn *pg, int max)
+static int lanes_acquire(struct lanes *ln, PGconn *pg, int max, const char *skip_tenants)
 {
     char limit[16], lease[32];
     snprintf(limit, sizeof(limit), "%d", max);
     snprintf(lease, sizeof(lease), "%.3f", ln->cfg->lane_lease_ms / 1000.0);
-    const char *params[3] = { ln->owner, lease, limit };
+    const char *params[4] = { ln->owner, lease, limit, skip_tenants };
     struct hl_error err = { 0 };
     PGresult *res = db_query(pg, &err,
         "UPDATE lanes l SET owner = $1, lease_until = now() + make_interval(secs => $2::float8), epoch = l.epoch + 1 "
         "FROM (SELECT endpoint_id FROM lanes WHERE next_due_at <= now() "
         "      AND (lease_until IS NULL OR lease_until < now()) "
+        "      AND ($4::text[] IS NULL OR tenant_id <> ALL($4::text[])) "
         "      ORDER BY next_due_at LIMIT $3::int FOR UPDATE SKIP LOCKED) c "
         "WHERE l.endpoint_id = c.endpoint_id "
         "RETURNING l.endpoint_id, l.webhook_id, l.epoch, "
         "coalesce((extract(epoch FROM l.send_after) * 1000)::bigint, 0)",
-        3, params);
+        4, params);
     if (res == NULL) {
         log_warn("slow lanes: leasing: %s", err.msg);
         return HL_EDB;
@@ -344,7 +401,10 @@ static void room_one(const char *key, void *value, void *arg)
     (void)key;
     if (l->parked || w->budget <= 0)
         return;
-    int want = w->room(l->webhook_id, l->endpoint_id, w->arg) - l->outstanding;
+    int room = w->room(l->webhook_id, l->endpoint_id, w->arg);
+    if (room < 0 && l->outstanding == 0)
+        l->drained = true;          /* let go at the next turn, for another dispatcher */
+    int want = room - l->outstanding;
     if (want <= 0)
         return;
     if (want > w->budget)
@@ -413,6 +473,7 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
 }
 
 int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
+                void (*skip)(void (*add)(const char *tenant, void *acc), void *acc, void *arg),
                 int (*room)(const char *webhook_id, const char *endpoint_id, void *arg),
                 void (*taken)(const struct lane_row *row, void *arg), void *arg)
 {
@@ -423,17 +484,26 @@ int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
         return HL_EDB;              /* the loop's connection is reset elsewhere */
     if (now_ms >= ln->next_renew_ms && !lanes_renew(ln, pg, now_ms))
         return HL_EDB;
-    if (lanes_let_go(ln, pg, want_idle) == 0)
-        lanes_keep(ln, keep_busy, NULL);
+    (void)lanes_let_go(ln, pg, want_idle, false);
     int n = 0;
     if (budget > 0 && lanes_held(ln) > 0)
         n = lanes_take(ln, pg, budget, room, taken, arg);
     if (n >= 0 && budget - n > 0 && lanes_held(ln) < ln->max_held) {
         size_t room_left = ln->max_held - lanes_held(ln);
         int max = room_left < 32 ? (int)room_left : 32;
-        if (lanes_acquire(ln, pg, max) > 0)
+        struct arr skipped = { 0 };
+        if (skip)
+            skip(arr_add_quoted, &skipped, arg);
+        if (lanes_acquire(ln, pg, max, skipped.n ? arr_end(&skipped) : NULL) > 0)
             n += lanes_take(ln, pg, budget - n, room, taken, arg);
+        free(skipped.p);
     }
+    /* while lanes are held, look again soon: a lane of a fast endpoint then
+     * moves a lane's worth every LANES_BUSY_MS, and a turn with no budget,
+     * or whose lanes have all their rows out, asks PostgreSQL nothing; with
+     * none held, each turn asks for lanes */
+    if (n > 0 || budget <= 0 || lanes_held(ln) > 0)
+        ln->next_turn_ms = now_ms + LANES_BUSY_MS;
     return n;
 }
 
@@ -475,7 +545,8 @@ void lanes_release_all(struct lanes *ln, PGconn *pg)
 {
     if (lanes_held(ln) == 0 || PQstatus(pg) != CONNECTION_OK)
         return;
-    if (lanes_let_go(ln, pg, want_all) == 0)
-        log_info("slow lanes: let %zu go", lanes_held(ln));
+    size_t held = lanes_held(ln);
+    if (lanes_let_go(ln, pg, want_all, true) == 0)
+        log_info("slow lanes: let %zu go", held);
     lanes_keep(ln, want_none, NULL);
 }

@@ -25,14 +25,18 @@ struct lanes *lanes_new(const struct hl_config *cfg, struct queue *q, const char
 /* Frees the memory only: release first (lanes_release_all). */
 void lanes_free(struct lanes *ln);
 
-/* One turn, at most every 100 ms (else returns 0 at once): renew the
- * leases when due (a lane whose lease passed to another dispatcher is
- * dropped), let idle lanes go, then take up to 'budget' due rows, oldest
- * first, from held lanes with room ('room' says how many rows a lane may
- * have outstanding) and, if the budget is not spent, lease more lanes.
- * Calls 'taken' for each row. Returns the rows taken, or HL_EDB (nothing
- * changed in memory; tried again at the next turn). */
+/* One turn, at most every 20 ms while lanes are held, else every 100 ms
+ * (else returns 0 at once): renew the leases when due (a lane whose lease
+ * passed to another dispatcher is dropped), let idle lanes go, then take
+ * up to 'budget' due rows, oldest first, from held lanes with room
+ * ('room' says how many rows a lane may have outstanding; below 0: none,
+ * and let the lane go once nothing of it is outstanding, so another
+ * dispatcher can serve it) and, if the budget is not spent, lease more
+ * lanes, none of the tenants 'skip' (may be NULL) gives 'add'. Calls
+ * 'taken' for each row. Returns the rows taken,
+ * or HL_EDB (nothing changed in memory; tried again at the next turn). */
 int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
+                void (*skip)(void (*add)(const char *tenant, void *acc), void *acc, void *arg),
                 int (*room)(const char *webhook_id, const char *endpoint_id, void *arg),
                 void (*taken)(const struct lane_row *row, void *arg), void *arg);
 

@@ -6,10 +6,11 @@
  * tenant's endpoints, within three limits: the process's, the tenant's and
  * the endpoint's (one while the endpoint fails). queue_admit() says when a
  * new delivery should not wait here but in PostgreSQL (the slow lane,
- * lanes.c): its endpoint is rate limited or failing, or it and its tenant
- * have their share in flight already and a full lane waiting behind, or
- * the process's lanes hold half its mark (dispatch_mark) and this one
- * would wait on its endpoint's or tenant's limit.
+ * lanes.c): its endpoint is rate limited or failing, or has its share in
+ * flight already and a full lane waiting behind, or its tenant has its
+ * slots and two rounds more in memory, or the process's lanes hold half
+ * its mark (dispatch_mark) and this one would wait on its endpoint's or
+ * tenant's limit.
  * Nothing here is ever dropped; the caller bounds the total by reading
  * nothing more while queue_waiting() is high.
  */
@@ -72,7 +73,7 @@ struct queue *queue_new(const struct hl_config *cfg)
     q->max_per_endpoint = cfg->max_in_flight_per_endpoint;
     q->max_per_tenant = cfg->max_in_flight_per_tenant;
     q->lane_size = (size_t)cfg->lane_size;
-    /* a tenant with its slots all busy keeps at most this many waiting */
+    /* a tenant keeps at most this many waiting beyond its slots */
     q->tenant_waiting_max = (size_t)cfg->max_in_flight_per_tenant * 2;
     q->waiting_max = dispatch_mark(cfg) / 2;
     return q;
@@ -180,8 +181,12 @@ bool queue_admit(struct queue *q, const struct delivery *d, long long now_ms)
         return false;
     if (ep->waiting >= q->lane_size && ep->in_flight >= q->max_per_endpoint)
         return false;           /* the endpoint, not this process, is the bottleneck */
+    /* a tenant keeps in memory at most its slots and two rounds behind
+     * them, counted before they start: a flood read in one turn, when none
+     * of it is in flight yet, must not take the process to its mark and
+     * hold reading back for everyone; beyond that it waits in PostgreSQL */
     const struct tn_state *tn = ep->tn;
-    if (tn->waiting >= q->tenant_waiting_max && tn->in_flight >= q->max_per_tenant)
+    if (tn->waiting + (size_t)tn->in_flight >= q->tenant_waiting_max + (size_t)q->max_per_tenant)
         return false;
     /* the process's lanes are half full and this one would wait on its own
      * endpoint's or tenant's limit, not on the process: to PostgreSQL (when
@@ -297,6 +302,54 @@ bool queue_failing(const struct queue *q, const char *endpoint_id, long long now
 {
     const struct ep_state *ep = strmap_get(q->eps, endpoint_id);
     return ep && ep->failing_until_ms > now_ms;
+}
+
+/* Is 'ep' (of 'tn'; either may be NULL) held back by its own or its
+ * tenant's limit with what it can start next already waiting in memory?
+ * Its own: all its slots busy and a full round waiting. Its tenant's: all
+ * the tenant's slots busy and the endpoint's share of them waiting. */
+static bool ep_held_back(const struct queue *q, const struct ep_state *ep, const struct tn_state *tn, long long now_ms)
+{
+    size_t waiting = ep ? ep->waiting : 0;
+    if (ep && ep->in_flight >= ep_cap(q, ep, now_ms) && waiting >= (size_t)ep_cap(q, ep, now_ms))
+        return true;
+    if (tn && tn->in_flight >= q->max_per_tenant) {
+        size_t share = (size_t)q->max_per_tenant / (tn->neps ? tn->neps : 1);
+        return waiting >= (share < 1 ? 1 : share);
+    }
+    return false;
+}
+
+bool queue_held_back(const struct queue *q, const char *endpoint_id, const char *tenant, long long now_ms)
+{
+    const struct ep_state *ep = strmap_get(q->eps, endpoint_id);
+    const struct tn_state *tn = ep ? ep->tn : tenant ? strmap_get(q->tns, tenant) : NULL;
+    return ep_held_back(q, ep, tn, now_ms);
+}
+
+struct tenant_walk {
+    void (*fn)(const char *tenant, void *arg);
+    void *arg;
+};
+
+static void tenant_one(const char *key, void *value, void *arg)
+{
+    const struct tn_state *tn = value;
+    struct tenant_walk *w = arg;
+    if (tn->waiting > 0)
+        w->fn(key, w->arg);
+}
+
+void queue_each_waiting_tenant(const struct queue *q, void (*fn)(const char *tenant, void *arg), void *arg)
+{
+    struct tenant_walk w = { fn, arg };
+    strmap_foreach(q->tns, tenant_one, &w);
+}
+
+size_t queue_tenant_waiting(const struct queue *q, const char *tenant)
+{
+    const struct tn_state *tn = tenant ? strmap_get(q->tns, tenant) : NULL;
+    return tn ? tn->waiting : 0;
 }
 
 size_t queue_waiting(const struct queue *q)
