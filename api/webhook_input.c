@@ -586,13 +586,15 @@ json_t *webhook_public(const json_t *doc, const char *shown_secret)
                                   "is_active", (int)endpoint_active(ep), "disabled_reason", reason ? reason : json_null(),
                                   "disabled_at", at ? at : json_null());
         json_object_update_missing(shown, ep);
+        if (json_object_get(shown, "url") == NULL)
+            json_object_set_new(shown, "url", json_null());    /* a poll endpoint: it has none */
         json_array_set_new(json_object_get(pub, "endpoints"), i, shown);
     }
     json_t *first = json_array_get(json_object_get(pub, "endpoints"), 0);
     json_t *url = json_object_get(first, "url");
     /* "url" leads, as in the webhook APIs this one follows; "auth" is its endpoint's, as it shows */
-    json_t *out = json_pack("{s:O,s:O,s:O,s:O*,s:O*}", "id", json_object_get(pub, "id"), "name", json_object_get(pub, "name"),
-                            "description", json_object_get(pub, "description"), "url", url,
+    json_t *out = json_pack("{s:O,s:O,s:O,s:O,s:O*}", "id", json_object_get(pub, "id"), "name", json_object_get(pub, "name"),
+                            "description", json_object_get(pub, "description"), "url", url ? url : json_null(),
                             "auth", json_object_get(first, "auth"));
     json_object_update_missing(out, pub);
     json_object_set_new(out, "secret", json_string(shown_secret ? shown_secret : "redacted"));

@@ -270,7 +270,15 @@ static void pl_switch(struct pl_fx *fx)
     CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key_a, NULL, &resp, "/v1/webhooks/%s", fx->c.id), 200);
     json_t *ep = json_array_get(json_object_get(resp.json, "endpoints"), 0);
     CHECK_EQ_STR(e2e_str(ep, "kind"), "poll");
-    CHECK(json_object_get(ep, "url") == NULL && json_object_get(resp.json, "url") == NULL);
+    CHECK(json_is_null(json_object_get(ep, "url")) && json_is_null(json_object_get(resp.json, "url")));
+    /* the GET representation sent back with PUT keeps it a poll webhook */
+    json_t *doc = json_incref(resp.json);
+    hx_resp_free(&resp);
+    CHECK_EQ_INT(e2e_send_json(fx->st, "PUT", fx->key_a, &resp, path, doc), 200);
+    CHECK_EQ_STR(e2e_str(json_array_get(json_object_get(resp.json, "endpoints"), 0), "kind"), "poll");
+    CHECK_EQ_STR(e2e_str(json_array_get(json_object_get(resp.json, "endpoints"), 0), "id"),
+                 e2e_str(json_array_get(json_object_get(doc, "endpoints"), 0), "id"));
+    json_decref(doc);
     hx_resp_free(&resp);
     /* once an event reaches C's log, the dispatcher knows the switch; what follows must not be pushed */
     int marker = 0;
