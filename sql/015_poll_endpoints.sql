@@ -59,7 +59,7 @@ DECLARE
   n bigint;
 BEGIN
   INSERT INTO poll_state (webhook_id, tenant_id)
-  SELECT DISTINCT r->>'w', r->>'t' FROM json_array_elements(rows) r
+  SELECT DISTINCT r->>'w', r->>'t' FROM json_array_elements(rows) r ORDER BY 1
   ON CONFLICT (webhook_id) DO NOTHING;
   PERFORM 1 FROM poll_state WHERE webhook_id IN (SELECT r->>'w' FROM json_array_elements(rows) r)
   ORDER BY webhook_id FOR UPDATE;
@@ -79,15 +79,23 @@ END $$;
 
 -- One retention batch: up to 1000 events older than 'age' seconds,
 -- skipping rows another transaction holds, their webhooks' 'purged'
--- moved on. Returns the events deleted.
+-- moved on. The state rows are locked in webhook id order, as
+-- hl_poll_append locks them. Returns the events deleted.
 CREATE FUNCTION hl_poll_retain(age double precision) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
+  ws text[];
+  ss bigint[];
   n bigint;
 BEGIN
+  SELECT array_agg(o.webhook_id), array_agg(o.seq) INTO ws, ss FROM (
+    SELECT webhook_id, seq FROM poll_events WHERE created_at < now() - make_interval(secs => age)
+    ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED) o;
+  IF ws IS NULL THEN
+    RETURN 0;
+  END IF;
+  PERFORM 1 FROM poll_state WHERE webhook_id = ANY (ws) ORDER BY webhook_id FOR UPDATE;
   WITH d AS (
-    DELETE FROM poll_events e USING (
-      SELECT webhook_id, seq FROM poll_events WHERE created_at < now() - make_interval(secs => age)
-      ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED) o
+    DELETE FROM poll_events e USING unnest(ws, ss) AS o(webhook_id, seq)
     WHERE e.webhook_id = o.webhook_id AND e.seq = o.seq
     RETURNING e.webhook_id, e.seq),
   m AS (SELECT webhook_id, max(seq) AS seq, count(*) AS n FROM d GROUP BY webhook_id),
