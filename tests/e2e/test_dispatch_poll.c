@@ -6,7 +6,8 @@
  * - 10,000 events are fetched in pages, in order, none missing and none
  *   repeated, with the api restarted between pages (each fetch continues
  *   from the last cursor); a fetch without a cursor starts at the
- *   acknowledged position; each event is the envelope produced;
+ *   acknowledged position; each event is the envelope produced; an older
+ *   cursor re-reads them without moving the acknowledged position back;
  * - polled events are no attempts: the delivery log stays empty;
  * - two tenants never see each other's events: another tenant's webhook
  *   id answers 404, and each one's log holds its own events only;
@@ -170,6 +171,24 @@ static void pl_fetch_all(struct pl_fx *fx)
     CHECK_EQ_INT(pl_get(fx, fx->key_a, fx->a.id, NULL, &resp), 200);
     CHECK_EQ_INT(json_array_size(json_object_get(resp.json, "data")), 0);
     hx_resp_free(&resp);
+
+    /* an older cursor re-reads what is kept, and moves the acknowledged position back not */
+    long long t0 = hx_now_ms();
+    long again = 0;
+    char at[64] = "pc_0";
+    for (int guard = 0; guard < 100; guard++) {
+        snprintf(query, sizeof(query), "limit=1000&cursor=%s", at);
+        CHECK_FATAL(pl_get(fx, fx->key_a, fx->a.id, query, &resp) == 200);
+        again += (long)json_array_size(json_object_get(resp.json, "data"));
+        bool done = json_is_true(json_object_get(resp.json, "done"));
+        CHECK_EQ_STR(e2e_str(resp.json, "acked_cursor"), cursor);
+        snprintf(at, sizeof(at), "%s", e2e_str(resp.json, "next_cursor"));
+        hx_resp_free(&resp);
+        if (done)
+            break;
+    }
+    fprintf(stderr, "poll: re-read %ld events in pages of 1000 in %lld ms\n", again, hx_now_ms() - t0);
+    CHECK_EQ_INT(again, PL_EVENTS);
 }
 
 static void pl_tenants(struct pl_fx *fx)
