@@ -42,7 +42,7 @@ struct retention {
     struct api_ctx *ctx;
     pthread_t thread;
     atomic_bool stop;
-    atomic_long attempts, outbox, idempotency_keys, portal_sessions, batches, runs, parts_attempts, parts_bodies,
+    atomic_long attempts, outbox, idempotency_keys, portal_sessions, poll_events, batches, runs, parts_attempts, parts_bodies,
         carried;
     atomic_llong last_run_ms;
     atomic_bool active;
@@ -228,6 +228,7 @@ static int retention_pass(struct retention *rt, PGconn *pg)
     atomic_fetch_add(&rt->outbox, deleted[1]);
     atomic_fetch_add(&rt->idempotency_keys, deleted[2]);
     atomic_fetch_add(&rt->portal_sessions, deleted[3]);
+    atomic_fetch_add(&rt->poll_events, deleted[4] + deleted[5]);
     atomic_fetch_add(&rt->runs, 1);
     atomic_store(&rt->last_run_ms, hl_time_now_ms());
     if (deleted[4] || deleted[5])
@@ -341,6 +342,7 @@ void retention_stats_get(struct retention *rt, struct retention_stats *out)
     out->outbox = atomic_load(&rt->outbox);
     out->idempotency_keys = atomic_load(&rt->idempotency_keys);
     out->portal_sessions = atomic_load(&rt->portal_sessions);
+    out->poll_events = atomic_load(&rt->poll_events);
     out->batches = atomic_load(&rt->batches);
     out->runs = atomic_load(&rt->runs);
     out->partitions_attempts = atomic_load(&rt->parts_attempts);

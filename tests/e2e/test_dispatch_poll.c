@@ -25,6 +25,7 @@
 #define PL_PAGE 500
 #define PL_OTHER 50
 #define PL_AGED 3000
+#define PL_AGED_TEXT "3000"
 #define PL_WAIT_MS 120000
 
 struct pl_fx {
@@ -248,6 +249,15 @@ static long pl_purged(struct pl_fx *fx, const char *id)
     return de_pg_long(fx->pg, "SELECT purged FROM poll_state WHERE webhook_id = $1", id, NULL, NULL);
 }
 
+/* Does the api's /metrics hold the line 'line'? */
+static bool pl_metric_has(struct pl_fx *fx, const char *line)
+{
+    struct hx_resp m;
+    bool found = hx_api(fx->st, "GET", NULL, NULL, &m, "/metrics") == 200 && m.body && strstr(m.body, line) != NULL;
+    hx_resp_free(&m);
+    return found;
+}
+
 static void pl_retention(struct pl_fx *fx)
 {
     char sql[256];
@@ -261,6 +271,8 @@ static void pl_retention(struct pl_fx *fx)
     CHECK(HX_WAIT(pl_purged(fx, fx->a.id) == PL_AGED, 60000));
     CHECK_EQ_INT(de_pg_long(fx->pg, "SELECT count(*) FROM poll_events WHERE webhook_id = $1", fx->a.id, NULL, NULL),
                  PL_EVENTS - PL_AGED);
+    /* counted once the job's pass is over */
+    CHECK(HX_WAIT(pl_metric_has(fx, "hookline_retention_deleted_total{table=\"poll_events\"} " PL_AGED_TEXT "\n"), 30000));
     struct hx_resp resp;
     char want[32], query[96];
     snprintf(want, sizeof(want), "pc_%d", PL_AGED);
