@@ -14,8 +14,6 @@
  */
 #include "api.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +119,7 @@ static int poll_fetch(struct api_call *call)
     if (res == NULL)
         return HL_EDB;
     struct poll_buf b = { 0 };
-    json_t *tail = NULL;
+    json_t *acked_when = NULL;
     if (PQntuples(res) == 0 && !poll) {
         rc = hl_error_set(&call->err, HL_ECONFLICT,
                           "This webhook has no poll endpoint: its events are pushed to its endpoints.");
@@ -162,12 +160,12 @@ static int poll_fetch(struct api_call *call)
         }
         if (PQntuples(ack) == 1) {
             acked = atoll(PQgetvalue(ack, 0, 0));
-            tail = json_string(PQgetvalue(ack, 0, 1));
+            acked_when = json_string(PQgetvalue(ack, 0, 1));
         }
         PQclear(ack);
     }
-    if (tail == NULL)
-        tail = acked_at ? json_string(acked_at) : json_null();
+    if (acked_when == NULL)
+        acked_when = acked_at ? json_string(acked_at) : json_null();
     long long next = pos;
     int rows = 0;
     bool done = true;
@@ -188,7 +186,7 @@ static int poll_fetch(struct api_call *call)
         char next_text[32], acked_text[32], end[256];
         poll_cursor_format(next, next_text);
         poll_cursor_format(acked, acked_text);
-        char *at = json_dumps(tail, JSON_ENCODE_ANY);
+        char *at = json_dumps(acked_when, JSON_ENCODE_ANY);
         int len = snprintf(end, sizeof(end), "],\"next_cursor\":\"%s\",\"done\":%s,\"acked_cursor\":\"%s\",\"acked_at\":%s}",
                            next_text, done ? "true" : "false", acked_text, at ? at : "null");
         free(at);
@@ -199,7 +197,7 @@ static int poll_fetch(struct api_call *call)
     else
         hl_error_set(&call->err, HL_ENOMEM, "out of memory");
 out:
-    json_decref(tail);
+    json_decref(acked_when);
     free(b.p);
     PQclear(res);
     return rc;
