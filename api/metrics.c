@@ -160,8 +160,9 @@ static void am_format(FILE *out, struct api_ctx *ctx)
                  "hookline_retention_deleted_total{table=\"attempts\"} %ld\n"
                  "hookline_retention_deleted_total{table=\"outbox\"} %ld\n"
                  "hookline_retention_deleted_total{table=\"idempotency_keys\"} %ld\n"
-                 "hookline_retention_deleted_total{table=\"portal_sessions\"} %ld\n",
-            rs.attempts, rs.outbox, rs.idempotency_keys, rs.portal_sessions);
+                 "hookline_retention_deleted_total{table=\"portal_sessions\"} %ld\n"
+                 "hookline_retention_deleted_total{table=\"poll_events\"} %ld\n",
+            rs.attempts, rs.outbox, rs.idempotency_keys, rs.portal_sessions, rs.poll_events);
     fprintf(out, "# HELP hookline_retention_batches_total DELETE statements of the retention job (1000 rows at most "
                  "each).\n# TYPE hookline_retention_batches_total counter\nhookline_retention_batches_total %ld\n",
             rs.batches);

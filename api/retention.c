@@ -1,7 +1,7 @@
 /* retention.c: drop the day partitions of the attempt log and of the
  * bodies that have aged out, create the coming days' ahead, and delete sent
- * outbox rows, expired idempotency keys and portal sessions in small
- * batches (see retention.h).
+ * outbox rows, expired idempotency keys, portal sessions and the events
+ * of poll endpoints in small batches (see retention.h).
  *
  * Partitions (sql/010_bodies_partitions.sql) go with DETACH PARTITION
  * CONCURRENTLY, which waits for the transactions that still see them and
@@ -42,7 +42,7 @@ struct retention {
     struct api_ctx *ctx;
     pthread_t thread;
     atomic_bool stop;
-    atomic_long attempts, outbox, idempotency_keys, portal_sessions, batches, runs, parts_attempts, parts_bodies,
+    atomic_long attempts, outbox, idempotency_keys, portal_sessions, poll_events, batches, runs, parts_attempts, parts_bodies,
         carried;
     atomic_llong last_run_ms;
     atomic_bool active;
@@ -76,6 +76,11 @@ static const struct {
       "DELETE FROM portal_sessions WHERE id IN (SELECT id FROM portal_sessions "
       "WHERE expires_at < now() - interval '24 hours' "
       "ORDER BY expires_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED)" },
+    /* poll endpoints' events, acknowledged or not, as old as the attempt log
+     * keeps (sql/015_poll_endpoints.sql: the cursors below go stale), then
+     * those of deleted webhooks */
+    { "poll_events", true, "SELECT hl_poll_retain($1::double precision)" },
+    { "poll_forgotten", false, "SELECT hl_poll_forget()" },
 };
 
 /* Sleep up to 'ms', waking early on stop. */
@@ -98,7 +103,9 @@ static long retention_step(struct retention *rt, PGconn *pg, size_t i, const cha
             log_error("retention: deleting old %s: %s", retention_steps[i].what, err.msg);
             return -1;
         }
-        long n = atol(PQcmdTuples(res));
+        /* a DELETE says how many rows; a function returns the count */
+        long n = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 1
+                     ? atol(PQgetvalue(res, 0, 0)) : atol(PQcmdTuples(res));
         PQclear(res);
         atomic_fetch_add(&rt->batches, 1);
         total += n;
@@ -221,8 +228,12 @@ static int retention_pass(struct retention *rt, PGconn *pg)
     atomic_fetch_add(&rt->outbox, deleted[1]);
     atomic_fetch_add(&rt->idempotency_keys, deleted[2]);
     atomic_fetch_add(&rt->portal_sessions, deleted[3]);
+    atomic_fetch_add(&rt->poll_events, deleted[4] + deleted[5]);
     atomic_fetch_add(&rt->runs, 1);
     atomic_store(&rt->last_run_ms, hl_time_now_ms());
+    if (deleted[4] || deleted[5])
+        log_info("retention: deleted %ld events of poll endpoints older than %s s and %ld of deleted webhooks",
+                 deleted[4], age, deleted[5]);
     if (deleted[0] || deleted[1] || deleted[2] || deleted[3])
         log_info("retention: deleted %ld attempt records and %ld sent outbox rows older than %s s, "
                  "%ld idempotency keys older than 24 h, %ld portal sessions expired over 24 h ago",
@@ -331,6 +342,7 @@ void retention_stats_get(struct retention *rt, struct retention_stats *out)
     out->outbox = atomic_load(&rt->outbox);
     out->idempotency_keys = atomic_load(&rt->idempotency_keys);
     out->portal_sessions = atomic_load(&rt->portal_sessions);
+    out->poll_events = atomic_load(&rt->poll_events);
     out->batches = atomic_load(&rt->batches);
     out->runs = atomic_load(&rt->runs);
     out->partitions_attempts = atomic_load(&rt->parts_attempts);

@@ -26,6 +26,7 @@ struct retention_stats {
     long outbox;            /* sent outbox rows deleted */
     long idempotency_keys;  /* expired idempotency keys deleted */
     long portal_sessions;   /* portal sessions deleted a day after their expiry */
+    long poll_events;       /* events of poll endpoints deleted (aged, or of deleted webhooks) */
     long batches;           /* DELETE statements run (each at most 1000 rows) */
     long runs;              /* passes completed by this process */
     long partitions_attempts; /* day partitions of the attempt log dropped */

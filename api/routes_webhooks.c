@@ -68,7 +68,7 @@ static size_t webhook_tls_todo(const struct api_call *call, const json_t *doc, c
         const char *url = json_string_value(json_object_get(ep, "url"));
         bool known = url == NULL || todo->n == LIMIT_ENDPOINTS_MAX || json_object_get(checked, url) != NULL;
         json_array_foreach(json_object_get(old, "endpoints"), j, oep)
-            known = known || strcmp(json_string_value(json_object_get(oep, "url")), url) == 0;
+            known = known || json_equal(json_object_get(oep, "url"), json_object_get(ep, "url"));
         if (known)
             continue;
         if (by_endpoints)

@@ -182,6 +182,65 @@ static bool headers_have(const json_t *h, const char *name)
     return false;
 }
 
+/* A poll endpoint ({"kind": "poll"}) is never pushed to: the tenant fetches
+ * its webhook's events (GET /v1/webhooks/{id}/poll). It has no url, no
+ * credentials and no headers, and is its webhook's only endpoint. Returns
+ * 1 when 'ep' (one of 'n' given) is a valid poll endpoint, 0 when it is
+ * not one (a push endpoint: "kind" absent or "push"), or HL_EINVAL naming
+ * the field. */
+static int endpoint_poll_check(const json_t *ep, size_t n, struct hl_error *err)
+{
+    const json_t *kind = json_object_get(ep, "kind");
+    if (kind == NULL)
+        return 0;
+    const char *k = json_string_value(kind);
+    if (k == NULL || (strcmp(k, "push") != 0 && strcmp(k, "poll") != 0))
+        return hl_error_set(err, HL_EINVAL, "\"endpoints.kind\" must be \"push\" or \"poll\".");
+    if (strcmp(k, "push") == 0)
+        return 0;
+    if (n != 1)
+        return hl_error_set(err, HL_EINVAL,
+                            "\"endpoints\": a poll endpoint ({\"kind\": \"poll\"}) must be the webhook's only "
+                            "endpoint.");
+    const json_t *v = json_object_get(ep, "url");
+    if (v != NULL && !json_is_null(v))
+        return hl_error_set(err, HL_EINVAL,
+                            "\"endpoints.url\": a poll endpoint has no url; its events are fetched from "
+                            "GET /v1/webhooks/{id}/poll.");
+    v = json_object_get(ep, "auth");
+    if (v != NULL && !json_is_null(v))
+        return hl_error_set(err, HL_EINVAL, "\"endpoints.auth\": a poll endpoint takes no credentials.");
+    v = json_object_get(ep, "headers");
+    if (v != NULL && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0))
+        return hl_error_set(err, HL_EINVAL, "\"endpoints.headers\": a poll endpoint sends nothing and takes no headers.");
+    const char *f;
+    json_t *val;
+    json_object_foreach((json_t *)ep, f, val) {
+        /* the rest of a GET representation sent back is ignored: a poll endpoint is never disabled */
+        if (strcmp(f, "kind") && strcmp(f, "url") && strcmp(f, "auth") && strcmp(f, "headers") && strcmp(f, "id") &&
+            !in_list(endpoint_state_fields, f, false))
+            return hl_error_set(err, HL_EINVAL, "Unknown endpoint field \"%s\".", f);
+    }
+    return 1;
+}
+
+/* The stored poll endpoint, keeping the id of the one 'old' (borrowed, may
+ * be NULL) has. New reference, or NULL when no randomness is available. */
+static json_t *endpoint_poll_build(const json_t *old)
+{
+    size_t i;
+    json_t *ep;
+    char id[HL_ID_MAX] = "";
+    json_array_foreach((json_t *)old, i, ep) {
+        const char *k = json_string_value(json_object_get(ep, "kind"));
+        if (k && strcmp(k, "poll") == 0)
+            snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(ep, "id")));
+    }
+    if (id[0] == '\0' && hl_id_new("ep_", id, sizeof(id)) < 0)
+        return NULL;
+    return json_pack("{s:s,s:s,s:{}}", "id", id, "kind", "poll", "headers");
+}
+
 /* Build the endpoints array from "url" (with the request's top-level
  * "auth", 'url_auth', NULL if not given) or "endpoints". New reference or
  * NULL. */
@@ -206,6 +265,18 @@ static json_t *endpoints_build(const json_t *url, const json_t *url_auth, const 
     json_t *ep;
     json_array_foreach(given, i, ep) {
         json_t *u = json_object_get(ep, "url"), *h = json_object_get(ep, "headers");
+        int poll = endpoint_poll_check(ep, json_array_size(given), err);
+        if (poll < 0)
+            goto fail;
+        if (poll) {
+            json_t *built = endpoint_poll_build(old);
+            if (built == NULL) {
+                hl_error_set(err, HL_EIO, "no randomness available");
+                goto fail;
+            }
+            json_array_append_new(out, built);
+            continue;
+        }
         if (!json_is_object(ep) || !json_is_string(u)) {
             hl_error_set(err, HL_EINVAL, "A valid \"url\" must be specified.");
             goto fail;
@@ -218,7 +289,7 @@ static json_t *endpoints_build(const json_t *url, const json_t *url_auth, const 
         json_object_foreach(ep, k, v) {
             /* "disabled_reason" and "disabled_at": a GET representation sent back */
             if (strcmp(k, "url") && strcmp(k, "headers") && strcmp(k, "id") && strcmp(k, "auth") &&
-                !in_list(endpoint_state_fields, k, false)) {
+                strcmp(k, "kind") && !in_list(endpoint_state_fields, k, false)) {
                 hl_error_set(err, HL_EINVAL, "Unknown endpoint field \"%s\".", k);
                 goto fail;
             }
@@ -395,6 +466,8 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
                                 "\"auth\" alone sets the credentials of a webhook's one endpoint; this one has %zu: "
                                 "give \"auth\" on each of \"endpoints\".", json_array_size(list));
         json_t *ep = json_array_get(list, 0);
+        if (json_object_get(ep, "kind") != NULL && !json_is_null(auth))
+            return hl_error_set(err, HL_EINVAL, "\"auth\": a poll endpoint takes no credentials.");
         if (endpoint_auth_apply(ep, auth, ep, mode, "auth", err) < 0)
             return HL_EINVAL;
     }
@@ -513,13 +586,15 @@ json_t *webhook_public(const json_t *doc, const char *shown_secret)
                                   "is_active", (int)endpoint_active(ep), "disabled_reason", reason ? reason : json_null(),
                                   "disabled_at", at ? at : json_null());
         json_object_update_missing(shown, ep);
+        if (json_object_get(shown, "url") == NULL)
+            json_object_set_new(shown, "url", json_null());    /* a poll endpoint: it has none */
         json_array_set_new(json_object_get(pub, "endpoints"), i, shown);
     }
     json_t *first = json_array_get(json_object_get(pub, "endpoints"), 0);
     json_t *url = json_object_get(first, "url");
     /* "url" leads, as in the webhook APIs this one follows; "auth" is its endpoint's, as it shows */
-    json_t *out = json_pack("{s:O,s:O,s:O,s:O*,s:O*}", "id", json_object_get(pub, "id"), "name", json_object_get(pub, "name"),
-                            "description", json_object_get(pub, "description"), "url", url,
+    json_t *out = json_pack("{s:O,s:O,s:O,s:O,s:O*}", "id", json_object_get(pub, "id"), "name", json_object_get(pub, "name"),
+                            "description", json_object_get(pub, "description"), "url", url ? url : json_null(),
                             "auth", json_object_get(first, "auth"));
     json_object_update_missing(out, pub);
     json_object_set_new(out, "secret", json_string(shown_secret ? shown_secret : "redacted"));

@@ -6,6 +6,7 @@ import { webhooks } from './api.js';
 import { clear, confirmDialog, field, flash, h, link, path, time } from './dom.js';
 import { renderDeliveries } from './deliveries.js';
 import { statusBadge } from './list.js';
+import { pollPanel } from './poll.js';
 import { secretPanel, takeSecret } from './secret.js';
 
 const KNOWN = new Set(['id', 'name', 'description', 'url', 'auth', 'endpoints', 'events', 'headers', 'max_retries',
@@ -70,6 +71,7 @@ export async function renderDetails(ctx, id) {
     secretSlot,
     h('section', { class: 'card', attrs: { 'aria-labelledby': 'settings-title' } },
       h('h2', { id: 'settings-title', text: 'Settings' }), settings),
+    pollPanel(wh),
     testSection(wh, () => log.refreshSoon()),
     h('section', { class: 'card', id: 'deliveries', attrs: { 'aria-labelledby': 'deliveries-title' } },
       h('h2', { id: 'deliveries-title', text: 'Delivery log' })));
@@ -193,7 +195,8 @@ function settingsList(wh, onEnable) {
     wh.disabled_reason ? h('span', { class: 'reason' }, ' Reason: ', wh.disabled_reason) : null);
   row('Endpoints', h('ul', { class: 'plain endpoints-list' }, (wh.endpoints || []).map((ep) =>
     h('li', { class: 'endpoint-item' },
-      h('span', { class: 'mono', text: ep.url }), ' ', endpointState(ep, onEnable),
+      ep.kind === 'poll' ? h('span', { text: 'Poll endpoint: nothing is pushed; events wait to be fetched.' })
+        : h('span', { class: 'mono', text: ep.url }), ' ', endpointState(ep, onEnable),
       authNote(ep.auth), headerList(ep.headers)))));
   row('Events', h('ul', { class: 'plain chips' }, (wh.events || []).map((e) => h('li', { class: 'chip', text: e }))));
   row('Maximum retries', wh.max_retries === undefined || wh.max_retries === null ? none('Default') : String(wh.max_retries));

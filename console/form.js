@@ -6,6 +6,7 @@
 
 import { webhooks } from './api.js';
 import { clear, field, flash, h, link, path, setFieldError } from './dom.js';
+import { deliveryChoice } from './poll.js';
 import { holdSecret } from './secret.js';
 
 const NAME_MAX = 128;
@@ -103,9 +104,10 @@ function endpointsSection(wh) {
   const list = h('div', { class: 'endpoints', id: 'endpoints' });
   const editors = [];
   const addButton = h('button', { type: 'button', class: 'secondary', id: 'add-endpoint', text: 'Add another endpoint' });
-  const el = h('div', { class: 'section-body' },
-    h('p', { class: 'hint', text: 'Each endpoint receives every event of this webhook as a signed HTTPS POST. Headers are sent with each request, e.g. an Authorization token your service expects.' }),
-    list, addButton);
+  const pushHint = h('p', { class: 'hint', text: 'Each endpoint receives every event of this webhook as a signed HTTPS POST. Headers are sent with each request, e.g. an Authorization token your service expects.' });
+  // a poll endpoint (poll.js) is the webhook's only one: the push endpoints hide meanwhile
+  const kind = deliveryChoice(wh, (poll) => { pushHint.hidden = poll; list.hidden = poll; addButton.hidden = poll; });
+  const el = h('div', { class: 'section-body' }, kind.el, pushHint, list, addButton);
 
   function renumber() {
     editors.forEach((ed, i) => {
@@ -166,14 +168,17 @@ function endpointsSection(wh) {
   }
 
   addButton.addEventListener('click', () => addEndpoint({}, true));
-  const initial = wh.endpoints && wh.endpoints.length ? wh.endpoints : [{}];
+  const pushed = (wh.endpoints || []).filter((ep) => ep.kind !== 'poll');
+  const initial = pushed.length ? pushed : [{}];
   initial.forEach((ep) => addEndpoint(ep, false));
+  kind.sync();
 
   return {
     el,
     editors,
     check() {
       let first = null;
+      if (kind.poll()) return null;
       for (const ed of editors) {
         ed.url.setError('');
         setFieldError(ed.box, ed.headersError, '');
@@ -197,11 +202,11 @@ function endpointsSection(wh) {
       }
       return first;
     },
-    read: () => editors.map((ed) => {
+    read: () => (kind.poll() ? [{ kind: 'poll' }] : editors.map((ed) => {
       const headers = {};
       for (const r of ed.rows) if (r.n.value.trim()) headers[r.n.value.trim()] = r.v.value;
       return { url: ed.url.control.value.trim(), headers, auth: ed.auth.read() };
-    }),
+    })),
   };
 }
 

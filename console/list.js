@@ -112,7 +112,7 @@ function emptyState() {
 
 function table(elements) {
   const rows = elements.map((wh) => {
-    const urls = (wh.endpoints || []).map((ep) => ep.url);
+    const urls = (wh.endpoints || []).map((ep) => (ep.kind === 'poll' ? 'Polled (no URL)' : ep.url));
     // one wrapper per cell: on narrow screens the cell is a label/value grid
     const cell = (label, ...content) => h('td', { attrs: { 'data-label': label } }, h('div', { class: 'cell' }, ...content));
     const del = h('button', {

@@ -28,6 +28,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "ops_events.h"
+#include "poll_write.h"
 #include "utf8.h"
 
 #define HEALTH_REFRESH_S "60"   /* a healthy endpoint's last_success_at, at most this stale */
@@ -618,9 +619,32 @@ static bool write_any_exhausted(struct delivery *const *v, size_t n)
     return false;
 }
 
-int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispatcher, const struct hl_config *cfg,
+/* Move the batch's poll-endpoint events (DELIVERY_POLLED) to the end of
+ * 'v', the others first, each part in its order. Returns how many others. */
+static size_t write_split_polled(struct delivery **v, size_t n)
+{
+    size_t pushed = 0, npolled = 0;
+    struct delivery **polled = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->outcome != DELIVERY_POLLED) {
+            v[pushed++] = v[i];
+            continue;
+        }
+        if (polled == NULL && (polled = malloc(n * sizeof(*polled))) == NULL)
+            abort();            /* cannot keep the record: better to crash and redeliver */
+        polled[npolled++] = v[i];
+    }
+    if (npolled > 0)
+        memcpy(v + pushed, polled, npolled * sizeof(*polled));
+    free(polled);
+    return pushed;
+}
+
+int attempts_write(PGconn *pg, struct delivery **v, size_t n_all, const char *dispatcher, const struct hl_config *cfg,
                    struct hl_error *err)
 {
+    /* events for poll endpoints are appended to their logs, and nothing else */
+    size_t n = write_split_polled(v, n_all);
     long disable_after_ms = cfg->disable_after_ms;
     static atomic_ullong batches;
     unsigned long long batch = atomic_fetch_add(&batches, 1) + 1;
@@ -673,6 +697,8 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n, const char *dispat
     if (failures && write_any_exhausted(v, attempted) && ops_events_exhausted(pg, failures, err) < 0)
         goto out;
     if (doomed && write_disable(pg, failures, disable_after_ms, err) < 0)
+        goto out;
+    if (n_all > n && poll_write(pg, v + n, n_all - n, err) < 0)
         goto out;
     rc = db_commit(pg, err);
     /* the bodies are stored: later batches of the same events skip them */

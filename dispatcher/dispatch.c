@@ -88,9 +88,16 @@ struct fanout {
 };
 
 /* Hand a new delivery to its endpoint's fast lane, or defer it to its slow
- * lane: it is then recorded (as a row due now) like a finished attempt. */
+ * lane: it is then recorded (as a row due now) like a finished attempt. A
+ * poll endpoint's is recorded for the tenant to fetch. */
 static void dispatch_route(struct dispatcher *dsp, struct delivery *d)
 {
+    if (d->sub->eps[d->ep].poll) {
+        /* never pushed: recorded as waiting to be fetched, holding its offset until then */
+        d->outcome = DELIVERY_POLLED;
+        attempts_add(dsp->at, d);
+        return;
+    }
     if (queue_admit(dsp->q, d, hl_time_now_ms())) {
         queue_push(dsp->q, d);
         return;

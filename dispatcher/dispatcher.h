@@ -36,6 +36,8 @@ struct sub_endpoint {
     char *authorization;            /* "Authorization: ..." from the endpoint's credentials (own
                                      * allocation, wiped when freed); NULL = none */
     bool active;                    /* false: disabled on its own (410, failing); nothing goes to it */
+    bool poll;                      /* {"kind": "poll"}: never pushed to; its events wait for the
+                                     * tenant to fetch them (poll_write.h); url is "" */
 };
 
 /* One webhook as the dispatcher needs it. Immutable once built; shared by
@@ -208,8 +210,10 @@ struct msg_track {
 /* ---- deliveries ---- */
 
 /* DELIVERY_DEFERRED: not attempted; it goes to its endpoint's slow lane
- * (a retries row due now), which then holds it instead of memory. */
-enum delivery_outcome { DELIVERY_SUCCESS, DELIVERY_RETRY, DELIVERY_FAILED, DELIVERY_DEFERRED };
+ * (a retries row due now), which then holds it instead of memory.
+ * DELIVERY_POLLED: for a poll endpoint, never attempted; recorded as an
+ * event waiting to be fetched (poll_write.h), and no attempt record. */
+enum delivery_outcome { DELIVERY_SUCCESS, DELIVERY_RETRY, DELIVERY_FAILED, DELIVERY_DEFERRED, DELIVERY_POLLED };
 
 struct delivery {
     struct delivery *next;          /* endpoint queue link */

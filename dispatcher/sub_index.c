@@ -388,6 +388,20 @@ static int sub_auth(const struct secretbox *sb, const json_t *doc, const json_t 
     return rc;
 }
 
+/* Is endpoint 'ep' (a stored element of "endpoints") a poll endpoint? */
+static bool sub_endpoint_poll(const json_t *ep)
+{
+    const char *kind = json_string_value(json_object_get(ep, "kind"));
+    return kind != NULL && strcmp(kind, "poll") == 0;
+}
+
+/* An endpoint's url: "" for a poll endpoint, which has none; NULL when a
+ * push endpoint lacks one (malformed). */
+static const char *sub_endpoint_url(const json_t *ep)
+{
+    return sub_endpoint_poll(ep) ? "" : json_string_value(json_object_get(ep, "url"));
+}
+
 /* Copy 'str' to *at and advance it. */
 static const char *sub_put_str(char **at, const char *str)
 {
@@ -430,7 +444,7 @@ static struct sub *sub_from_doc(const struct secretbox *sb, const json_t *doc, l
     }
     json_array_foreach(eps, i, v) {
         const char *eid = json_string_value(json_object_get(v, "id"));
-        const char *url = json_string_value(json_object_get(v, "url"));
+        const char *url = sub_endpoint_url(v);
         if (!eid || !url || strlen(eid) >= HL_ID_MAX)
             goto out;
         chars += strlen(eid) + strlen(url) + 2;
@@ -464,7 +478,8 @@ static struct sub *sub_from_doc(const struct secretbox *sb, const json_t *doc, l
     json_array_foreach(eps, i, v) {
         struct sub_endpoint *ep = &s->eps[s->neps++];
         ep->id = sub_put_str(&at, json_string_value(json_object_get(v, "id")));
-        ep->url = sub_put_str(&at, json_string_value(json_object_get(v, "url")));
+        ep->url = sub_put_str(&at, sub_endpoint_url(v));
+        ep->poll = sub_endpoint_poll(v);
         if (sub_headers(sb, doc, v, &ep->headers, err) < 0 || sub_auth(sb, doc, v, &ep->authorization, err) < 0)
             goto fail;
         /* absent (written before endpoints had a state of their own): active */

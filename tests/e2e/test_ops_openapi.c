@@ -622,6 +622,37 @@ int main(void)
     CALL(st, "DELETE", "/v1/webhooks/{id}/deliveries/{did}", key, 200, NULL, "/v1/webhooks/%s/deliveries/%s", wh, did);
     CALL(st, "DELETE", "/v1/webhooks/{id}/deliveries/{did}", key, 404, NULL, "/v1/webhooks/%s/deliveries/%s", wh, did);
 
+    OPS_SECTION("poll endpoints: a poll webhook, its events fetched, the errors");
+    {
+        char pwh[64] = "";
+        call(st, &resp, "POST", "/v1/webhooks", key, NULL, 201,
+             "{\"name\":\"Contract poll\",\"endpoints\":[{\"kind\":\"poll\"}],\"events\":\"booking\"}", "/v1/webhooks");
+        snprintf(pwh, sizeof(pwh), "%s", ops_str(resp.json, "id") ? ops_str(resp.json, "id") : "wh_none");
+        hx_resp_free(&resp);
+        CALL(st, "GET", "/v1/webhooks/{id}", key, 200, NULL, "/v1/webhooks/%s", pwh);
+        CALL(st, "POST", "/v1/webhooks/{id}/test", key, 202, NULL, "/v1/webhooks/%s/test", pwh);
+        CHECK(HX_WAIT((call(st, &resp, "GET", "/v1/webhooks/{id}/poll", key, NULL, 200, NULL,
+                            "/v1/webhooks/%s/poll?limit=10", pwh),
+                       json_array_size(json_object_get(resp.json, "data")) >= 1 ? (hx_resp_free(&resp), true)
+                                                                                : (hx_resp_free(&resp), false)),
+                      20000));
+        CALL(st, "GET", "/v1/webhooks/{id}/poll", key, 200, NULL, "/v1/webhooks/%s/poll?cursor=pc_1", pwh);
+        CALL(st, "GET", "/v1/webhooks/{id}/poll", key, 400, NULL, "/v1/webhooks/%s/poll?limit=0", pwh);
+        CALL(st, "GET", "/v1/webhooks/{id}/poll", key, 400, NULL, "/v1/webhooks/%s/poll?cursor=nope", pwh);
+        CALL(st, "GET", "/v1/webhooks/{id}/poll", key, 404, NULL, "/v1/webhooks/wh_absent/poll");
+        CALL(st, "GET", "/v1/webhooks/{id}/poll", key, 409, NULL, "/v1/webhooks/%s/poll", wh);
+        CALL(st, "GET", "/v1/webhooks/{id}/poll", NULL, 401, NULL, "/v1/webhooks/%s/poll", pwh);
+        /* as if retention had removed its event: the cursor before it is stale */
+        PGconn *pg = hx_pg_connect(st);
+        const char *params[1] = { pwh };
+        PGresult *res = PQexecParams(pg, "UPDATE poll_state SET purged = last_seq WHERE webhook_id = $1", 1, NULL,
+                                     params, NULL, NULL, 0);
+        CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+        PQclear(res);
+        PQfinish(pg);
+        CALL(st, "GET", "/v1/webhooks/{id}/poll", key, 410, NULL, "/v1/webhooks/%s/poll?cursor=pc_0", pwh);
+    }
+
     OPS_SECTION("an endpoint disabled alone by a 410: its state in GET, its attempt 409, enabled again");
     snprintf(body, sizeof(body), "{\"endpoints\":[{\"url\":\"%s/hook\"},{\"url\":\"%s/gone\"}]}",
              hx_receiver_url(rcv), hx_receiver_url(rcv));

@@ -687,6 +687,52 @@ static void upg_check_auth(struct upg_fx *fx)
     upg_check_received(fx, W_MULTI, 0, id, NULL);
 }
 
+/* Whether event 'id' is among webhook 'wh''s events to fetch (from the acknowledged position). */
+static bool upg_polled(struct upg_fx *fx, int wh, const char *id)
+{
+    struct hx_resp resp;
+    bool found = false;
+    if (hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/poll?limit=1000", fx->wh[wh].id) == 200) {
+        size_t i;
+        json_t *ev;
+        json_array_foreach(json_object_get(resp.json, "data"), i, ev) found = found || strcmp(e2e_str(ev, "id"), id) == 0;
+    }
+    hx_resp_free(&resp);
+    return found;
+}
+
+static void upg_check_poll(struct upg_fx *fx)
+{
+    E2E_SECTION("015: an old push webhook turned into a poll webhook keeps its log; its next events wait to be fetched");
+    char path[200];
+    snprintf(path, sizeof(path), "/v1/webhooks/%s/poll", fx->wh[W_MULTI].id);
+    E2E_EXPECT(fx->st, "GET", fx->key, path, NULL, 409, NULL);
+    struct hx_resp resp;
+    CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/deliveries", fx->wh[W_LIMITED].id), 200);
+    long long logged = e2e_int(resp.json, "count");
+    CHECK(logged > 0);
+    hx_resp_free(&resp);
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->wh[W_LIMITED].id);
+    E2E_EXPECT(fx->st, "PATCH", fx->key, path, "{\"endpoints\":[{\"kind\":\"poll\"}]}", 200, NULL);
+    /* until the dispatcher has read the change; then the next event waits, unsent */
+    char id[64] = "";
+    bool polled = false;
+    long long deadline = hx_now_ms() + UPG_WAIT_MS;
+    while (!polled && hx_now_ms() < deadline) {
+        upg_publish(fx, id);
+        polled = HX_WAIT(upg_polled(fx, W_LIMITED, id), 2000);
+    }
+    CHECK(polled);
+    size_t before = hx_receiver_count(fx->r, "/limited");
+    upg_publish(fx, id);
+    CHECK(HX_WAIT(upg_polled(fx, W_LIMITED, id), UPG_WAIT_MS));
+    CHECK(HX_WAIT(de_count(fx->r, "/multi-a", id) >= 1, UPG_WAIT_MS));     /* pushed to the others meanwhile */
+    CHECK_EQ_INT(hx_receiver_count(fx->r, "/limited"), before);
+    CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/deliveries", fx->wh[W_LIMITED].id), 200);
+    CHECK_EQ_INT(e2e_int(resp.json, "count"), logged);
+    hx_resp_free(&resp);
+}
+
 int main(void)
 {
     struct upg_fx fx = {0};
@@ -715,6 +761,7 @@ int main(void)
     upg_check_dispatch(&fx);
     upg_check_auth(&fx);
     upg_check_rotation(&fx);
+    upg_check_poll(&fx);
 
     json_decref(before);
     PQfinish(fx.pg);

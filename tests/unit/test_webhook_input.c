@@ -216,11 +216,74 @@ static void test_auth_conflicts_with_header(void)
     json_decref(doc);
 }
 
+static const char *ep_str(const json_t *doc, size_t i, const char *k)
+{
+    return json_string_value(json_object_get(json_array_get(json_object_get(doc, "endpoints"), i), k));
+}
+
+/* A poll endpoint ({"kind": "poll"}): no url, credentials or headers, the
+ * webhook's only endpoint; its id kept across edits; shown with "url": null
+ * and taken back as it is shown; switched to push and back. */
+static void test_poll_endpoint(void)
+{
+    struct hl_error err;
+    json_t *doc = doc_blank();
+    CHECK_EQ_INT(apply(doc, "{\"name\":\"p\",\"events\":\"booking\",\"endpoints\":[{\"kind\":\"poll\"}]}",
+                       WEBHOOK_CREATE, &err), 0);
+    CHECK_EQ_STR(ep_str(doc, 0, "kind"), "poll");
+    CHECK(ep_str(doc, 0, "url") == NULL);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", ep_str(doc, 0, "id") ? ep_str(doc, 0, "id") : "");
+    CHECK(strncmp(id, "ep_", 3) == 0);
+
+    json_t *pub = webhook_public(doc, NULL);
+    CHECK(json_is_null(json_object_get(pub, "url")));
+    CHECK(json_is_null(json_object_get(json_array_get(json_object_get(pub, "endpoints"), 0), "url")));
+    char *text = json_dumps(pub, JSON_COMPACT);
+    CHECK_EQ_INT(apply(doc, text, WEBHOOK_REPLACE, &err), 0);
+    CHECK_EQ_STR(ep_str(doc, 0, "kind"), "poll");
+    CHECK_EQ_STR(ep_str(doc, 0, "id"), id);
+    free(text);
+    json_decref(pub);
+    CHECK_EQ_INT(apply(doc, "{\"endpoints\":[{\"kind\":\"poll\",\"url\":null,\"headers\":{}}]}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_STR(ep_str(doc, 0, "id"), id);
+
+    expect_refused(doc, "{\"endpoints\":[{\"kind\":\"poll\",\"url\":\"https://a.example.com\"}]}", WEBHOOK_PATCH,
+                   "\"endpoints.url\"");
+    expect_refused(doc, "{\"endpoints\":[{\"kind\":\"poll\"},{\"url\":\"https://a.example.com\"}]}", WEBHOOK_PATCH,
+                   "\"endpoints\"");
+    expect_refused(doc, "{\"endpoints\":[{\"url\":\"https://a.example.com\"},{\"kind\":\"poll\"}]}", WEBHOOK_PATCH,
+                   "\"endpoints\"");
+    expect_refused(doc, "{\"endpoints\":[{\"kind\":\"pull\"}]}", WEBHOOK_PATCH, "\"endpoints.kind\"");
+    expect_refused(doc, "{\"endpoints\":[{\"kind\":7}]}", WEBHOOK_PATCH, "\"endpoints.kind\"");
+    expect_refused(doc, "{\"endpoints\":[{\"kind\":\"poll\",\"auth\":" AUTH_BEARER "}]}", WEBHOOK_PATCH,
+                   "\"endpoints.auth\"");
+    expect_refused(doc, "{\"endpoints\":[{\"kind\":\"poll\",\"headers\":{\"X-A\":\"1\"}}]}", WEBHOOK_PATCH,
+                   "\"endpoints.headers\"");
+    expect_refused(doc, "{\"endpoints\":[{\"kind\":\"poll\",\"color\":\"red\"}]}", WEBHOOK_PATCH,
+                   "Unknown endpoint field");
+    expect_refused(doc, "{\"auth\":" AUTH_BEARER "}", WEBHOOK_PATCH, "\"auth\": a poll endpoint");
+    expect_refused(doc, "{\"url\":null}", WEBHOOK_PATCH, "A valid \"url\"");
+
+    /* to push (a url of its own), and back to poll: a new poll endpoint */
+    CHECK_EQ_INT(apply(doc, "{\"url\":\"https://a.example.com\"}", WEBHOOK_PATCH, &err), 0);
+    CHECK(ep_str(doc, 0, "kind") == NULL);
+    CHECK_EQ_STR(ep_str(doc, 0, "url"), "https://a.example.com");
+    CHECK_EQ_INT(apply(doc, "{\"endpoints\":[{\"kind\":\"push\",\"url\":\"https://b.example.com\"}]}", WEBHOOK_PATCH,
+                       &err), 0);
+    CHECK(ep_str(doc, 0, "kind") == NULL);
+    CHECK_EQ_INT(apply(doc, "{\"endpoints\":[{\"kind\":\"poll\"}]}", WEBHOOK_PATCH, &err), 0);
+    CHECK_EQ_STR(ep_str(doc, 0, "kind"), "poll");
+    CHECK(strcmp(ep_str(doc, 0, "id"), id) != 0);
+    json_decref(doc);
+}
+
 int main(void)
 {
     test_header_control_characters();
     test_duplicate_url_names_endpoints();
     test_auth_set_keep_remove();
     test_auth_conflicts_with_header();
+    test_poll_endpoint();
     return check_exit();
 }
