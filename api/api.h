@@ -102,6 +102,7 @@ extern const struct api_route routes_health[];
 extern const struct api_route routes_console[];
 extern const struct api_route routes_openapi[];
 extern const struct api_route routes_portal[];
+extern const struct api_route routes_recover[];
 
 /* server.c */
 
