@@ -48,7 +48,7 @@ static bool rc_settled(struct rc_fx *fx, const char *wh, long attempts)
 static void rc_exec(struct rc_fx *fx, const char *sql, const char *p1, const char *p2, const char *p3)
 {
     const char *params[3] = { p1, p2, p3 };
-    PGresult *res = PQexecParams(fx->pg, sql, p3 ? 3 : p2 ? 2 : 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(fx->pg, sql, p3 ? 3 : p2 ? 2 : p1 ? 1 : 0, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
         hx_die("%s: %s", sql, PQerrorMessage(fx->pg));
     PQclear(res);
@@ -229,6 +229,52 @@ static void rc_paced(struct rc_fx *fx)
     }
 }
 
+/* 100,001 failed records (written in PostgreSQL: a volume no receiver
+ * needs to see): one call recovers the oldest 100,000 and names the send
+ * time of the first one left; a call from there recovers it. The webhook's
+ * rate_limit 1 keeps its lane to one delivery every two seconds meanwhile;
+ * deleting the webhook takes its rows. */
+static void rc_bound(struct rc_fx *fx)
+{
+    E2E_SECTION("one call recovers at most 100,000 deliveries, the oldest first, and says where to go on");
+    struct de_webhook bulk;
+    de_webhook_new(fx->st, fx->key, &bulk,
+                   "{\"name\":\"bulk\",\"url\":\"%s/bulk\",\"events\":\"booking\",\"filter\":{\"data.case\":"
+                   "\"bulk\"},\"max_retries\":0,\"rate_limit\":1}", hx_receiver_url(fx->r));
+    rc_exec(fx, "SELECT hl_partition_add('attempts', hl_utc_day(now() - interval '200 s')), "
+                "hl_partition_add('attempts', hl_utc_day(now()))", NULL, NULL, NULL);
+    rc_exec(fx, "INSERT INTO attempts (sent_at, attempt, duration_ms, success, id, tenant_id, webhook_id, endpoint_id, "
+                "endpoint_url, event_id, event_type, status_code, error) "
+                "SELECT now() - interval '150 s' + g * interval '1 ms', 1, 1, false, 'dlv_bulk' || g, 'acme', $1, $2, "
+                "'https://127.0.0.1/bulk', 'evt_bulk' || g, 'booking.scheduled', 500, 'HTTP 500' "
+                "FROM generate_series(1, 100001) g", bulk.id, bulk.ep[0], NULL);
+    char body[128], next[64] = "", last[64] = "";
+    PGresult *res = PQexec(fx->pg, "SELECT hl_ts(now() - interval '1 hour'), "
+                                   "(SELECT hl_ts(sent_at) FROM attempts WHERE event_id = 'evt_bulk100001')");
+    CHECK_FATAL(PQresultStatus(res) == PGRES_TUPLES_OK);
+    snprintf(body, sizeof(body), "{\"since\":\"%s\"}", PQgetvalue(res, 0, 0));
+    snprintf(last, sizeof(last), "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    struct hx_resp resp;
+    long long t0 = hx_now_ms();
+    CHECK_EQ_INT(rc_recover(fx, fx->key, bulk.id, body, &resp), 100000);
+    fprintf(stderr, "recover of 100,000 deliveries: %lld ms\n", hx_now_ms() - t0);
+    CHECK(resp.json && json_is_true(json_object_get(resp.json, "more")));
+    if (e2e_str(resp.json, "next_since"))
+        snprintf(next, sizeof(next), "%s", e2e_str(resp.json, "next_since"));
+    CHECK_EQ_STR(next, last);
+    hx_resp_free(&resp);
+    CHECK_EQ_INT(rc_pg(fx, "SELECT count(*) FROM retries WHERE webhook_id = $1 AND event_id <> 'evt_bulk100001'",
+                       bulk.id, NULL), 100000);
+    snprintf(body, sizeof(body), "{\"since\":\"%s\"}", next);
+    CHECK_EQ_INT(rc_recover(fx, fx->key, bulk.id, body, &resp), 1);
+    CHECK(resp.json && json_is_false(json_object_get(resp.json, "more")) && !json_object_get(resp.json, "next_since"));
+    hx_resp_free(&resp);
+    CHECK_EQ_INT(hx_api(fx->st, "DELETE", fx->key, NULL, &resp, "/v1/webhooks/%s", bulk.id), 200);
+    hx_resp_free(&resp);
+    CHECK_EQ_INT(rc_pg(fx, "SELECT count(*) FROM retries WHERE webhook_id = $1", bulk.id, NULL), 0);
+}
+
 static void rc_refusals(struct rc_fx *fx)
 {
     char path[128], body[256];
@@ -309,6 +355,7 @@ int main(void)
     rc_rotate(&fx, secret, sizeof(secret));
     rc_recover_window(&fx, secret);
     rc_paced(&fx);
+    rc_bound(&fx);
     rc_refusals(&fx);
 
     de_producer_free(fx.p);
