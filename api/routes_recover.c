@@ -94,8 +94,11 @@ static int recover_check(struct api_call *call, const char *id, const char *sinc
  * found in one walk of the webhook's log from 'since' on (a later record,
  * even after 'until', decides); row k of an endpoint is due k / pace
  * seconds from now, the pace being RECOVER_RATE or half the endpoint's
- * rate_limit if that is lower. Sets *count and, when more remain, the
- * send time of the first one left into 'next' ("" otherwise). */
+ * rate_limit if that is lower. A delivery whose body is no longer stored
+ * is left out: a slow-lane row without one would park its lane (the
+ * bodies of a day outlive its records by a day, so only a body removed by
+ * hand is missing). Sets *count and, when more remain, the send time of
+ * the first one left into 'next' ("" otherwise). */
 static int recover_insert(struct api_call *call, const char *id, const char *since, const char *until,
                           long *count, char *next, size_t cap)
 {
@@ -115,7 +118,9 @@ static int recover_insert(struct api_call *call, const char *id, const char *sin
         "  WHERE NOT l.success AND l.sent_at < coalesce($4::timestamptz, now()) "
         "  AND l.endpoint_id IN (SELECT e->>'id' FROM webhooks w, jsonb_array_elements(w.endpoints) e "
         "                        WHERE w.id = $1 AND hl_endpoint_on(e)) "
-        "  AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.endpoint_id = l.endpoint_id AND r.event_id = l.event_id)), "
+        "  AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.endpoint_id = l.endpoint_id AND r.event_id = l.event_id) "
+        "  AND EXISTS (SELECT 1 FROM bodies b WHERE b.tenant_id = l.tenant_id AND b.event_id = l.event_id "
+        "              AND b.day = hl_utc_day(l.sent_at))), "
         "pick AS ("
         "  SELECT c.*, row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.k) - 1 AS n "
         "  FROM cand c WHERE c.k <= $5::bigint), "

@@ -231,7 +231,8 @@ static void rc_paced(struct rc_fx *fx)
 
 /* 100,001 failed records (written in PostgreSQL: a volume no receiver
  * needs to see): one call recovers the oldest 100,000 and names the send
- * time of the first one left; a call from there recovers it. The webhook's
+ * time of the first one left; a call from there recovers it. A record
+ * whose body is no longer stored is not recovered. The webhook's
  * rate_limit 1 keeps its lane to one delivery every two seconds meanwhile;
  * deleting the webhook takes its rows. */
 static void rc_bound(struct rc_fx *fx)
@@ -248,6 +249,15 @@ static void rc_bound(struct rc_fx *fx)
                 "SELECT now() - interval '150 s' + g * interval '1 ms', 1, 1, false, 'dlv_bulk' || g, 'acme', $1, $2, "
                 "'https://127.0.0.1/bulk', 'evt_bulk' || g, 'booking.scheduled', 500, 'HTTP 500' "
                 "FROM generate_series(1, 100001) g", bulk.id, bulk.ep[0], NULL);
+    rc_exec(fx, "SELECT hl_partition_add('bodies', hl_utc_day(now() - interval '200 s')), "
+                "hl_partition_add('bodies', hl_utc_day(now()))", NULL, NULL, NULL);
+    rc_exec(fx, "INSERT INTO bodies (tenant_id, event_id, day, body) SELECT 'acme', event_id, hl_utc_day(sent_at), "
+                "'{\"id\":\"' || event_id || '\"}' FROM attempts WHERE webhook_id = $1", bulk.id, NULL, NULL);
+    /* and one more whose body is gone: never recovered (its row would park the lane) */
+    rc_exec(fx, "INSERT INTO attempts (sent_at, attempt, duration_ms, success, id, tenant_id, webhook_id, endpoint_id, "
+                "endpoint_url, event_id, event_type, status_code, error) "
+                "VALUES (now() - interval '160 s', 1, 1, false, 'dlv_bulk0', 'acme', $1, $2, "
+                "'https://127.0.0.1/bulk', 'evt_bulk0', 'booking.scheduled', 500, 'HTTP 500')", bulk.id, bulk.ep[0], NULL);
     char body[128], next[64] = "", last[64] = "";
     PGresult *res = PQexec(fx->pg, "SELECT hl_ts(now() - interval '1 hour'), "
                                    "(SELECT hl_ts(sent_at) FROM attempts WHERE event_id = 'evt_bulk100001')");
@@ -264,8 +274,9 @@ static void rc_bound(struct rc_fx *fx)
         snprintf(next, sizeof(next), "%s", e2e_str(resp.json, "next_since"));
     CHECK_EQ_STR(next, last);
     hx_resp_free(&resp);
-    CHECK_EQ_INT(rc_pg(fx, "SELECT count(*) FROM retries WHERE webhook_id = $1 AND event_id <> 'evt_bulk100001'",
-                       bulk.id, NULL), 100000);
+    CHECK_EQ_INT(rc_pg(fx, "SELECT count(*) FROM retries WHERE webhook_id = $1 AND event_id NOT IN "
+                           "('evt_bulk100001', 'evt_bulk0')", bulk.id, NULL), 100000);
+    CHECK_EQ_INT(rc_pg(fx, "SELECT count(*) FROM retries WHERE event_id = 'evt_bulk0'", NULL, NULL), 0);
     snprintf(body, sizeof(body), "{\"since\":\"%s\"}", next);
     CHECK_EQ_INT(rc_recover(fx, fx->key, bulk.id, body, &resp), 1);
     CHECK(resp.json && json_is_false(json_object_get(resp.json, "more")) && !json_object_get(resp.json, "next_since"));
