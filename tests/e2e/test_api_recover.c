@@ -278,7 +278,22 @@ static void rc_bound(struct rc_fx *fx)
                            "('evt_bulk100001', 'evt_bulk0')", bulk.id, NULL), 100000);
     CHECK_EQ_INT(rc_pg(fx, "SELECT count(*) FROM retries WHERE event_id = 'evt_bulk0'", NULL, NULL), 0);
     snprintf(body, sizeof(body), "{\"since\":\"%s\"}", next);
+    /* a recover may take longer than a request's 5 s: this one waits 7 s
+     * for a lock on its webhook, held by another session, and then goes on */
+    E2E_SECTION("a recover may run longer than other requests (30 s): it waits out a 7 s lock on its webhook");
+    PGconn *locker = hx_pg_connect(fx->st);
+    char lock_sql[256];
+    snprintf(lock_sql, sizeof(lock_sql),
+             "BEGIN; SELECT 1 FROM webhooks WHERE id = '%s' FOR UPDATE; SELECT pg_sleep(7); COMMIT", bulk.id);
+    CHECK_FATAL(PQsendQuery(locker, lock_sql) == 1);
+    CHECK_FATAL(HX_WAIT(rc_pg(fx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND "
+                                  "query LIKE $1", "%pg_sleep(7)%", NULL) == 1, RC_WAIT_MS));
+    long long t1 = hx_now_ms();
     CHECK_EQ_INT(rc_recover(fx, fx->key, bulk.id, body, &resp), 1);
+    CHECK(hx_now_ms() - t1 >= 5500);
+    for (PGresult *res_l; (res_l = PQgetResult(locker)) != NULL;)
+        PQclear(res_l);
+    PQfinish(locker);
     CHECK(resp.json && json_is_false(json_object_get(resp.json, "more")) && !json_object_get(resp.json, "next_since"));
     hx_resp_free(&resp);
     CHECK_EQ_INT(hx_api(fx->st, "DELETE", fx->key, NULL, &resp, "/v1/webhooks/%s", bulk.id), 200);
