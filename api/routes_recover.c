@@ -29,7 +29,7 @@
 #define RECOVER_MAX 100000          /* deliveries one call recovers, the oldest first */
 #define RECOVER_RATE 50             /* recovered deliveries due per second per endpoint, at most */
 /* the statement timeout of a recover's transaction, above the requests'
- * DB_TIMEOUT_REQUEST_MS: 100,000 rows took 2-6 s on two busy cores */
+ * DB_TIMEOUT_REQUEST_MS: 100,000 rows took 2-10 s on two busy cores */
 #define RECOVER_TIMEOUT_MS 30000
 
 /* The body's fields into 'since' and 'until' (normalized; until "" when
