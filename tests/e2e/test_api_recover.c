@@ -10,7 +10,9 @@
  * (attempt 2, succeeded) in the delivery log; the 15 earlier ones never
  * come. A second recover at once, and another after the deliveries, add 0.
  * A webhook with rate_limit 2 gets its recovered deliveries at most one a
- * second (half its limit, so live traffic has the rest). Another tenant's
+ * second (half its limit, so live traffic has the rest), and live events
+ * to a rate-limited endpoint go out between 300 recovered deliveries
+ * rather than after them. Another tenant's
  * recover on the id is 404, a read-only key 403, a disabled webhook 409,
  * and every bad body a 400 naming its field.
  */
@@ -301,6 +303,51 @@ static void rc_bound(struct rc_fx *fx)
     CHECK_EQ_INT(rc_pg(fx, "SELECT count(*) FROM retries WHERE webhook_id = $1", bulk.id, NULL), 0);
 }
 
+/* With rate_limit 10 every delivery to the endpoint goes through its slow
+ * lane; 300 recovered ones are due 5 a second, so live events, due when
+ * they come, go out between them within about a second, where 300 rows
+ * due at once would hold them back 30 s. */
+static void rc_live_between(struct rc_fx *fx)
+{
+    E2E_SECTION("live events go out between the deliveries of a large recover (rate_limit 10: 5 a second recovered)");
+    struct de_webhook busy;
+    de_webhook_new(fx->st, fx->key, &busy,
+                   "{\"name\":\"busy\",\"url\":\"%s/busy\",\"events\":\"booking\",\"filter\":{\"data.case\":"
+                   "\"busy\"},\"max_retries\":0,\"rate_limit\":10}", hx_receiver_url(fx->r));
+    rc_exec(fx, "SELECT hl_partition_add(t, hl_utc_day(now() - interval '200 s')), hl_partition_add(t, hl_utc_day(now())) "
+                "FROM unnest(ARRAY['attempts', 'bodies']) t", NULL, NULL, NULL);
+    rc_exec(fx, "INSERT INTO attempts (sent_at, attempt, duration_ms, success, id, tenant_id, webhook_id, endpoint_id, "
+                "endpoint_url, event_id, event_type, status_code, error) "
+                "SELECT now() - interval '100 s' + g * interval '1 ms', 1, 1, false, 'dlv_busy' || g, 'acme', $1, $2, "
+                "'https://127.0.0.1/busy', 'evt_busy' || g, 'booking.scheduled', 500, 'HTTP 500' "
+                "FROM generate_series(1, 300) g", busy.id, busy.ep[0], NULL);
+    rc_exec(fx, "INSERT INTO bodies (tenant_id, event_id, day, body) SELECT 'acme', event_id, hl_utc_day(sent_at), "
+                "'{\"id\":\"' || event_id || '\"}' FROM attempts WHERE webhook_id = $1", busy.id, NULL, NULL);
+    char body[128];
+    PGresult *res = PQexec(fx->pg, "SELECT hl_ts(now() - interval '1 hour')");
+    CHECK_FATAL(PQresultStatus(res) == PGRES_TUPLES_OK);
+    snprintf(body, sizeof(body), "{\"since\":\"%s\"}", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    struct hx_resp resp;
+    CHECK_EQ_INT(rc_recover(fx, fx->key, busy.id, body, &resp), 300);
+    hx_resp_free(&resp);
+    CHECK(HX_WAIT(hx_receiver_count(fx->r, "/busy") >= 5, RC_WAIT_MS));
+    for (int i = 0; i < 3; i++) {
+        char id[64];
+        de_produce_event(fx->p, "acme", "booking.scheduled", "{\"case\":\"busy\"}", id, NULL);
+        de_flush(fx->p);
+        long long t = hx_now_ms();
+        CHECK(HX_WAIT(de_count(fx->r, "/busy", id) == 1, RC_WAIT_MS));
+        long long took = hx_now_ms() - t;
+        fprintf(stderr, "live event %d beside the recover: %lld ms\n", i, took);
+        CHECK(took < 8000);
+    }
+    /* the recover was still going: far from its 300 */
+    CHECK(hx_receiver_count(fx->r, "/busy") < 200);
+    CHECK_EQ_INT(hx_api(fx->st, "DELETE", fx->key, NULL, &resp, "/v1/webhooks/%s", busy.id), 200);
+    hx_resp_free(&resp);
+}
+
 static void rc_refusals(struct rc_fx *fx)
 {
     char path[128], body[256];
@@ -382,6 +429,7 @@ int main(void)
     rc_recover_window(&fx, secret);
     rc_paced(&fx);
     rc_bound(&fx);
+    rc_live_between(&fx);
     rc_refusals(&fx);
 
     de_producer_free(fx.p);
