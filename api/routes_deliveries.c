@@ -24,11 +24,11 @@
 
 #include "envelope.h"
 #include "publish.h"
+#include "time_param.h"
 
 #define DELIVERY_ID_MAX 64
 #define TEST_EVENT_TYPE "webhook.test"
 #define TEST_EVENT_MESSAGE "This is a test event from hookline."
-#define TIME_PARAM_MAX 64
 
 /* A path id that cannot exist is answered as absent without a query. */
 static const char *delivery_webhook_id(struct api_call *call)
@@ -74,79 +74,6 @@ static int delivery_webhook_find(struct api_call *call, const char *id, bool loc
     return rc;
 }
 
-/* ---- timestamps ------------------------------------------------------------ */
-
-/* Read exactly 'n' digits at *p into *out and advance *p. */
-static bool time_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return false;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-static int time_month_days(int year, int month)
-{
-    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return month == 2 && leap ? 29 : days[month - 1];
-}
-
-/* Check that 's' is an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac] then
- * Z or +HH:MM / -HH:MM; 't', 'z' and a space for 'T' allowed) naming a day
- * that exists, and write it in the one form PostgreSQL reads whatever its
- * settings into 'out'. A ' ' where the offset sign belongs is taken for a
- * '+' that the query string decoded. Returns false if it is not one. */
-static bool time_rfc3339_normalize(const char *s, char *out, size_t cap)
-{
-    const char *p = s;
-    int y, mo, d, h, mi, sec, oh = 0, om = 0;
-    char sign = '+';
-    if (!time_digits(&p, 4, &y) || *p++ != '-' || !time_digits(&p, 2, &mo) || *p++ != '-' ||
-        !time_digits(&p, 2, &d))
-        return false;
-    if (*p != 'T' && *p != 't' && *p != ' ')
-        return false;
-    p++;
-    if (!time_digits(&p, 2, &h) || *p++ != ':' || !time_digits(&p, 2, &mi) || *p++ != ':' ||
-        !time_digits(&p, 2, &sec))
-        return false;
-    const char *frac = p;
-    size_t nfrac = 0;
-    if (*p == '.') {
-        p++;
-        while (isdigit((unsigned char)p[nfrac]))
-            nfrac++;
-        if (nfrac == 0 || nfrac > 9)
-            return false;
-        p += nfrac;
-        nfrac++; /* with the dot */
-    }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-' || *p == ' ') {
-        sign = *p == '-' ? '-' : '+';
-        p++;
-        if (!time_digits(&p, 2, &oh) || *p++ != ':' || !time_digits(&p, 2, &om))
-            return false;
-    } else {
-        return false;
-    }
-    /* year 0 does not exist for PostgreSQL; offsets beyond 15 h it refuses
-     * (real ones stay within 14 h); 60 s is a leap second */
-    if (*p != '\0' || y < 1 || mo < 1 || mo > 12 || d < 1 || d > time_month_days(y, mo) || h > 23 ||
-        mi > 59 || sec > 60 || oh > 15 || om > 59)
-        return false;
-    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d%.*s%c%02d:%02d", y, mo, d, h, mi, sec, (int)nfrac,
-                     frac, sign, oh, om);
-    return n > 0 && (size_t)n < cap;
-}
-
 /* The optional timestamp query parameter 'name' into 'out' ("" if absent). */
 static int delivery_query_time(struct api_call *call, const char *name, char *out, size_t cap)
 {
@@ -168,7 +95,7 @@ static int delivery_list(struct api_call *call)
     struct list_window w;
     int sort = 0;
     bool desc = true;
-    char since[TIME_PARAM_MAX + 8], until[TIME_PARAM_MAX + 8], limit[24], offset[24];
+    char since[TIME_PARAM_OUT], until[TIME_PARAM_OUT], limit[24], offset[24];
     const char *id = delivery_webhook_id(call);
     if (id == NULL)
         return HL_ENOTFOUND;

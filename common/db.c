@@ -32,6 +32,7 @@ struct db_pool {
  * freed with the PGconn (PGEVT_CONNDESTROY), kept across resets. */
 struct db_session {
     long wait_ms;           /* longest wait for an answer; 0: unbounded */
+    long base_wait_ms;      /* wait_ms as opened (db_timeout_extend changes wait_ms for a while) */
     long reset_ms;          /* longest wait for a reconnect; 0: libpq's connect_timeout alone */
     long long retry_at_ms;  /* no reconnect before this (after a failed one) */
     unsigned resets;        /* reconnects made: what the server kept for the session is gone */
@@ -86,6 +87,7 @@ PGconn *db_connect_params(const struct db_params *params, struct hl_error *err)
     }
     long stmt_ms = db_params_statement_timeout_ms(params), connect_ms = db_params_connect_timeout_ms(params);
     session->wait_ms = stmt_ms > 0 ? stmt_ms + DB_WAIT_GRACE_MS : 0;
+    session->base_wait_ms = session->wait_ms;
     session->reset_ms = session->wait_ms > 0 && (connect_ms == 0 || session->wait_ms < connect_ms) ? session->wait_ms
                                                                                                   : connect_ms;
     if (!PQregisterEventProc(pg, db_event, "hookline.db", NULL) || !PQsetInstanceData(pg, db_event, session)) {
@@ -338,10 +340,33 @@ void db_pool_release(struct db_pool *pool, PGconn *pg)
         return;
     if (PQstatus(pg) == CONNECTION_OK && PQtransactionStatus(pg) != PQTRANS_IDLE)
         db_rollback(pg);
+    db_timeout_restore(pg);
     pthread_mutex_lock(&pool->lock);
     pool->free[pool->nfree++] = pg;
     pthread_cond_signal(&pool->freed);
     pthread_mutex_unlock(&pool->lock);
+}
+
+int db_timeout_extend(PGconn *pg, long statement_timeout_ms, struct hl_error *err)
+{
+    struct db_session *session = db_session_get(pg);
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%ld", statement_timeout_ms);
+    const char *params[1] = { ms };
+    if (session == NULL)
+        return hl_error_set(err, HL_EDB, "PostgreSQL: not a session of ours");
+    /* set_config(..., true): SET LOCAL, with the value as a parameter */
+    if (db_exec(pg, err, "SELECT set_config('statement_timeout', $1, true)", 1, params) < 0)
+        return HL_EDB;
+    session->wait_ms = statement_timeout_ms + DB_WAIT_GRACE_MS;
+    return 0;
+}
+
+void db_timeout_restore(PGconn *pg)
+{
+    struct db_session *session = pg ? db_session_get(pg) : NULL;
+    if (session != NULL)
+        session->wait_ms = session->base_wait_ms;
 }
 
 static bool db_result_ok(const PGresult *res)

@@ -97,6 +97,18 @@ int db_commit(PGconn *pg, struct hl_error *err) HL_MUST_CHECK;
  * (a session that does not answer is dropped, which ends its transaction). */
 void db_rollback(PGconn *pg);
 
+/* For the transaction open on 'pg' (a session opened here): its statements
+ * may run up to 'statement_timeout_ms' (SET LOCAL statement_timeout) and
+ * the helpers wait that long plus DB_WAIT_GRACE_MS for each answer, until
+ * db_timeout_restore(). For one bulk request among short ones. Returns 0
+ * or HL_EDB (the wait is then unchanged). */
+int db_timeout_extend(PGconn *pg, long statement_timeout_ms, struct hl_error *err) HL_MUST_CHECK;
+
+/* Back to the session's own wait for answers, once the transaction of
+ * db_timeout_extend has ended (the server's setting ended with it).
+ * db_pool_release does it too. No-op for a session not extended. */
+void db_timeout_restore(PGconn *pg);
+
 /* Apply every "NNN_*.sql" file of 'dir' not yet recorded in
  * schema_migrations, in name order, each in its own transaction, under an
  * advisory lock so concurrent starters apply each file once. Open 'pg'

@@ -5,6 +5,7 @@
 import { webhooks } from './api.js';
 import { clear, confirmDialog, field, flash, h, link, path, time } from './dom.js';
 import { renderDeliveries } from './deliveries.js';
+import { recoverSection } from './recover.js';
 import { statusBadge } from './list.js';
 import { pollPanel } from './poll.js';
 import { secretPanel, takeSecret } from './secret.js';
@@ -73,6 +74,7 @@ export async function renderDetails(ctx, id) {
       h('h2', { id: 'settings-title', text: 'Settings' }), settings),
     pollPanel(wh),
     testSection(wh, () => log.refreshSoon()),
+    recoverSection(wh, () => log.refreshSoon()),
     h('section', { class: 'card', id: 'deliveries', attrs: { 'aria-labelledby': 'deliveries-title' } },
       h('h2', { id: 'deliveries-title', text: 'Delivery log' })));
   const log = renderDeliveries(ctx.view.querySelector('#deliveries'), id);

@@ -611,6 +611,54 @@ try {
     assert.equal((await api('DELETE', `/v1/webhooks/${made.id}`)).status, 200);
   });
 
+  await step('recover failed deliveries since a date and time: confirmed in a dialog, the count shown, delivered again', async () => {
+    // test_console.c has the receiver answer the first request to /flaky with 500
+    const made = (await api('POST', '/v1/webhooks', { name: 'Recover me', events: 'booking', url: `${RECEIVER}/flaky`, max_retries: 0 })).json;
+    assert.equal((await api('POST', `/v1/webhooks/${made.id}/test`)).status, 202);
+    await until('the failed delivery recorded', async () => {
+      const els = (await api('GET', `/v1/webhooks/${made.id}/deliveries`)).json.elements;
+      return els.length === 1 && els[0].success === false;
+    }, 30000, 300);
+    await page.goto(`${BASE}/#/webhooks/${made.id}`);
+    const input = page.getByLabel('Failed since');
+    await input.waitFor();
+    const submit = page.getByRole('button', { name: 'Recover failed deliveries since…' });
+    // a time in the future is refused beside the field, before any request
+    await input.fill('2999-01-01T00:00');
+    await submit.click();
+    await until('the field error', async () => /in the past/.test(await page.locator('#recover-since-error').innerText()), 5000, 100);
+    // the browser runs in UTC (timezoneId): an hour ago in its local time
+    const hourAgo = new Date(Date.now() - 3600 * 1000).toISOString().slice(0, 16);
+    await input.fill(hourAgo);
+    await submit.click();
+    let dlg = page.locator('dialog[open]');
+    await dlg.waitFor();
+    assert.match(await dlg.innerText(), /Recover failed deliveries\?/);
+    // Cancel: nothing is recovered
+    await dlg.getByRole('button', { name: 'Cancel' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    assert.equal((await page.locator('#recover-result').innerText()).trim(), '');
+    await submit.click();
+    dlg = page.locator('dialog[open]');
+    await dlg.getByRole('button', { name: 'Recover deliveries' }).click();
+    await until('the count', async () => /^1 failed delivery will be delivered again/.test(await page.locator('#recover-result').innerText()), 10000, 100);
+    await shot('16-recover');
+    await until('a second attempt, succeeded, in the log', async () => {
+      const els = (await api('GET', `/v1/webhooks/${made.id}/deliveries`)).json.elements;
+      return els.length === 2 && els.some((d) => d.attempt === 2 && d.success === true);
+    }, 30000, 300);
+    await until('the log on the page shows it', async () => {
+      await page.locator('#refresh-deliveries').click();
+      await page.waitForTimeout(300);
+      return (await page.locator('#deliveries-table tbody tr').count()) === 2;
+    }, 15000, 500);
+    // once delivered there is nothing left to recover
+    await submit.click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Recover deliveries' }).click();
+    await until('a count of 0', async () => /\(0\)/.test(await page.locator('#recover-result').innerText()), 10000, 100);
+    assert.equal((await api('DELETE', `/v1/webhooks/${made.id}`)).status, 200);
+  });
+
   await step('sign out forgets the key', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to hookline' }).waitFor();
@@ -618,7 +666,7 @@ try {
     await page.goto(`${BASE}/#/`);
     await page.waitForURL(/#\/signin$/);
     assert.equal(await page.locator('#topnav').isVisible(), false);
-    await shot('16-signed-out');
+    await shot('17-signed-out');
   });
 
   await step('no script error, CSP violation or JavaScript dialog during the run', async () => {

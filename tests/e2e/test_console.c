@@ -9,8 +9,9 @@
  * playwright-core over the whole console (sign in, create in steps with two
  * endpoints, the secret shown once, test event and delivery log, disable,
  * rotate, edit, validation errors, XSS, paging, narrow screen, delete, an
- * endpoint disabled by a 410 and enabled again, sign out), and the
- * receiver checks what the test event delivered. Then
+ * endpoint disabled by a 410 and enabled again, failed deliveries
+ * recovered since a date and time, sign out), and the receiver checks
+ * what the test event and the recover delivered. Then
  * tests/console/portal.test.mjs opens portal session links in an iframe
  * of a page on another loopback origin (HOOKLINE_PORTAL_FRAME_ANCESTORS
  * lists http://localhost:*): signed in for that tenant alone, a webhook
@@ -393,6 +394,33 @@ static void check_receiver(struct hx_receiver *rcv)
     printf("first test event: /crm %d, /audit %d; after the edit: /crm %d, /audit %d\n", c[0], c[1], c[2], c[3]);
 }
 
+/* The recover the browser ran delivered the failed test event at /flaky
+ * once more: two requests, one webhook-id, a 500 and then a 200. */
+static void check_recovered(struct hx_receiver *rcv)
+{
+    SECTION("the receiver got the recovered delivery once more, with the same webhook-id");
+    CHECK_EQ_INT(hx_receiver_count(rcv, "/flaky"), 2);
+    const char *ids[2] = { NULL, NULL };
+    int status[2] = { 0, 0 }, k = 0;
+    struct hx_received *recs[2] = { NULL, NULL };
+    size_t n = hx_receiver_count(rcv, NULL);
+    for (size_t i = 0; i < n && k < 2; i++) {
+        struct hx_received *rec = hx_receiver_get(rcv, i);
+        if (rec != NULL && strcmp(rec->path, "/flaky") == 0) {
+            recs[k] = rec;
+            ids[k] = json_string_value(json_object_get(rec->headers, "webhook-id"));
+            status[k++] = rec->status;
+        } else {
+            hx_received_free(rec);
+        }
+    }
+    CHECK(k == 2 && ids[0] && ids[1] && strcmp(ids[0], ids[1]) == 0);
+    CHECK_EQ_INT(status[0], 500);
+    CHECK_EQ_INT(status[1], 200);
+    for (int i = 0; i < k; i++)
+        hx_received_free(recs[i]);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/hookline-console-XXXXXX";
@@ -457,9 +485,12 @@ int main(void)
         SECTION("the console in Chromium (tests/console/console.test.mjs); screenshots in %s", artifacts);
         /* the endpoint the browser sees disabled by hookline, and enables again */
         hx_receiver_respond(rcv, "/gone", 410, 1, NULL);
+        /* the endpoint whose failed delivery the browser recovers */
+        hx_receiver_respond(rcv, "/flaky", 500, 1, NULL);
         int rc = browser_run(st, NODE_SCRIPT, key, hx_receiver_url(rcv), artifacts);
         CHECK_EQ_INT(rc, 0);
         check_receiver(rcv);
+        check_recovered(rcv);
         SECTION("portal links framed by another origin in Chromium (tests/console/portal.test.mjs)");
         CHECK_EQ_INT(browser_run(st, PORTAL_SCRIPT, key, hx_receiver_url(rcv), artifacts), 0);
         SECTION("poll endpoints in Chromium (tests/console/poll.test.mjs)");

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <regex.h>
 #include <signal.h>
+#include <time.h>
 
 #include "ops_e2e.h"
 
@@ -687,11 +688,25 @@ int main(void)
              hx_receiver_url(rcv), hx_receiver_url(rcv));
     CALL(st, "PATCH", "/v1/webhooks/{id}", key, 200, body, "/v1/webhooks/%s", wh);
 
+    OPS_SECTION("recover: the 410 failure of the last hour scheduled again; the usual errors");
+    {
+        char since[32];
+        time_t hour_ago = time(NULL) - 3600;
+        struct tm tm;
+        strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&hour_ago, &tm));
+        snprintf(body, sizeof(body), "{\"since\":\"%s\"}", since);
+    }
+    CALL(st, "POST", "/v1/webhooks/{id}/recover", key, 202, body, "/v1/webhooks/%s/recover", wh);
+    CALL(st, "POST", "/v1/webhooks/{id}/recover", key, 400, "{}", "/v1/webhooks/%s/recover", wh);
+    CALL(st, "POST", "/v1/webhooks/{id}/recover", ro_key, 403, body, "/v1/webhooks/%s/recover", wh);
+    CALL(st, "POST", "/v1/webhooks/{id}/recover", key, 404, body, "/v1/webhooks/wh_absent/recover");
+
     OPS_SECTION("secrets, disabling, deleting, revoking");
     CALL(st, "POST", "/v1/webhooks/{id}/rotate-secret", key, 200, NULL, "/v1/webhooks/%s/rotate-secret", wh);
     CALL(st, "POST", "/v1/webhooks/{id}/rotate-secret", ro_key, 403, NULL, "/v1/webhooks/%s/rotate-secret", wh);
     CALL(st, "PATCH", "/v1/webhooks/{id}", key, 200, "{\"is_active\":false}", "/v1/webhooks/%s", wh);
     CALL(st, "POST", "/v1/webhooks/{id}/test", key, 409, NULL, "/v1/webhooks/%s/test", wh);
+    CALL(st, "POST", "/v1/webhooks/{id}/recover", key, 409, body, "/v1/webhooks/%s/recover", wh);
     CALL(st, "DELETE", "/v1/webhooks/{id}", key, 200, NULL, "/v1/webhooks/%s", wh);
     CALL(st, "DELETE", "/v1/webhooks/{id}", key, 404, NULL, "/v1/webhooks/%s", wh);
     CALL(st, "DELETE", "/v1/tenants/{tenant}/keys/{key_id}", admin, 200, NULL, "/v1/tenants/contract/keys/%s",
