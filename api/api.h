@@ -102,6 +102,14 @@ extern const struct api_route routes_health[];
 extern const struct api_route routes_console[];
 extern const struct api_route routes_openapi[];
 extern const struct api_route routes_portal[];
+extern const struct api_route routes_stats[];
+
+/* routes_deliveries.c */
+
+/* Check that 's' is an RFC 3339 date-time naming a day that exists and
+ * write it into 'out' in a form PostgreSQL reads whatever its settings.
+ * Returns false if it is not one. */
+bool time_rfc3339_normalize(const char *s, char *out, size_t cap);
 
 /* server.c */
 

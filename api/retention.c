@@ -76,6 +76,12 @@ static const struct {
       "DELETE FROM portal_sessions WHERE id IN (SELECT id FROM portal_sessions "
       "WHERE expires_at < now() - interval '24 hours' "
       "ORDER BY expires_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED)" },
+    /* the hourly delivery health (sql/016) goes with the attempts it counts:
+     * an hour once wholly older than HOOKLINE_RETENTION */
+    { "webhook_stats", true,
+      "DELETE FROM webhook_stats s USING (SELECT webhook_id, hour FROM webhook_stats "
+      "WHERE hour < now() - make_interval(secs => $1::double precision) - interval '1 hour' "
+      "LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED) o WHERE s.webhook_id = o.webhook_id AND s.hour = o.hour" },
 };
 
 /* Sleep up to 'ms', waking early on stop. */
@@ -223,6 +229,8 @@ static int retention_pass(struct retention *rt, PGconn *pg)
     atomic_fetch_add(&rt->portal_sessions, deleted[3]);
     atomic_fetch_add(&rt->runs, 1);
     atomic_store(&rt->last_run_ms, hl_time_now_ms());
+    if (deleted[4])
+        log_info("retention: deleted %ld hours of webhook delivery health older than %s s", deleted[4], age);
     if (deleted[0] || deleted[1] || deleted[2] || deleted[3])
         log_info("retention: deleted %ld attempt records and %ld sent outbox rows older than %s s, "
                  "%ld idempotency keys older than 24 h, %ld portal sessions expired over 24 h ago",

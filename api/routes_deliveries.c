@@ -102,7 +102,7 @@ static int time_month_days(int year, int month)
  * that exists, and write it in the one form PostgreSQL reads whatever its
  * settings into 'out'. A ' ' where the offset sign belongs is taken for a
  * '+' that the query string decoded. Returns false if it is not one. */
-static bool time_rfc3339_normalize(const char *s, char *out, size_t cap)
+bool time_rfc3339_normalize(const char *s, char *out, size_t cap)
 {
     const char *p = s;
     int y, mo, d, h, mi, sec, oh = 0, om = 0;
