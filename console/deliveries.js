@@ -4,6 +4,7 @@
 
 import { webhooks } from './api.js';
 import { append, clear, confirmDialog, flash, h, time } from './dom.js';
+import { deliveryView } from './delivery_view.js';
 
 const PAGE_SIZE = 20;
 const AUTO_REFRESH_MS = 2000;
@@ -76,6 +77,8 @@ export function renderDeliveries(section, id) {
     const rows = elements.map((d) => {
       const retry = h('button', { type: 'button', class: 'secondary small', text: 'Retry', attrs: { 'aria-label': `Retry delivery ${d.id}` } });
       const del = h('button', { type: 'button', class: 'danger small', text: 'Delete', attrs: { 'aria-label': `Delete delivery record ${d.id}` } });
+      const open = h('button', { type: 'button', class: 'secondary small open-delivery', text: 'Details', attrs: { 'aria-expanded': 'false', 'aria-label': `Details of delivery ${d.id}` } });
+      open.addEventListener('click', () => toggleView(d, open));
       retry.addEventListener('click', () => retryOne(d, retry));
       del.addEventListener('click', () => deleteOne(d, del));
       return h('tr', { dataset: { id: d.id } },
@@ -88,7 +91,7 @@ export function renderDeliveries(section, id) {
         cell('Sent', time(d.sent_at, true), d.duration_ms === null || d.duration_ms === undefined ? null
           : h('small', { class: 'muted duration', text: `took ${d.duration_ms} ms` })),
         cell('Next attempt', time(d.next_attempt_at, true)),
-        cell('Actions', h('span', { class: 'row-actions' }, retry, del)));
+        cell('Actions', h('span', { class: 'row-actions' }, open, retry, del)));
     });
     return h('div', { class: 'table-wrap' },
       h('table', { class: 'data deliveries', id: 'deliveries-table' },
@@ -104,6 +107,21 @@ export function renderDeliveries(section, id) {
     const prev = h('button', { type: 'button', class: 'secondary small', text: 'Newer', disabled: page <= 1, onclick: () => { page--; refresh(); } });
     const next = h('button', { type: 'button', class: 'secondary small', text: 'Older', disabled: page >= max, onclick: () => { page++; refresh(); } });
     return h('nav', { class: 'pager', attrs: { 'aria-label': 'Delivery log pages' } }, prev, h('span', { class: 'pager-status', text: `Page ${page} of ${max}` }), next);
+  }
+
+  // what was sent and what came back, in a row under the record (delivery_view.js)
+  function toggleView(d, button) {
+    const row = button.closest('tr');
+    const next = row.nextElementSibling;
+    if (next && next.classList.contains('delivery-view-row')) {
+      next.remove();
+      button.setAttribute('aria-expanded', 'false');
+      button.textContent = 'Details';
+      return;
+    }
+    row.after(h('tr', { class: 'delivery-view-row' }, h('td', { attrs: { colspan: '9' } }, deliveryView(id, d.id))));
+    button.setAttribute('aria-expanded', 'true');
+    button.textContent = 'Hide';
   }
 
   async function retryOne(d, button) {

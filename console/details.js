@@ -5,6 +5,7 @@
 import { webhooks } from './api.js';
 import { clear, confirmDialog, field, flash, h, link, path, time } from './dom.js';
 import { renderDeliveries } from './deliveries.js';
+import { renderHealth } from './health.js';
 import { statusBadge } from './list.js';
 import { secretPanel, takeSecret } from './secret.js';
 
@@ -71,9 +72,12 @@ export async function renderDetails(ctx, id) {
     h('section', { class: 'card', attrs: { 'aria-labelledby': 'settings-title' } },
       h('h2', { id: 'settings-title', text: 'Settings' }), settings),
     testSection(wh, () => log.refreshSoon()),
+    h('section', { class: 'card', id: 'health', attrs: { 'aria-labelledby': 'health-title' } },
+      h('h2', { id: 'health-title', text: 'Delivery health, last 24 hours' })),
     h('section', { class: 'card', id: 'deliveries', attrs: { 'aria-labelledby': 'deliveries-title' } },
       h('h2', { id: 'deliveries-title', text: 'Delivery log' })));
   const log = renderDeliveries(ctx.view.querySelector('#deliveries'), id);
+  renderHealth(ctx.view.querySelector('#health'), id);
   ctx.focus();
 
   function update(next) {
