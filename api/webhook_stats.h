@@ -12,9 +12,13 @@
 
 /* The window of success_rate_24h: the current UTC hour and the 23 before. */
 #define WEBHOOK_STATS_RATE_HOURS 24
+/* How long a webhook's rate is served from the process's cache. */
+#define WEBHOOK_STATS_RATE_TTL_MS 10000
 
 /* The success rate over the last WEBHOOK_STATS_RATE_HOURS hours of each of
- * the 'n' webhooks 'ids' (borrowed) of 'tenant', in one query: rates[i]
+ * the 'n' webhooks 'ids' (borrowed) of 'tenant', at most
+ * WEBHOOK_STATS_RATE_TTL_MS old: from the cache, the others in one query
+ * (none when all are cached). Any thread. rates[i]
  * gets succeeded / (succeeded + failed) of ids[i], or a negative value when
  * it made no attempt in the window. Returns 0, or HL_EDB / HL_ENOMEM with
  * the reason in 'err'. */
