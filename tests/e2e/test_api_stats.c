@@ -1,7 +1,7 @@
 /* test_api_stats.c: delivery health at a glance, end to end.
  *
  * A dispatcher delivers a webhook's events to a real receiver: two slow
- * (300 ms) and eight fast, three of which fail once and succeed on their
+ * (600 ms) and eight fast, three of which fail once and succeed on their
  * retry. GET /v1/webhooks/{id}/stats then counts 10 succeeded and 3
  * failed, in hourly (and daily) buckets that add up to the totals, with
  * p50 among the fast and p95 among the slow; the aggregate agrees with
@@ -52,7 +52,7 @@ static void fx_deliver(struct fx *fx)
     de_webhook_new(fx->st, fx->key_b, &fx->b, "{\"name\":\"b\",\"url\":\"%s/b\",\"events\":[\"booking.scheduled\"]}",
                    u);
     /* the dispatcher reads the webhooks from hookline.webhooks: wait until it delivers */
-    hx_receiver_set_delay(fx->r, 300);
+    hx_receiver_set_delay(fx->r, 600);
     fx_publish(fx, 0);
     CHECK_FATAL(HX_WAIT(fx_attempts(fx) >= 1, WAIT_MS));
     fx_publish(fx, 1);
@@ -76,8 +76,9 @@ static void check_stats(struct fx *fx)
     CHECK_EQ_INT(e2e_int(totals, "failed"), 3);
     long long p50 = e2e_int(totals, "p50_ms"), p95 = e2e_int(totals, "p95_ms");
     printf("p50 %lld ms, p95 %lld ms\n", p50, p95);
-    CHECK(p50 >= 0 && p50 < 150);
-    CHECK(p95 >= 250 && p95 <= 2000);
+    /* generous: the fast ones may be slow on a loaded machine, never 600 ms */
+    CHECK(p50 >= 0 && p50 < 400);
+    CHECK(p95 >= 500 && p95 <= 5000);
     CHECK(fabs(json_number_value(json_object_get(totals, "success_rate")) - 0.7692) < 0.0001);
     /* from the hour 24 h ago to this one; they add up to the totals */
     CHECK_EQ_INT(json_array_size(buckets), 25);
