@@ -16,6 +16,7 @@ export function renderDeliveries(section, id) {
   let success = '';
   let timer = null;
   let until = 0;
+  const opened = new Set();   // records shown open: they stay open when the log refreshes
   const outcome = h('select', { id: 'delivery-filter', name: 'success' },
     h('option', { value: '', text: 'All' }),
     h('option', { value: 'true', text: 'Succeeded' }),
@@ -81,7 +82,7 @@ export function renderDeliveries(section, id) {
       open.addEventListener('click', () => toggleView(d, open));
       retry.addEventListener('click', () => retryOne(d, retry));
       del.addEventListener('click', () => deleteOne(d, del));
-      return h('tr', { dataset: { id: d.id } },
+      const tr = h('tr', { dataset: { id: d.id } },
         cell('Status', outcomeBadge(d)),
         cell('Event', h('span', { class: 'mono event-type', text: d.event_type }), h('br'), h('small', { class: 'mono muted event-id', text: d.event_id })),
         cell('Endpoint', h('span', { class: 'mono url-cell', text: d.endpoint_url || '' })),
@@ -92,6 +93,7 @@ export function renderDeliveries(section, id) {
           : h('small', { class: 'muted duration', text: `took ${d.duration_ms} ms` })),
         cell('Next attempt', time(d.next_attempt_at, true)),
         cell('Actions', h('span', { class: 'row-actions' }, open, retry, del)));
+      return opened.has(d.id) ? [tr, viewRow(d, open)] : tr;
     });
     return h('div', { class: 'table-wrap' },
       h('table', { class: 'data deliveries', id: 'deliveries-table' },
@@ -115,13 +117,19 @@ export function renderDeliveries(section, id) {
     const next = row.nextElementSibling;
     if (next && next.classList.contains('delivery-view-row')) {
       next.remove();
+      opened.delete(d.id);
       button.setAttribute('aria-expanded', 'false');
       button.textContent = 'Details';
       return;
     }
-    row.after(h('tr', { class: 'delivery-view-row' }, h('td', { attrs: { colspan: '9' } }, deliveryView(id, d.id))));
+    opened.add(d.id);
+    row.after(viewRow(d, button));
+  }
+
+  function viewRow(d, button) {
     button.setAttribute('aria-expanded', 'true');
     button.textContent = 'Hide';
+    return h('tr', { class: 'delivery-view-row' }, h('td', { attrs: { colspan: '9' } }, deliveryView(id, d.id)));
   }
 
   async function retryOne(d, button) {

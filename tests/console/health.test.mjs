@@ -246,7 +246,12 @@ try {
     assert.deepEqual(await overflowing(), [], 'no sideways scroll');
     await view.scrollIntoViewIfNeeded();
     await view.screenshot({ path: path.join(ARTIFACTS, 'health-delivery-390.png') });
-    // and closed again
+    // it stays open when the log refreshes (the table is drawn again), and closes
+    const before = await view.elementHandle();
+    await page.locator('#refresh-deliveries').click();
+    await until('the log drawn again', async () => !(await before.evaluate((el) => el.isConnected)), 15000, 100);
+    await view.locator('.payload').waitFor();
+    assert.equal(await row.getByRole('button', { name: `Details of delivery ${d.id}` }).getAttribute('aria-expanded'), 'true');
     await row.getByRole('button', { name: `Details of delivery ${d.id}` }).click();
     assert.equal(await view.count(), 0);
   });
