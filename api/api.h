@@ -104,6 +104,7 @@ extern const struct api_route routes_openapi[];
 extern const struct api_route routes_portal[];
 extern const struct api_route routes_poll[];
 extern const struct api_route routes_recover[];
+extern const struct api_route routes_stats[];
 
 /* server.c */
 

@@ -77,10 +77,16 @@ static const struct {
       "WHERE expires_at < now() - interval '24 hours' "
       "ORDER BY expires_at LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED)" },
     /* poll endpoints' events, acknowledged or not, as old as the attempt log
-     * keeps (sql/015_poll_endpoints.sql: the cursors below go stale), then
+     * keeps (sql/014_poll_endpoints.sql: the cursors below go stale), then
      * those of deleted webhooks */
     { "poll_events", true, "SELECT hl_poll_retain($1::double precision)" },
     { "poll_forgotten", false, "SELECT hl_poll_forget()" },
+    /* the hourly delivery health (sql/015) goes with the attempts it counts:
+     * an hour once wholly older than HOOKLINE_RETENTION */
+    { "webhook_stats", true,
+      "DELETE FROM webhook_stats s USING (SELECT webhook_id, hour FROM webhook_stats "
+      "WHERE hour < now() - make_interval(secs => $1::double precision) - interval '1 hour' "
+      "LIMIT " RETENTION_BATCH " FOR UPDATE SKIP LOCKED) o WHERE s.webhook_id = o.webhook_id AND s.hour = o.hour" },
 };
 
 /* Sleep up to 'ms', waking early on stop. */
@@ -234,6 +240,8 @@ static int retention_pass(struct retention *rt, PGconn *pg)
     if (deleted[4] || deleted[5])
         log_info("retention: deleted %ld events of poll endpoints older than %s s and %ld of deleted webhooks",
                  deleted[4], age, deleted[5]);
+    if (deleted[6])
+        log_info("retention: deleted %ld hours of webhook delivery health older than %s s", deleted[6], age);
     if (deleted[0] || deleted[1] || deleted[2] || deleted[3])
         log_info("retention: deleted %ld attempt records and %ld sent outbox rows older than %s s, "
                  "%ld idempotency keys older than 24 h, %ld portal sessions expired over 24 h ago",

@@ -5,7 +5,7 @@
  *       -> {"data": [envelopes], "next_cursor", "done", "acked_cursor", "acked_at"}
  *
  * The dispatchers append each event to the webhook's log with the next
- * position (sql/015_poll_endpoints.sql). A cursor names a position: the
+ * position (sql/014_poll_endpoints.sql). A cursor names a position: the
  * events after it are returned, oldest first, and fetching with a cursor
  * acknowledges every event up to it (the stored position only moves
  * forward; an older cursor still re-reads what retention keeps). Without

@@ -21,7 +21,9 @@
 #include "doc_cache.h"
 #include "envelope.h"
 #include "list_query.h"
+#include "log.h"
 #include "webhook_input.h"
+#include "webhook_stats.h"
 #include "webhook_store.h"
 
 #define ROTATION_OVERLAP_MS (24LL * 3600 * 1000)
@@ -298,6 +300,13 @@ static int webhook_list(struct api_call *call)
         }
     }
 
+    /* a live figure beside the cached documents (webhook_stats.c); the list
+     * does not fail for want of it: the rates are null then */
+    double rates[WEBHOOK_LIST_SIZE_MAX];
+    struct hl_error why = { 0 };
+    if (webhook_stats_rates(call->pg, call->who.tenant, ids, n, rates, &why) < 0)
+        log_warn("webhook list of %s: no success rates: %s", call->who.tenant, why.msg);
+
     env = list_envelope_new("Webhook", count, &w);
     if (env == NULL || json_object_set_new(env, "elements", json_array()) < 0 ||
         (head = json_dumps(env, JSON_COMPACT)) == NULL) {
@@ -313,18 +322,21 @@ static int webhook_list(struct api_call *call)
         if (!first)
             list_body_add(&body, ",", 1);
         first = false;
+        /* a document is one object: its last byte is its closing brace */
+        char rate[48];
+        int rate_len = webhook_stats_rate_field(rates[i], rate, sizeof(rate));
+        list_body_add(&body, texts[i], lens[i] - 1);
+        list_body_add(&body, rate, (size_t)rate_len);
         if (!with_deliveries) {
-            list_body_add(&body, texts[i], lens[i]);
+            list_body_add(&body, "}", 1);
             continue;
         }
-        /* a document is one object: its last byte is its closing brace */
         json_t *recent = json_object_get(deliveries, ids[i]);
         char *arr = recent ? json_dumps(recent, JSON_COMPACT) : NULL;
         if (recent != NULL && arr == NULL) {
             body.failed = true;
             break;
         }
-        list_body_add(&body, texts[i], lens[i] - 1);
         list_body_add(&body, ",\"deliveries\":", 14);
         list_body_add(&body, arr ? arr : "[]", arr ? strlen(arr) : 2);
         list_body_add(&body, "}", 1);

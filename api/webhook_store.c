@@ -161,7 +161,9 @@ int webhook_store_delete(PGconn *pg, const char *tenant, const char *id, struct 
 {
     const char *params[2] = { id, tenant };
     PGresult *res = db_query(pg, err,
-        "WITH d AS (DELETE FROM webhooks WHERE id = $1 AND tenant_id = $2 RETURNING id, tenant_id, version) "
+        "WITH d AS (DELETE FROM webhooks WHERE id = $1 AND tenant_id = $2 RETURNING id, tenant_id, version), "
+        /* its delivery health goes with it (the attempt log ages out) */
+        "st AS (DELETE FROM webhook_stats WHERE webhook_id IN (SELECT id FROM d)) "
         "INSERT INTO outbox (webhook_id, tenant_id, kind, payload) "
         "SELECT id, tenant_id, 'webhook.deleted', jsonb_build_object('type', 'webhook.deleted', "
         "'version', version + 1, 'occurred_at', hl_ts(now()), "

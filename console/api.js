@@ -135,4 +135,6 @@ export const webhooks = {
   retry: (id, did) => api('POST', `/v1/webhooks/${enc(id)}/deliveries/${enc(did)}/retry`),
   removeDelivery: (id, did) => api('DELETE', `/v1/webhooks/${enc(id)}/deliveries/${enc(did)}`),
   types: () => api('GET', '/v1/webhook-types'),
+  stats: (id, params) => api('GET', `/v1/webhooks/${enc(id)}/stats${query(params)}`),
+  delivery: (id, did) => api('GET', `/v1/webhooks/${enc(id)}/deliveries/${enc(did)}`),
 };

@@ -4,6 +4,7 @@
 
 import { webhooks } from './api.js';
 import { append, clear, confirmDialog, flash, h, time } from './dom.js';
+import { deliveryView } from './delivery_view.js';
 
 const PAGE_SIZE = 20;
 const AUTO_REFRESH_MS = 2000;
@@ -15,6 +16,7 @@ export function renderDeliveries(section, id) {
   let success = '';
   let timer = null;
   let until = 0;
+  const opened = new Set();   // records shown open: they stay open when the log refreshes
   const outcome = h('select', { id: 'delivery-filter', name: 'success' },
     h('option', { value: '', text: 'All' }),
     h('option', { value: 'true', text: 'Succeeded' }),
@@ -76,9 +78,11 @@ export function renderDeliveries(section, id) {
     const rows = elements.map((d) => {
       const retry = h('button', { type: 'button', class: 'secondary small', text: 'Retry', attrs: { 'aria-label': `Retry delivery ${d.id}` } });
       const del = h('button', { type: 'button', class: 'danger small', text: 'Delete', attrs: { 'aria-label': `Delete delivery record ${d.id}` } });
+      const open = h('button', { type: 'button', class: 'secondary small open-delivery', text: 'Details', attrs: { 'aria-expanded': 'false', 'aria-label': `Details of delivery ${d.id}` } });
+      open.addEventListener('click', () => toggleView(d, open));
       retry.addEventListener('click', () => retryOne(d, retry));
       del.addEventListener('click', () => deleteOne(d, del));
-      return h('tr', { dataset: { id: d.id } },
+      const tr = h('tr', { dataset: { id: d.id } },
         cell('Status', outcomeBadge(d)),
         cell('Event', h('span', { class: 'mono event-type', text: d.event_type }), h('br'), h('small', { class: 'mono muted event-id', text: d.event_id })),
         cell('Endpoint', h('span', { class: 'mono url-cell', text: d.endpoint_url || '' })),
@@ -88,7 +92,8 @@ export function renderDeliveries(section, id) {
         cell('Sent', time(d.sent_at, true), d.duration_ms === null || d.duration_ms === undefined ? null
           : h('small', { class: 'muted duration', text: `took ${d.duration_ms} ms` })),
         cell('Next attempt', time(d.next_attempt_at, true)),
-        cell('Actions', h('span', { class: 'row-actions' }, retry, del)));
+        cell('Actions', h('span', { class: 'row-actions' }, open, retry, del)));
+      return opened.has(d.id) ? [tr, viewRow(d, open)] : tr;
     });
     return h('div', { class: 'table-wrap' },
       h('table', { class: 'data deliveries', id: 'deliveries-table' },
@@ -104,6 +109,27 @@ export function renderDeliveries(section, id) {
     const prev = h('button', { type: 'button', class: 'secondary small', text: 'Newer', disabled: page <= 1, onclick: () => { page--; refresh(); } });
     const next = h('button', { type: 'button', class: 'secondary small', text: 'Older', disabled: page >= max, onclick: () => { page++; refresh(); } });
     return h('nav', { class: 'pager', attrs: { 'aria-label': 'Delivery log pages' } }, prev, h('span', { class: 'pager-status', text: `Page ${page} of ${max}` }), next);
+  }
+
+  // what was sent and what came back, in a row under the record (delivery_view.js)
+  function toggleView(d, button) {
+    const row = button.closest('tr');
+    const next = row.nextElementSibling;
+    if (next && next.classList.contains('delivery-view-row')) {
+      next.remove();
+      opened.delete(d.id);
+      button.setAttribute('aria-expanded', 'false');
+      button.textContent = 'Details';
+      return;
+    }
+    opened.add(d.id);
+    row.after(viewRow(d, button));
+  }
+
+  function viewRow(d, button) {
+    button.setAttribute('aria-expanded', 'true');
+    button.textContent = 'Hide';
+    return h('tr', { class: 'delivery-view-row' }, h('td', { attrs: { colspan: '9' } }, deliveryView(id, d.id)));
   }
 
   async function retryOne(d, button) {

@@ -6,6 +6,7 @@ import { webhooks } from './api.js';
 import { clear, confirmDialog, field, flash, h, link, path, time } from './dom.js';
 import { renderDeliveries } from './deliveries.js';
 import { recoverSection } from './recover.js';
+import { renderHealth } from './health.js';
 import { statusBadge } from './list.js';
 import { pollPanel } from './poll.js';
 import { secretPanel, takeSecret } from './secret.js';
@@ -75,9 +76,12 @@ export async function renderDetails(ctx, id) {
     pollPanel(wh),
     testSection(wh, () => log.refreshSoon()),
     recoverSection(wh, () => log.refreshSoon()),
+    h('section', { class: 'card', id: 'health', attrs: { 'aria-labelledby': 'health-title' } },
+      h('h2', { id: 'health-title', text: 'Delivery health, last 24 hours' })),
     h('section', { class: 'card', id: 'deliveries', attrs: { 'aria-labelledby': 'deliveries-title' } },
       h('h2', { id: 'deliveries-title', text: 'Delivery log' })));
   const log = renderDeliveries(ctx.view.querySelector('#deliveries'), id);
+  renderHealth(ctx.view.querySelector('#health'), id);
   ctx.focus();
 
   function update(next) {

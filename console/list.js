@@ -7,6 +7,7 @@
 
 import { webhooks } from './api.js';
 import { confirmDialog, flash, h, link, path, time } from './dom.js';
+import { rateText } from './health.js';
 
 export const PAGE_SIZES = [10, 20, 50, 100];
 
@@ -129,13 +130,14 @@ function table(elements) {
       cell('For Login', filterValue(wh, 'data.owner') ?? h('span', { class: 'muted', text: '—' })),
       cell('Team', filterValue(wh, 'data.team') ?? h('span', { class: 'muted', text: '—' })),
       cell('Active', statusBadge(wh)),
+      cell('Success 24 h', h('span', { class: 'success-rate', title: 'Deliveries that succeeded over the last 24 hours', text: rateText(wh.success_rate_24h) })),
       cell('Created', time(wh.created_at)),
       cell('Actions', del));
   });
   return h('div', { class: 'table-wrap' },
     h('table', { class: 'data', id: 'webhooks-table' },
       h('caption', { class: 'sr-only', text: 'Your webhooks' }),
-      h('thead', {}, h('tr', {}, ['Name', 'Description', 'URL(s)', 'Events', 'Login', 'For Login', 'Team', 'Active', 'Created', 'Actions']
+      h('thead', {}, h('tr', {}, ['Name', 'Description', 'URL(s)', 'Events', 'Login', 'For Login', 'Team', 'Active', 'Success 24 h', 'Created', 'Actions']
         .map((t) => h('th', { attrs: { scope: 'col' }, text: t })))),
       h('tbody', {}, rows)));
 }

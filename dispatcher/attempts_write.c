@@ -14,7 +14,9 @@
  * failing for too long (with their endpoint.disabled or, for a webhook's
  * last active endpoint, webhook.disabled outbox events). The operational
  * events these changes raise for the tenant go into the same transaction
- * (ops_events.c), again only when the batch has such a change.
+ * (ops_events.c), again only when the batch has such a change. The
+ * batch's attempts are added to the hourly delivery health last
+ * (attempts_stats.c), with the signature each went out with in its record.
  */
 #include "attempts_write.h"
 
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attempts_stats.h"
 #include "db.h"
 #include "catalog.h"
 #include "envelope.h"
@@ -166,7 +169,8 @@ static void write_copy_rows(struct wbuf *b, struct delivery *const *v, size_t n,
             wbuf_add(b, "\\N", 2);
         wbuf_add(b, "\t", 1);
         wbuf_copy_col(b, d->error[0] ? d->error : NULL, '\t');
-        wbuf_copy_col(b, dispatcher, '\n');
+        wbuf_copy_col(b, dispatcher, '\t');
+        wbuf_copy_col(b, d->signature[0] ? d->signature : NULL, '\n');
     }
 }
 
@@ -346,7 +350,7 @@ static int write_copy(PGconn *pg, const struct wbuf *rows, struct hl_error *err)
 {
     return write_copy_to(pg,
         "COPY attempts (sent_at, next_attempt_at, attempt, status_code, duration_ms, success, id, tenant_id, "
-        "webhook_id, endpoint_id, endpoint_url, event_id, event_type, response, error, dispatcher) FROM STDIN",
+        "webhook_id, endpoint_id, endpoint_url, event_id, event_type, response, error, dispatcher, signature) FROM STDIN",
         rows, NULL, err);
 }
 
@@ -665,6 +669,7 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n_all, const char *di
         }
     char *health_ok = NULL, *health = NULL;
     write_health_rows(v, attempted, &health_ok, &health);
+    char *stats = attempts_stats_rows(v, attempted);
     int rc = HL_EDB;
     if (db_begin(pg, err) < 0 || write_bodies(pg, v, n, now_ms, batch, err) < 0 ||
         (copy.n > 0 && write_copy(pg, &copy, err) < 0))
@@ -700,6 +705,9 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n_all, const char *di
         goto out;
     if (n_all > n && poll_write(pg, v + n, n_all - n, err) < 0)
         goto out;
+    /* last: the hot rows of webhook_stats are held only until the commit */
+    if (stats && attempts_stats_write(pg, stats, err) < 0)
+        goto out;
     rc = db_commit(pg, err);
     /* the bodies are stored: later batches of the same events skip them */
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -714,5 +722,6 @@ out:
     free(settled_epochs);
     free(health_ok);
     free(health);
+    free(stats);
     return rc;
 }

@@ -236,6 +236,8 @@ int deliver_start(struct deliver *dv, struct delivery *d)
         log_error("webhook %s: its secret cannot sign", s->id);
         sig[0] = '\0';
     }
+    /* kept with the attempt record: a signature cannot be made again once its secret rotated */
+    snprintf(d->signature, sizeof(d->signature), "%s", sig);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     h = curl_slist_append(h, dv->user_agent);
     h = curl_slist_append(h, "Expect:");

@@ -236,6 +236,7 @@ struct delivery {
     long long next_ms;              /* when DELIVERY_RETRY: due time */
     bool gone;                      /* 410: disable the endpoint */
     char dlv_id[HL_ID_MAX];
+    char signature[3 * 64];         /* the webhook-signature it went out with ("" if none), for the log */
 };
 
 struct dispatcher;

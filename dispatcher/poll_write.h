@@ -1,6 +1,6 @@
 /* poll_write.h: events for poll endpoints ({"kind": "poll"}), recorded
  * instead of sent: appended in order to their webhook's log in PostgreSQL
- * (sql/015_poll_endpoints.sql), from where the tenant fetches them with
+ * (sql/014_poll_endpoints.sql), from where the tenant fetches them with
  * GET /v1/webhooks/{id}/poll. Called by the attempt writer, inside the
  * transaction that records the rest of its batch.
  */

@@ -465,7 +465,7 @@ try {
     await table.waitFor();
     assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|\bundefined\b|\[object /, 'no raw values leak into the list');
     const heads = await table.locator('thead th').allInnerTexts();
-    assert.deepEqual(heads, ['Name', 'Description', 'URL(s)', 'Events', 'Login', 'For Login', 'Team', 'Active', 'Created', 'Actions']);
+    assert.deepEqual(heads, ['Name', 'Description', 'URL(s)', 'Events', 'Login', 'For Login', 'Team', 'Active', 'Success 24 h', 'Created', 'Actions']);
     const crmRow = table.locator('tbody tr', { hasText: 'Bookings to CRM' });
     const text = await crmRow.innerText();
     for (const want of [`${RECEIVER}/crm`, `${RECEIVER}/audit`, 'booking', 'Active', '(edited)']) {

@@ -19,6 +19,10 @@
  * and a page of an origin not listed cannot frame it. Then
  * tests/console/poll.test.mjs creates a poll webhook in the form and
  * watches its details page show the poll URL and the acknowledged position.
+ * tests/console/health.test.mjs, on a 390 px screen: the details page's
+ * chart of the last 24 h against GET /v1/webhooks/{id}/stats, the list's
+ * success rate, and a delivery opened from the log (payload, headers as
+ * sent, response, history), with screenshots.
  *
  * Without chromium or tests/console/node_modules the browser part is
  * skipped with a message, unless HOOKLINE_REQUIRE_BROWSER is set (as
@@ -49,6 +53,7 @@ extern char **environ;
 #define NODE_SCRIPT SOURCE_ROOT "/tests/console/console.test.mjs"
 #define PORTAL_SCRIPT SOURCE_ROOT "/tests/console/portal.test.mjs"
 #define POLL_SCRIPT SOURCE_ROOT "/tests/console/poll.test.mjs"
+#define HEALTH_SCRIPT SOURCE_ROOT "/tests/console/health.test.mjs"
 #define NODE_MODULE SOURCE_ROOT "/tests/console/node_modules/playwright-core/package.json"
 #define CONSOLE_CSP                                                                              \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "           \
@@ -495,6 +500,8 @@ int main(void)
         CHECK_EQ_INT(browser_run(st, PORTAL_SCRIPT, key, hx_receiver_url(rcv), artifacts), 0);
         SECTION("poll endpoints in Chromium (tests/console/poll.test.mjs)");
         CHECK_EQ_INT(browser_run(st, POLL_SCRIPT, key, hx_receiver_url(rcv), artifacts), 0);
+        SECTION("delivery health and one delivery opened, at 390 px (tests/console/health.test.mjs)");
+        CHECK_EQ_INT(browser_run(st, HEALTH_SCRIPT, key, hx_receiver_url(rcv), artifacts), 0);
     }
 
     CHECK_EQ_INT(hx_stack_stop(st), 0);

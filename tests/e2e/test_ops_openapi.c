@@ -620,6 +620,13 @@ int main(void)
                    json_integer_value(json_object_get(resp.json, "count")) >= 1 ? (hx_resp_free(&resp), true)
                                                                                  : (hx_resp_free(&resp), false)),
                   20000));
+    /* one attempt as sent, and the delivery health (failures included) */
+    CALL(st, "GET", "/v1/webhooks/{id}/deliveries/{did}", key, 200, NULL, "/v1/webhooks/%s/deliveries/%s", wh, did);
+    CALL(st, "GET", "/v1/webhooks/{id}/deliveries/{did}", key, 404, NULL, "/v1/webhooks/%s/deliveries/dlv_absent", wh);
+    CALL(st, "GET", "/v1/webhooks/{id}/stats", key, 200, NULL, "/v1/webhooks/%s/stats", wh);
+    CALL(st, "GET", "/v1/webhooks/{id}/stats", key, 200, NULL, "/v1/webhooks/%s/stats?bucket=1d", wh);
+    CALL(st, "GET", "/v1/webhooks/{id}/stats", key, 400, NULL, "/v1/webhooks/%s/stats?bucket=1w", wh);
+    CALL(st, "GET", "/v1/webhooks/{id}/stats", key, 404, NULL, "/v1/webhooks/wh_absent/stats");
     CALL(st, "DELETE", "/v1/webhooks/{id}/deliveries/{did}", key, 200, NULL, "/v1/webhooks/%s/deliveries/%s", wh, did);
     CALL(st, "DELETE", "/v1/webhooks/{id}/deliveries/{did}", key, 404, NULL, "/v1/webhooks/%s/deliveries/%s", wh, did);
 

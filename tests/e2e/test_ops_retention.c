@@ -7,7 +7,9 @@
  * are partitioned by day: the coming week's partitions are made ahead, a
  * day wholly older than the retention (and two days) is dropped, its
  * bodies a day later, and a pending retry whose body lives in such a day
- * keeps it, carried into today's partition. One api holds the job's lock;
+ * keeps it, carried into today's partition. The hours of delivery health
+ * (webhook_stats) wholly older than the retention go, this hour's stays.
+ * One api holds the job's lock;
  * /metrics counts what it deleted; a bad HOOKLINE_RETENTION stops the api at
  * start with one line naming it.
  */
@@ -115,6 +117,12 @@ int main(void)
                 "('ret', 'old-2', 202, '{}', now() - interval '30 hours'), "
                 "('ret', 'old-3', NULL, NULL, now() - interval '48 hours'), "
                 "('ret', 'new-1', 202, '{}', now() - interval '23 hours')");
+    /* the hourly delivery health (015): 1200 hours of webhooks from 3 hours ago, and this hour's */
+    db_exec(pg, "INSERT INTO webhook_stats (webhook_id, hour, tenant_id, succeeded, failed, max_ms, hist) "
+                "SELECT 'wh_ret_old_' || g, date_trunc('hour', now() - interval '3 hours', 'UTC'), 'ret', 1, 0, 7, "
+                "hl_stats_hist('{7}') FROM generate_series(1, 1200) g");
+    db_exec(pg, "INSERT INTO webhook_stats (webhook_id, hour, tenant_id, succeeded, failed, max_ms, hist) "
+                "VALUES ('wh_ret_new', date_trunc('hour', now(), 'UTC'), 'ret', 1, 0, 7, hl_stats_hist('{7}'))");
     /* held by another transaction while the job runs: skipped, not waited for */
     db_exec(holder, "BEGIN");
     db_exec(holder, "SELECT id FROM attempts WHERE id = 'dlv_held_1' FOR UPDATE");
@@ -133,6 +141,8 @@ int main(void)
     CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM attempts WHERE id = 'dlv_held_1'"), 1);
     CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM outbox WHERE payload = '{\"fresh\":true}'"), 1);
     CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM idempotency_keys WHERE key = 'new-1'"), 1);
+    CHECK(HX_WAIT(db_long(pg, "SELECT count(*) FROM webhook_stats WHERE webhook_id LIKE 'wh_ret_old_%'") == 0, 20000));
+    CHECK_EQ_INT(db_long(pg, "SELECT count(*) FROM webhook_stats WHERE webhook_id = 'wh_ret_new'"), 1);
     CHECK(HX_WAIT(api_metric(st, "hookline_retention_deleted_total{table=\"attempts\"}") == OLD_ATTEMPTS, 5000));
     CHECK_EQ_INT(api_metric(st, "hookline_retention_deleted_total{table=\"outbox\"}"), OLD_SENT_OUTBOX);
     CHECK_EQ_INT(api_metric(st, "hookline_retention_deleted_total{table=\"idempotency_keys\"}"), 3);

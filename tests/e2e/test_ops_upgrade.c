@@ -30,7 +30,10 @@
  * sessions (013) start empty: a key of the previous release with
  * webhooks:write opens one for its tenant, whose token reads that
  * tenant's old webhooks and deliveries alone, and stops at its revoke; a
- * read-only old key is refused and a revoked one stays revoked.
+ * read-only old key is refused and a revoked one stays revoked. The
+ * delivery health (015) holds the old attempts: each webhook's stats and
+ * the list's success_rate_24h agree with its attempt log, and an old
+ * record opened says its signature was not recorded.
  *
  * Between the two, the database is migrated to the release before this
  * one (UPG_MID, 009) and its dispatcher's rows are added with its SQL: a
@@ -54,6 +57,8 @@
  */
 #include "upgrade_e2e.h"
 
+#include <math.h>
+
 /* ---- after the upgrade: reads ---- */
 
 static const json_t *upg_snap_body(const json_t *snap, const char *fmt, const char *id)
@@ -72,7 +77,17 @@ static void upg_check_reads(struct upg_fx *fx, const json_t *before)
     json_t *was;
     json_object_foreach((json_t *)before, label, was)
     {
-        const json_t *now = json_object_get(after, label);
+        json_t *now = json_object_get(after, label);
+        /* success_rate_24h (015) is new in the list: null before (no table yet), a figure after */
+        size_t i;
+        json_t *el;
+        bool list = strstr(label, "/v1/webhooks?") != NULL;
+        json_array_foreach(json_object_get(json_object_get(was, "body"), "elements"), i, el) {
+            CHECK(!list || json_is_null(json_object_get(el, "success_rate_24h")));
+            json_object_del(el, "success_rate_24h");
+        }
+        json_array_foreach(json_object_get(json_object_get(now, "body"), "elements"), i, el)
+            CHECK(!list || json_object_del(el, "success_rate_24h") == 0);
         bool same = json_equal(was, now);
         CHECK(same);
         CHECK_EQ_INT(e2e_int(now, "status"), 200);
@@ -155,6 +170,61 @@ static void upg_check_reads(struct upg_fx *fx, const json_t *before)
                          upg_snap_body(after, "/v1/webhooks/%s/deliveries?size=100", fx->wh[w].id), "elements")),
                      want[w]);
     json_decref(after);
+}
+
+/* 015: the hourly delivery health is filled from the attempt log as it
+ * stood, so each webhook's figures agree with its old records; those
+ * records have no stored signature, and say so. Before any dispatcher of
+ * this release records an attempt. */
+static void upg_check_stats(struct upg_fx *fx)
+{
+    E2E_SECTION("015: the attempts from before the upgrade are in the delivery health and the list's rate");
+    long total = 0;
+    for (int w = 0; w < W_N; w++) {
+        const char *id = fx->wh[w].id;
+        long ok = upg_long(fx, "SELECT count(*) FROM attempts WHERE webhook_id = $1 AND success", id);
+        long bad = upg_long(fx, "SELECT count(*) FROM attempts WHERE webhook_id = $1 AND NOT success", id);
+        total += ok + bad;
+        struct hx_resp resp;
+        CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/stats", id), 200);
+        json_t *t = json_object_get(resp.json, "totals");
+        CHECK_EQ_INT(e2e_int(t, "succeeded"), ok);
+        CHECK_EQ_INT(e2e_int(t, "failed"), bad);
+        /* every old attempt took 42 ms: within the histogram's 30-50 ms bucket, at most the longest */
+        if (ok + bad > 0)
+            CHECK(e2e_int(t, "p95_ms") >= 30 && e2e_int(t, "p95_ms") <= 42);
+        hx_resp_free(&resp);
+    }
+    CHECK(total > 0);
+    /* the list's rate of the webhook with successes and failures */
+    long ok = upg_long(fx, "SELECT count(*) FROM attempts WHERE webhook_id = $1 AND success", fx->wh[W_MULTI].id);
+    long all = upg_long(fx, "SELECT count(*) FROM attempts WHERE webhook_id = $1", fx->wh[W_MULTI].id);
+    struct hx_resp resp;
+    CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks?size=100"), 200);
+    size_t i;
+    json_t *el;
+    int seen = 0;
+    json_array_foreach(json_object_get(resp.json, "elements"), i, el) {
+        if (strcmp(e2e_str(el, "id"), fx->wh[W_MULTI].id) != 0)
+            continue;
+        seen++;
+        CHECK(all > 0 && fabs(json_number_value(json_object_get(el, "success_rate_24h")) - (double)ok / (double)all) <
+                             0.0001);
+    }
+    CHECK_EQ_INT(seen, 1);
+    hx_resp_free(&resp);
+    /* an old record opened: its headers, the signature not recorded */
+    CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/deliveries", fx->wh[W_MULTI].id), 200);
+    const char *did = e2e_str(json_array_get(json_object_get(resp.json, "elements"), 0), "id");
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/webhooks/%s/deliveries/%s", fx->wh[W_MULTI].id, did ? did : "none");
+    hx_resp_free(&resp);
+    CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key, NULL, &resp, "%s", path), 200);
+    json_t *h = json_object_get(json_object_get(resp.json, "request"), "headers");
+    CHECK(json_is_null(json_object_get(h, "webhook-signature")));
+    CHECK(e2e_str(h, "webhook-id") != NULL);
+    CHECK(json_array_size(json_object_get(resp.json, "history")) >= 1);
+    hx_resp_free(&resp);
 }
 
 static void upg_check_keys(struct upg_fx *fx)
@@ -703,7 +773,7 @@ static bool upg_polled(struct upg_fx *fx, int wh, const char *id)
 
 static void upg_check_poll(struct upg_fx *fx)
 {
-    E2E_SECTION("015: an old push webhook turned into a poll webhook keeps its log; its next events wait to be fetched");
+    E2E_SECTION("014: an old push webhook turned into a poll webhook keeps its log; its next events wait to be fetched");
     char path[200];
     snprintf(path, sizeof(path), "/v1/webhooks/%s/poll", fx->wh[W_MULTI].id);
     E2E_EXPECT(fx->st, "GET", fx->key, path, NULL, 409, NULL);
@@ -755,6 +825,7 @@ int main(void)
 
     upg_check_sealed(&fx);
     upg_check_reads(&fx, before);
+    upg_check_stats(&fx);
     upg_check_keys(&fx);
     upg_check_portal(&fx);
     upg_check_outbox(&fx);

@@ -1,4 +1,4 @@
--- 015_poll_endpoints.sql: webhooks whose endpoint is {"kind": "poll"}:
+-- 014_poll_endpoints.sql: webhooks whose endpoint is {"kind": "poll"}:
 -- never pushed to; their events wait here, in order, and the tenant
 -- fetches them with GET /v1/webhooks/{id}/poll?cursor=&limit=.
 -- Released migrations are never edited.
