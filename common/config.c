@@ -85,7 +85,7 @@ static const struct cfg_var cfg_vars[] = {
     { "HOOKLINE_METRICS_PORT", CFG_INT, F(metrics_port), "9090", 0, 65535,
       "dispatcher: TCP port of /metrics, /healthz and /readyz; 0 turns the listener off" },
     { "HOOKLINE_RETENTION", CFG_DURATION, F(retention_ms), "30d", 1000, 3650L * 86400000,
-      "api: attempt records and sent outbox rows older than this are deleted" },
+      "api: attempt records, poll endpoints' events and sent outbox rows older than this are deleted" },
     { "HOOKLINE_RETENTION_INTERVAL", CFG_DURATION, F(retention_interval_ms), "1h", 1000, 86400000,
       "api: how often the retention job runs (one api instance at a time)" },
     { "HOOKLINE_PUBLISH_TIMEOUT", CFG_DURATION, F(publish_timeout_ms), "2s", 100, 10000,
