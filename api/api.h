@@ -128,6 +128,13 @@ const char *api_query(const struct api_call *call, const char *name);
  * [min, max]; absent leaves *out unchanged. Returns 0 or HL_EINVAL. */
 int api_query_int(struct api_call *call, const char *name, long min, long max, long *out) HL_MUST_CHECK;
 
+/* Look up the caller's webhook 'id' (borrowed) with 'sql', a query whose $1
+ * is the webhook id and $2 the caller's tenant, answering one row when the
+ * webhook is the caller's and none otherwise; its first column, a boolean,
+ * goes to *flag (false unless it returns 0). Returns 0, HL_ENOTFOUND
+ * ("Webhook not found.") or HL_EDB, the reason in call->err. */
+int api_webhook_flag(struct api_call *call, const char *sql, const char *id, bool *flag) HL_MUST_CHECK;
+
 /* Set the reply: 'status' and 'reply' (a new reference, stolen). Returns 0. */
 int api_reply(struct api_call *call, int status, json_t *reply);
 

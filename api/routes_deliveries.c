@@ -57,21 +57,9 @@ static const char *delivery_attempt_id(struct api_call *call)
  * Returns 0, HL_ENOTFOUND or HL_EDB. */
 static int delivery_webhook_find(struct api_call *call, const char *id, bool lock, bool *active)
 {
-    const char *params[2] = { id, call->who.tenant };
-    /* set on every path: the compiler cannot see that hl_error_set's code is negative */
-    *active = false;
-    PGresult *res = db_query(call->pg, &call->err, lock
+    return api_webhook_flag(call, lock
         ? "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2 FOR SHARE"
-        : "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2", 2, params);
-    if (res == NULL)
-        return HL_EDB;
-    int rc = 0;
-    if (PQntuples(res) == 1)
-        *active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    else
-        rc = hl_error_set(&call->err, HL_ENOTFOUND, "Webhook not found.");
-    PQclear(res);
-    return rc;
+        : "SELECT is_active FROM webhooks WHERE id = $1 AND tenant_id = $2", id, active);
 }
 
 /* The optional timestamp query parameter 'name' into 'out' ("" if absent). */

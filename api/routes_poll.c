@@ -72,20 +72,9 @@ static int poll_buf_add(struct poll_buf *b, const char *s, size_t len)
  * now (*poll)? Returns 0, HL_ENOTFOUND or HL_EDB. */
 static int poll_webhook_find(struct api_call *call, const char *id, bool *poll)
 {
-    const char *params[2] = { id, call->who.tenant };
-    *poll = false;
-    PGresult *res = db_query(call->pg, &call->err,
+    return api_webhook_flag(call,
         "SELECT EXISTS (SELECT 1 FROM jsonb_array_elements(w.endpoints) e WHERE e->>'kind' = 'poll') "
-        "FROM webhooks w WHERE w.id = $1 AND w.tenant_id = $2", 2, params);
-    if (res == NULL)
-        return HL_EDB;
-    int rc = 0;
-    if (PQntuples(res) == 1)
-        *poll = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    else
-        rc = hl_error_set(&call->err, HL_ENOTFOUND, "Webhook not found.");
-    PQclear(res);
-    return rc;
+        "FROM webhooks w WHERE w.id = $1 AND w.tenant_id = $2", id, poll);
 }
 
 static int poll_fetch(struct api_call *call)

@@ -92,6 +92,23 @@ int api_query_int(struct api_call *call, const char *name, long min, long max, l
     return 0;
 }
 
+int api_webhook_flag(struct api_call *call, const char *sql, const char *id, bool *flag)
+{
+    const char *params[2] = { id, call->who.tenant };
+    /* set on every path: the compiler cannot see that hl_error_set's code is negative */
+    *flag = false;
+    PGresult *res = db_query(call->pg, &call->err, sql, 2, params);
+    if (res == NULL)
+        return HL_EDB;
+    int rc = 0;
+    if (PQntuples(res) == 1)
+        *flag = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    else
+        rc = hl_error_set(&call->err, HL_ENOTFOUND, "Webhook not found.");
+    PQclear(res);
+    return rc;
+}
+
 int api_reply(struct api_call *call, int status, json_t *reply)
 {
     call->status = status;

@@ -14,19 +14,14 @@
 // exits 1 if any step failed.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { apiClient, createHarness } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const { need, launch, step, shot, until, close, finish } = createHarness({
+  name: 'console', stepTimeoutMs: 60000, failedShotPrefix: 'FAILED-', untilMs: 30000, untilEvery: 500,
+});
 const BASE = need('HOOKLINE_CONSOLE_URL');
 const KEY = need('HOOKLINE_CONSOLE_KEY');
 const RECEIVER = need('HOOKLINE_RECEIVER_URL');
-const ARTIFACTS = process.env.HOOKLINE_CONSOLE_ARTIFACTS || path.resolve(here, '../../build/tests/artifacts/console');
-const CHROMIUM = process.env.HOOKLINE_CHROMIUM || '/usr/bin/chromium';
-const STEP_TIMEOUT_MS = 60000;
 const XSS_NAME = '<img src=x onerror=alert(1)>';
 const XSS_DESCRIPTION = '<script>alert(2)</script>';
 // the credentials given to the second endpoint in the form (test_console.c checks the receiver got them)
@@ -34,70 +29,8 @@ const AUDIT_USER = 'audit-bot';
 const AUDIT_PASSWORD = 'console-pass-7Qx2';
 const CRM_TOKEN = 'crm-token-Zk93.abc';
 
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`console.test.mjs: ${name} is not set (run it through tests/e2e/test_console.c)`);
-    process.exit(2);
-  }
-  return v;
-}
-
-/* ---- a tiny runner -------------------------------------------------------- */
-
-let passed = 0;
-let failed = 0;
-let page;
-
-async function step(name, fn) {
-  const started = Date.now();
-  let timer;
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`step timed out after ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS); }),
-    ]);
-    passed++;
-    console.log(`ok - ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}\n  ${String(e && e.stack ? e.stack : e).split('\n').join('\n  ')}`);
-    await shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`).catch(() => {});
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function shot(name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-// Poll 'fn' (async, returns truthy when done) every 'every' ms until 'ms'.
-async function until(what, fn, ms = 30000, every = 500) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
-
 // The REST API directly, to check what the console did.
-async function api(method, p, body) {
-  const res = await fetch(BASE + p, {
-    method,
-    headers: { 'x-api-key': KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+const api = apiClient(BASE, KEY);
 
 async function webhookNamed(name) {
   const { json } = await api('GET', `/v1/webhooks?size=100&name=${encodeURIComponent(name)}`);
@@ -108,23 +41,12 @@ const bodyText = () => page.locator('body').innerText();
 
 /* ---- the browser ------------------------------------------------------------ */
 
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-for (const f of fs.readdirSync(ARTIFACTS)) {
-  if (f.endsWith('.png')) fs.rmSync(path.join(ARTIFACTS, f)); // screenshots of this run only
-}
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-console-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+const page = await launch({
   viewport: { width: 1280, height: 900 },
-  locale: 'en-US',
-  timezoneId: 'UTC',
+  defaultTimeout: 15000,
+  clearShots: true, // screenshots of this run only
+  permissions: { names: ['clipboard-read', 'clipboard-write'], origin: BASE },
 });
-await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
-page = context.pages()[0] || await context.newPage();
-page.setDefaultTimeout(15000);
 
 const jsDialogs = [];      // alert/confirm/prompt: the console must never raise one
 const pageErrors = [];     // uncaught exceptions
@@ -675,10 +597,7 @@ try {
     assert.deepEqual(jsDialogs, []);
   });
 } finally {
-  await context.close().catch(() => {});
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 
-console.log(`screenshots in ${ARTIFACTS}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish({ screenshots: true });

@@ -18,81 +18,17 @@
 // if any step failed.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, apiClient, createHarness } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const { need, launch, step, until, close, finish } = createHarness({
+  name: 'health', stepTimeoutMs: 90000, failedShotPrefix: 'health-FAILED-', untilMs: 60000, untilEvery: 500,
+});
 const BASE = need('HOOKLINE_CONSOLE_URL');
 const KEY = need('HOOKLINE_CONSOLE_KEY');
 const RECEIVER = need('HOOKLINE_RECEIVER_URL');
-const ARTIFACTS = process.env.HOOKLINE_CONSOLE_ARTIFACTS || path.resolve(here, '../../build/tests/artifacts/console');
-const CHROMIUM = process.env.HOOKLINE_CHROMIUM || '/usr/bin/chromium';
-const STEP_TIMEOUT_MS = 90000;
 const WIDTH = 390;
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`health.test.mjs: ${name} is not set (run it through tests/e2e/test_console.c)`);
-    process.exit(2);
-  }
-  return v;
-}
-
-let passed = 0;
-let failed = 0;
-let page;
-
-async function step(name, fn) {
-  const started = Date.now();
-  let timer;
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`step timed out after ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS); }),
-    ]);
-    passed++;
-    console.log(`ok - ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}\n  ${String(e && e.stack ? e.stack : e).split('\n').join('\n  ')}`);
-    await shot(`health-FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`).catch(() => {});
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function shot(name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-async function until(what, fn, ms = 60000, every = 500) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
-
-async function api(method, p, body) {
-  const res = await fetch(BASE + p, {
-    method,
-    headers: { 'x-api-key': KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+const api = apiClient(BASE, KEY);
 
 // Elements that reach past the right edge of the screen (none: no sideways scroll).
 function overflowing() {
@@ -117,19 +53,7 @@ function chartBuckets() {
   })));
 }
 
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-health-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  viewport: { width: WIDTH, height: 844 },
-  locale: 'en-US',
-  timezoneId: 'UTC',
-});
-page = context.pages()[0] || await context.newPage();
-page.setDefaultTimeout(15000);
+const page = await launch({ viewport: { width: WIDTH, height: 844 }, defaultTimeout: 15000 });
 const pageErrors = [];
 const cspViolations = [];
 page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -262,10 +186,7 @@ try {
   });
 } finally {
   if (wh) await api('DELETE', `/v1/webhooks/${wh.id}`).catch(() => {});
-  await context.close().catch(() => {});
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 
-console.log(`screenshots in ${ARTIFACTS}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish({ screenshots: true });

@@ -11,94 +11,17 @@
 // exits 1 if any step failed.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { apiClient, createHarness } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const { need, launch, step, shot, until, close, finish } = createHarness({
+  name: 'poll', stepTimeoutMs: 60000, failedShotPrefix: 'FAILED-poll-', untilMs: 30000, untilEvery: 250,
+});
 const BASE = need('HOOKLINE_CONSOLE_URL');
 const KEY = need('HOOKLINE_CONSOLE_KEY');
-const ARTIFACTS = process.env.HOOKLINE_CONSOLE_ARTIFACTS || path.resolve(here, '../../build/tests/artifacts/console');
-const CHROMIUM = process.env.HOOKLINE_CHROMIUM || '/usr/bin/chromium';
-const STEP_TIMEOUT_MS = 60000;
 const NAME = 'Nightly import (polled)';
+const api = apiClient(BASE, KEY);
 
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`poll.test.mjs: ${name} is not set (run it through tests/e2e/test_console.c)`);
-    process.exit(2);
-  }
-  return v;
-}
-
-let passed = 0;
-let failed = 0;
-let page;
-
-async function step(name, fn) {
-  const started = Date.now();
-  let timer;
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`step timed out after ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS); }),
-    ]);
-    passed++;
-    console.log(`ok - ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}\n  ${String(e && e.stack ? e.stack : e).split('\n').join('\n  ')}`);
-    await shot(`FAILED-poll-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`).catch(() => {});
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function shot(name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-async function until(what, fn, ms = 30000, every = 250) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
-
-async function api(method, p, body) {
-  const res = await fetch(BASE + p, {
-    method,
-    headers: { 'x-api-key': KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
-
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-poll-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  viewport: { width: 1280, height: 900 },
-  locale: 'en-US',
-  timezoneId: 'UTC',
-});
-page = context.pages()[0] || await context.newPage();
-page.setDefaultTimeout(15000);
+const page = await launch({ viewport: { width: 1280, height: 900 }, defaultTimeout: 15000 });
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(String(e)));
 let wh = null;
@@ -196,9 +119,7 @@ try {
     assert.deepEqual(pageErrors, []);
   });
 } finally {
-  await context.close().catch(() => {});
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -15,71 +15,20 @@
 // "not ok - <step>" and last "N passed, N failed"; exits 1 if any failed.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { createHarness, request } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const { need, launch, step, shot, close, finish } = createHarness({
+  name: 'portal', stepTimeoutMs: 90000, failedShotPrefix: 'FAILED-portal-',
+});
 const BASE = need('HOOKLINE_CONSOLE_URL');
 const ADMIN = need('HOOKLINE_ADMIN_KEY');
 const RECEIVER = need('HOOKLINE_RECEIVER_URL');
-const ARTIFACTS = process.env.HOOKLINE_CONSOLE_ARTIFACTS || path.resolve(here, '../../build/tests/artifacts/console');
-const CHROMIUM = process.env.HOOKLINE_CHROMIUM || '/usr/bin/chromium';
-const STEP_TIMEOUT_MS = 90000;
 const TENANT = 'portal-a';
 const OTHER = 'portal-b';
 
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`portal.test.mjs: ${name} is not set (run it through tests/e2e/test_console.c)`);
-    process.exit(2);
-  }
-  return v;
-}
-
-/* ---- a tiny runner -------------------------------------------------------- */
-
-let passed = 0;
-let failed = 0;
-let page;
-
-async function step(name, fn) {
-  const started = Date.now();
-  let timer;
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`step timed out after ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS); }),
-    ]);
-    passed++;
-    console.log(`ok - ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}\n  ${String(e && e.stack ? e.stack : e).split('\n').join('\n  ')}`);
-    await shot(`FAILED-portal-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`).catch(() => {});
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function shot(name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
 // The REST API directly, as the operator's backend would call it.
-async function api(method, p, key, body) {
-  const res = await fetch(BASE + p, {
-    method,
-    headers: { 'x-api-key': key, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+const api = (method, p, key, body) => request(BASE, key, method, p, body);
 
 async function tenantWithKey(id) {
   const t = await api('POST', '/v1/tenants', ADMIN, { id });
@@ -132,21 +81,12 @@ const UNLISTED = `http://127.0.0.2:${await listen('127.0.0.2')}`;
 
 /* ---- the browser ------------------------------------------------------------ */
 
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-portal-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    // "localhost" is the embedding site: one address, whatever /etc/hosts says
-    '--host-resolver-rules=MAP localhost 127.0.0.1'],
+const page = await launch({
   viewport: { width: 1280, height: 900 },
-  locale: 'en-US',
-  timezoneId: 'UTC',
+  // "localhost" is the embedding site: one address, whatever /etc/hosts says
+  args: ['--host-resolver-rules=MAP localhost 127.0.0.1'],
+  defaultTimeout: 20000,
 });
-page = context.pages()[0] || await context.newPage();
-page.setDefaultTimeout(20000);
 
 const pageErrors = [];
 const frameRefusals = [];
@@ -289,10 +229,8 @@ try {
     assert.deepEqual(pageErrors, []);
   });
 } finally {
-  await context.close().catch(() => {});
+  await close();
   for (const s of servers) s.close();
-  fs.rmSync(profile, { recursive: true, force: true });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();
