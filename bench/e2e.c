@@ -50,6 +50,7 @@ static const struct e2e_scheme e2e_https = { true, "hs", "https_", "HTTPS", "s2s
 /* TLS handshakes the receiver counted so far (they survive its resets). */
 struct e2e_tls_count {
     long long full, resumed, failed;
+    long long open;             /* connections open at the receiver (HTTP and HTTPS) */
 };
 
 static struct e2e_tls_count e2e_tls_snap(struct bench_env *env)
@@ -59,13 +60,14 @@ static struct e2e_tls_count e2e_tls_snap(struct bench_env *env)
     t.full = bench_stat(stats, "tls_full");
     t.resumed = bench_stat(stats, "tls_resumed");
     t.failed = bench_stat(stats, "tls_failed");
+    t.open = bench_stat(stats, "open");
     json_decref(stats);
     return t;
 }
 
 static struct e2e_tls_count e2e_tls_diff(struct e2e_tls_count a, struct e2e_tls_count b)
 {
-    return (struct e2e_tls_count){ b.full - a.full, b.resumed - a.resumed, b.failed - a.failed };
+    return (struct e2e_tls_count){ b.full - a.full, b.resumed - a.resumed, b.failed - a.failed, b.open };
 }
 
 struct gen_ctx {
@@ -291,11 +293,10 @@ static void e2e_pass(struct bench_env *env, struct bench_producer *p, const stru
         report_fig(key, label, (double)t.resumed, "");
         /* a delivery that needed no handshake went over an open connection */
         snprintf(key, sizeof(key), "%sd%d_conn_reused_share", sc->key, ndisp);
-        snprintf(label, sizeof(label), "%d dispatcher(s) HTTPS: share of deliveries on an already open connection",
-                 ndisp);
-        report_fig(key, label, r.ok > 0 ? 1.0 - (double)(t.full + t.resumed) / (double)r.ok : 0, "");
-        if (t.failed > 0)
-            report_note("%d dispatcher(s), HTTPS saturation: %lld TLS handshakes failed", ndisp, t.failed);
+        snprintf(label, sizeof(label), "%d dispatcher(s) HTTPS: deliveries on an already open connection", ndisp);
+        report_fig(key, label, r.ok > 0 ? 100.0 * (1.0 - (double)(t.full + t.resumed) / (double)r.ok) : 0, "%");
+        report_note("%d dispatcher(s), HTTPS saturation: %lld TLS handshakes failed; %lld connections open at the "
+                    "receiver after it (HTTP and HTTPS, every dispatcher)", ndisp, t.failed, t.open);
     }
     if (ndisp == 2)
         report_target(sc->tls ? "end-to-end deliveries/s vs limit 1a (2 dispatchers, HTTPS)"
