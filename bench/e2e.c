@@ -172,7 +172,9 @@ static long long e2e_attempts(struct bench_env *env, const char *tag, long long 
 static void e2e_check_attempts(struct bench_env *env, const char *key, const char *tag, long long delivered)
 {
     long long rows = e2e_attempts(env, tag, delivered);
-    report_fig(key, "attempt records (success) in PostgreSQL == deliveries (1 = yes)",
+    report_fig(key, strncmp(key, "https_", 6) == 0
+                        ? "HTTPS: attempt records (success) in PostgreSQL == deliveries (1 = yes)"
+                        : "attempt records (success) in PostgreSQL == deliveries (1 = yes)",
                rows == delivered ? 1.0 : 0.0, "");
     if (rows != delivered)
         report_note("attempt records %lld, deliveries %lld (tag %s)", rows, delivered, tag);
