@@ -66,6 +66,7 @@ struct bench_env {
     pid_t limit_broker_pid;
     pid_t pg_postmaster;        /* of the bench's database server when local, else 0 */
     double limit_http_posts;    /* 1a, for the ratio in 2 */
+    double limit_https_posts;   /* 1a over TLS, for the ratio of 2's HTTPS part */
     double sat_rate[3];         /* 2: deliveries/s with 1 and 2 dispatchers */
 };
 
@@ -152,6 +153,11 @@ long long bench_sql_num(PGconn *pg, const char *sql, int nparams, const char *co
  * events whose data.owner is "u_<i>". Returns 0 or -1. */
 int bench_seed_webhooks(struct bench_env *env, const char *tag, const char *tprefix, int ntenants, long first,
                         long n, const char *events, const char *path_prefix, int fail_every, bool filter);
+/* The same over TLS: https://127.0.0.1:<TLS port i % 32><path_prefix>/<i>
+ * (the receiver's certificate is signed by the test CA, which the stack's
+ * dispatchers trust through HOOKLINE_CA_FILE); none fail, no filter. */
+int bench_seed_webhooks_https(struct bench_env *env, const char *tag, const char *tprefix, int ntenants,
+                              long first, long n, const char *events, const char *path_prefix);
 
 /* Stop the dispatchers and start afresh: delete every webhook, pending
  * delivery, lane and attempt record, then insert the probe webhook (tenant

@@ -289,6 +289,8 @@ static void limit_curl(struct bench_env *env)
                     r.client_connects, r.open0, r.open1);
         if (!tls)
             env->limit_http_posts = r.rate;
+        else
+            env->limit_https_posts = r.rate;
     }
 }
 

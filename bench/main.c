@@ -294,6 +294,7 @@ int main(int argc, char **argv)
     if (want(sections, '2') || want(sections, '3') || want(sections, '5')) {
         if (bench_seed_webhooks(&env, "pr", "probe", 1, 0, 1, "{booking}", "/probe", 0, false) < 0 ||
             bench_seed_webhooks(&env, "bt", "bt", 100, 0, 100, "{booking}", "/t", 0, false) < 0 ||
+            bench_seed_webhooks_https(&env, "hs", "hs", 100, 0, 100, "{booking}", "/t") < 0 ||
             bench_seed_webhooks(&env, "rt", "rt", 100, 0, 100, "{booking}", "/t", 10, false) < 0 ||
             bench_seed_webhooks(&env, "fa", "fan", 1, 0, env.plan.fanout_webhooks, "{conversation}", "/f", 0,
                                 false) < 0)

@@ -11,7 +11,10 @@
  * <ms> milliseconds, both counted only as "side". GET /_bench/stats returns
  * the figures as JSON; POST /_bench/reset zeroes them; POST
  * /_bench/release answers every held request at once and holds none until
- * the next reset. Benchmark tooling only: no request is stored.
+ * the next reset. Connections and TLS handshakes (full, resumed from a
+ * session ticket, failed) are counted from the start, across resets: a
+ * section takes the difference. Benchmark tooling only: no request is
+ * stored.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,7 +82,8 @@ struct rcv_stats {
     long long first_ok_us, last_ok_us;  /* CLOCK_REALTIME of the first and last 200 */
     long long first_fail_us, last_fail_us;
     uint64_t lat_n, lat_max_us;
-    uint64_t accepted, closed;
+    uint64_t accepted, closed;  /* connections: kept across resets */
+    uint64_t tls_full, tls_resumed, tls_failed;     /* handshakes: kept across resets */
     uint64_t hist[HIST_N];
 };
 
@@ -212,10 +216,15 @@ static void stats_reset_all(void)
 {
     for (int i = 0; i < rcv_nworkers; i++) {
         pthread_mutex_lock(&rcv_workers[i].mu);
-        uint64_t accepted = rcv_workers[i].st.accepted, closed = rcv_workers[i].st.closed;
-        stats_reset_one(&rcv_workers[i].st);
-        rcv_workers[i].st.accepted = accepted;   /* connections outlive a reset */
-        rcv_workers[i].st.closed = closed;
+        struct rcv_stats *st = &rcv_workers[i].st;
+        uint64_t accepted = st->accepted, closed = st->closed;
+        uint64_t full = st->tls_full, resumed = st->tls_resumed, failed = st->tls_failed;
+        stats_reset_one(st);
+        st->accepted = accepted;   /* connections outlive a reset */
+        st->closed = closed;
+        st->tls_full = full;
+        st->tls_resumed = resumed;
+        st->tls_failed = failed;
         pthread_mutex_unlock(&rcv_workers[i].mu);
     }
 }
@@ -242,6 +251,9 @@ static int stats_json(char *out, size_t cap)
         sum.bytes += w->st.bytes;
         sum.accepted += w->st.accepted;
         sum.closed += w->st.closed;
+        sum.tls_full += w->st.tls_full;
+        sum.tls_resumed += w->st.tls_resumed;
+        sum.tls_failed += w->st.tls_failed;
         sum.first_ok_us = min_nonzero(sum.first_ok_us, w->st.first_ok_us);
         sum.last_ok_us = w->st.last_ok_us > sum.last_ok_us ? w->st.last_ok_us : sum.last_ok_us;
         sum.first_fail_us = min_nonzero(sum.first_fail_us, w->st.first_fail_us);
@@ -255,12 +267,13 @@ static int stats_json(char *out, size_t cap)
     }
     int n = snprintf(out, cap,
         "{\"ok\":%llu,\"fail\":%llu,\"other\":%llu,\"side\":%llu,\"held\":%ld,\"bytes\":%llu,"
-        "\"accepted\":%llu,\"open\":%llu,"
+        "\"accepted\":%llu,\"open\":%llu,\"tls_full\":%llu,\"tls_resumed\":%llu,\"tls_failed\":%llu,"
         "\"first_ok_us\":%lld,\"last_ok_us\":%lld,\"first_fail_us\":%lld,\"last_fail_us\":%lld,"
         "\"lat_n\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}",
         (unsigned long long)sum.ok, (unsigned long long)sum.fail, (unsigned long long)sum.other,
         (unsigned long long)sum.side, held, (unsigned long long)sum.bytes, (unsigned long long)sum.accepted,
-        (unsigned long long)(sum.accepted - sum.closed), sum.first_ok_us, sum.last_ok_us, sum.first_fail_us,
+        (unsigned long long)(sum.accepted - sum.closed), (unsigned long long)sum.tls_full,
+        (unsigned long long)sum.tls_resumed, (unsigned long long)sum.tls_failed, sum.first_ok_us, sum.last_ok_us, sum.first_fail_us,
         sum.last_fail_us, (unsigned long long)sum.lat_n,
         (unsigned long long)hist_percentile(sum.hist, sum.lat_n, 50.0),
         (unsigned long long)hist_percentile(sum.hist, sum.lat_n, 90.0),
@@ -558,10 +571,20 @@ static void conn_event(struct worker *w, struct conn *c, uint32_t events)
             return;
         }
         if (rc < 0) {
+            pthread_mutex_lock(&w->mu);
+            w->st.tls_failed++;
+            pthread_mutex_unlock(&w->mu);
             conn_free(w, c);
             return;
         }
         c->handshaken = true;
+        bool resumed = gnutls_session_is_resumed(c->tls) != 0;
+        pthread_mutex_lock(&w->mu);
+        if (resumed)
+            w->st.tls_resumed++;
+        else
+            w->st.tls_full++;
+        pthread_mutex_unlock(&w->mu);
         conn_want_out(w, c, false);
     }
     if ((events & EPOLLOUT) && !conn_flush(w, c)) {

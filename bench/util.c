@@ -116,8 +116,11 @@ long long bench_sql_wait(PGconn *pg, const char *count_sql, long long want, long
     return v;
 }
 
-int bench_seed_webhooks(struct bench_env *env, const char *tag, const char *tprefix, int ntenants, long first,
-                        long n, const char *events, const char *path_prefix, int fail_every, bool filter)
+/* bench_seed_webhooks and bench_seed_webhooks_https: URLs
+ * <scheme>://127.0.0.1:<one of 'ports'>... */
+static int bench_seed(struct bench_env *env, const char *scheme, const int *ports_of, const char *tag,
+                      const char *tprefix, int ntenants, long first, long n, const char *events,
+                      const char *path_prefix, int fail_every, bool filter)
 {
     char sn[24], sfirst[24], sntenants[16], sfail[16], swidth[16], ports[BENCH_PORTS * 8 + 4];
     int width = 3;
@@ -131,10 +134,10 @@ int bench_seed_webhooks(struct bench_env *env, const char *tag, const char *tpre
     size_t o = 0;
     ports[o++] = '{';
     for (int i = 0; i < BENCH_PORTS; i++)
-        o += (size_t)snprintf(ports + o, sizeof(ports) - o, "%s%d", i ? "," : "", env->http_ports[i]);
+        o += (size_t)snprintf(ports + o, sizeof(ports) - o, "%s%d", i ? "," : "", ports_of[i]);
     snprintf(ports + o, sizeof(ports) - o, "}");
-    const char *params[11] = { tag, tprefix, sntenants, sfirst, sn, events, path_prefix, sfail,
-                               filter ? "true" : "false", ports, swidth };
+    const char *params[12] = { tag, tprefix, sntenants, sfirst, sn, events, path_prefix, sfail,
+                               filter ? "true" : "false", ports, swidth, scheme };
     const char *tparams[3] = { tprefix, sntenants, swidth };
     if (bench_sql(env->pg,
                   "INSERT INTO tenants (id, name) SELECT $1 || lpad(t::text, $3::int, '0'), 'bench tenant' "
@@ -147,7 +150,7 @@ int bench_seed_webhooks(struct bench_env *env, const char *tag, const char *tpre
         "SELECT 'wh_' || $1 || lpad(i::text, 7, '0'), $2 || lpad((i % $3::int)::text, $11::int, '0'), "
         "       'bench ' || $1 || ' ' || i, "
         "       jsonb_build_array(jsonb_build_object('id', 'ep_' || $1 || lpad(i::text, 7, '0'), "
-        "         'url', 'http://127.0.0.1:' || (($10::int[])[1 + i % cardinality($10::int[])])::text || "
+        "         'url', $12 || '://127.0.0.1:' || (($10::int[])[1 + i % cardinality($10::int[])])::text || "
         "                CASE WHEN $8::int > 0 AND i % $8::int = 0 THEN '/fail/' ELSE $7 || '/' END || i, "
         "         'headers', '{}'::jsonb)), "
         "       $6::text[], 5, "
@@ -155,7 +158,21 @@ int bench_seed_webhooks(struct bench_env *env, const char *tag, const char *tpre
         "       'whsec_' || encode(decode(substr(md5($1 || i::text) || md5(i::text || $1), 1, 48), 'hex'), 'base64'), "
         "       'bench' "
         "FROM generate_series($4::bigint, $4::bigint + $5::bigint - 1) i",
-        11, params);
+        12, params);
+}
+
+int bench_seed_webhooks(struct bench_env *env, const char *tag, const char *tprefix, int ntenants, long first,
+                        long n, const char *events, const char *path_prefix, int fail_every, bool filter)
+{
+    return bench_seed(env, "http", env->http_ports, tag, tprefix, ntenants, first, n, events, path_prefix,
+                      fail_every, filter);
+}
+
+int bench_seed_webhooks_https(struct bench_env *env, const char *tag, const char *tprefix, int ntenants,
+                              long first, long n, const char *events, const char *path_prefix)
+{
+    return bench_seed(env, "https", env->https_ports, tag, tprefix, ntenants, first, n, events, path_prefix, 0,
+                      false);
 }
 
 int bench_webhooks_reset(struct bench_env *env)
