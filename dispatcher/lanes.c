@@ -262,15 +262,24 @@ static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct 
             : "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1 "
               "ORDER BY endpoint_id FOR UPDATE SKIP LOCKED", 2, params)) == NULL)
         rc = HL_EDB;
-    if (rc == 0)
+    /* only the rows locked above: one an insert still holds would be
+     * waited for, and its rows, committed after this statement's snapshot,
+     * missed in the due time (the lane would never be leased again) */
+    struct arr mine = { 0 };
+    for (int i = 0; rc == 0 && i < PQntuples(locked); i++)
+        arr_add(&mine, PQgetvalue(locked, i, 0));
+    const char *lparams[5] = { params[0], params[1], params[2], params[3], mine.n ? arr_end(&mine) : "{}" };
+    if (rc == 0 && mine.n > 0)
         rc = db_exec(pg, &err,
             "UPDATE lanes l SET owner = NULL, lease_until = NULL, "
             "send_after = CASE WHEN w.send_ms > 0 THEN to_timestamp(w.send_ms / 1000.0) END, "
             "next_due_at = CASE WHEN " LANE_LIVE " "
             "  THEN (SELECT min(r.due_at) FROM retries r WHERE r.endpoint_id = l.endpoint_id) END "
             "FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS w(endpoint_id, epoch, send_ms) "
-            "WHERE l.endpoint_id = w.endpoint_id AND l.epoch = w.epoch AND l.owner = $1",
-            4, params);
+            "WHERE l.endpoint_id = w.endpoint_id AND l.epoch = w.epoch AND l.owner = $1 "
+            "AND l.endpoint_id = ANY($5::text[])",
+            5, lparams);
+    free(mine.p);
     /* skipped: still ours, locked by another transaction */
     if (rc == 0 && PQntuples(locked) < p.n &&
         (busy = db_query(pg, &err, "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1",
