@@ -23,7 +23,7 @@
 #include "log.h"
 
 #define LANES_EVERY_MS 100          /* take rows and lanes this often ... */
-#define LANES_BUSY_MS 20            /* ... and this often while the last turn took rows */
+#define LANES_BUSY_MS 20            /* ... and this often while lanes are held */
 
 /* Is lane 'l' to be served: its webhook active and its endpoint not
  * disabled on its own (sql/007_endpoint_state.sql, the same test as its
