@@ -771,6 +771,20 @@ static bool upg_polled(struct upg_fx *fx, int wh, const char *id)
     return found;
 }
 
+/* Whether webhook 'wh''s delivery log holds an attempt for event 'id'. */
+static bool upg_logged(struct upg_fx *fx, int wh, const char *id)
+{
+    struct hx_resp resp;
+    bool found = false;
+    if (hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/deliveries?size=100", fx->wh[wh].id) == 200) {
+        size_t i;
+        json_t *at;
+        json_array_foreach(json_object_get(resp.json, "elements"), i, at) found = found || strcmp(e2e_str(at, "event_id"), id) == 0;
+    }
+    hx_resp_free(&resp);
+    return found;
+}
+
 static void upg_check_poll(struct upg_fx *fx)
 {
     E2E_SECTION("014: an old push webhook turned into a poll webhook keeps its log; its next events wait to be fetched");
@@ -793,13 +807,17 @@ static void upg_check_poll(struct upg_fx *fx)
         polled = HX_WAIT(upg_polled(fx, W_LIMITED, id), 2000);
     }
     CHECK(polled);
-    size_t before = hx_receiver_count(fx->r, "/limited");
+    /* The events published while the dispatcher had not yet read the change
+     * were pushed and logged, maybe after 'logged' was read: the checks below
+     * name the events the change applies to. */
     upg_publish(fx, id);
     CHECK(HX_WAIT(upg_polled(fx, W_LIMITED, id), UPG_WAIT_MS));
     CHECK(HX_WAIT(de_count(fx->r, "/multi-a", id) >= 1, UPG_WAIT_MS));     /* pushed to the others meanwhile */
-    CHECK_EQ_INT(hx_receiver_count(fx->r, "/limited"), before);
+    CHECK(HX_WAIT(upg_logged(fx, W_MULTI, id), UPG_WAIT_MS));
+    CHECK_EQ_INT(de_count(fx->r, "/limited", id), 0);
+    CHECK(!upg_logged(fx, W_LIMITED, id));
     CHECK_EQ_INT(hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/deliveries", fx->wh[W_LIMITED].id), 200);
-    CHECK_EQ_INT(e2e_int(resp.json, "count"), logged);
+    CHECK(e2e_int(resp.json, "count") >= logged);                           /* the log before the change is kept */
     hx_resp_free(&resp);
 }
 
