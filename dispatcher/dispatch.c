@@ -27,10 +27,11 @@
 #define STATS_EVERY_MS 30000
 #define DRAIN_RECORD_MS 10000  /* at stop: how long to keep trying to record */
 #define FINISH_READ_MS 8000
-#define RECENT_MAX 16384        /* events read and not yet covered by an index sync... */
-#define RECENT_MAX_BYTES (16u << 20)    /* ...and their payload bytes: over either, read nothing */
+#define RECENT_MAX 4096         /* events read and not yet covered by an index sync... */
+#define RECENT_MAX_BYTES (4u << 20)     /* ...and their payload bytes: over either, read nothing */
 #define CLOCK_SKEW_MS 1000      /* producers' clocks are trusted to within this */
-#define SYNC_EVERY_MS 200       /* the index's sync with PostgreSQL's new webhooks */
+#define SYNC_EVERY_MS 200       /* the index's sync with PostgreSQL's new webhooks, ... */
+#define SYNC_SOON_MS 20         /* ... or this soon after the last try while those events fill half their bound */
 #define HOLD_MAX_MS 1000        /* over the mark: read nothing for this long, then pause */
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
@@ -229,17 +230,22 @@ static void dispatch_release_track(struct msg_track *track, void *arg)
     tracker_done(dsp->tr, track);
 }
 
-/* Every SYNC_EVERY_MS: read the webhooks PostgreSQL has that were created
- * since the last sync (the lifecycle stream usually brought them already;
- * the relay may lag), then let go of the events read before this sync was
- * sent. Bounded: a statement on the loop's session waits about a second. */
+/* Every SYNC_EVERY_MS (SYNC_SOON_MS while the events kept fill half their
+ * bound, so a fast reader seldom waits at it): read the webhooks PostgreSQL
+ * has that were created since the last sync (the lifecycle stream usually
+ * brought them already; the relay may lag), then let go of the events read
+ * before this sync was sent. Bounded: a statement on the loop's session waits about a second. */
 static void dispatch_sync_index(struct dispatcher *dsp, long long now)
 {
     PGconn *pg;
-    if (now < dsp->next_sync_ms || (pg = attempts_pg(dsp->at)) == NULL)
+    long long due = dsp->next_sync_ms;
+    if (recent_half(dsp->recent) && dsp->sync_soon_ms < due)
+        due = dsp->sync_soon_ms;
+    if (now < due || (pg = attempts_pg(dsp->at)) == NULL)
         return;
     int rc = sub_index_sync_created(dsp->idx, pg, dsp->synced_ms);
     dsp->next_sync_ms = rc == 1 ? now : now + SYNC_EVERY_MS;
+    dsp->sync_soon_ms = rc < 0 ? dsp->next_sync_ms : now + SYNC_SOON_MS;     /* a failed one: not sooner */
     if (rc != 0)
         return;
     dsp->synced_ms = now;

@@ -44,6 +44,7 @@ struct dispatcher {
     long long next_resync_ms, next_commit_ms, next_stats_ms;
     long long next_sync_ms;     /* the index's next sync with new webhooks */
     long long synced_ms;        /* when the last complete one was sent */
+    long long sync_soon_ms;     /* the next while the events kept fill half their bound */
     struct dispatch_stats stats;
 };
 

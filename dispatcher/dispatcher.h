@@ -176,6 +176,8 @@ void recent_free(struct recent *r);
 /* 'cap' events or 'max_bytes' of payload kept: read nothing until a sync
  * covers some. */
 bool recent_full(const struct recent *r);
+/* Half of either bound taken: time to ask for a sync soon. */
+bool recent_half(const struct recent *r);
 /* Keep 'p' (a new reference) and one pending unit of 'track' (may be
  * NULL), produced at 'ts_ms' (producer's clock), read at 'read_ms'. */
 void recent_add(struct recent *r, struct payload *p, struct msg_track *track, long long ts_ms, long long read_ms);

@@ -70,6 +70,11 @@ bool recent_full(const struct recent *r)
     return r->n == r->cap || r->bytes >= r->max_bytes;
 }
 
+bool recent_half(const struct recent *r)
+{
+    return r->n >= r->cap / 2 || r->bytes >= r->max_bytes / 2;
+}
+
 void recent_add(struct recent *r, struct payload *p, struct msg_track *track, long long ts_ms, long long read_ms)
 {
     /* the caller reads nothing while full: this slot is free but for an
