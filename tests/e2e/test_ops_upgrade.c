@@ -757,32 +757,31 @@ static void upg_check_auth(struct upg_fx *fx)
     upg_check_received(fx, W_MULTI, 0, id, NULL);
 }
 
-/* Whether event 'id' is among webhook 'wh''s events to fetch (from the acknowledged position). */
-static bool upg_polled(struct upg_fx *fx, int wh, const char *id)
+/* Whether the list at GET /v1/webhooks/{wh}/'what' (its array 'key') has
+ * an element whose 'field' is event 'id'. */
+static bool upg_lists(struct upg_fx *fx, int wh, const char *what, const char *key, const char *field, const char *id)
 {
     struct hx_resp resp;
     bool found = false;
-    if (hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/poll?limit=1000", fx->wh[wh].id) == 200) {
+    if (hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/%s", fx->wh[wh].id, what) == 200) {
         size_t i;
-        json_t *ev;
-        json_array_foreach(json_object_get(resp.json, "data"), i, ev) found = found || strcmp(e2e_str(ev, "id"), id) == 0;
+        json_t *el;
+        json_array_foreach(json_object_get(resp.json, key), i, el) found = found || strcmp(e2e_str(el, field), id) == 0;
     }
     hx_resp_free(&resp);
     return found;
 }
 
-/* Whether webhook 'wh''s delivery log holds an attempt for event 'id'. */
+/* Whether event 'id' is among webhook 'wh''s events to fetch (from the acknowledged position). */
+static bool upg_polled(struct upg_fx *fx, int wh, const char *id)
+{
+    return upg_lists(fx, wh, "poll?limit=1000", "data", "id", id);
+}
+
+/* Whether webhook 'wh''s delivery log (its newest 100) holds an attempt for event 'id'. */
 static bool upg_logged(struct upg_fx *fx, int wh, const char *id)
 {
-    struct hx_resp resp;
-    bool found = false;
-    if (hx_api(fx->st, "GET", fx->key, NULL, &resp, "/v1/webhooks/%s/deliveries?size=100", fx->wh[wh].id) == 200) {
-        size_t i;
-        json_t *at;
-        json_array_foreach(json_object_get(resp.json, "elements"), i, at) found = found || strcmp(e2e_str(at, "event_id"), id) == 0;
-    }
-    hx_resp_free(&resp);
-    return found;
+    return upg_lists(fx, wh, "deliveries?size=100", "elements", "event_id", id);
 }
 
 static void upg_check_poll(struct upg_fx *fx)
