@@ -18,7 +18,9 @@
  * what is not a held head 409; another webhook of the same tenant is not
  * delayed by a stuck ordered one; PATCH "ordered" on a live webhook turns
  * the order on, and off (the waiting deliveries then go without waiting
- * for the held one); "ordered" is validated.
+ * for the held one); "ordered" is validated; events read again (as a
+ * successor reads what a dead dispatcher appended and did not commit) at
+ * or below the endpoint's high-water offset are not appended again.
  */
 #include <signal.h>
 
@@ -434,6 +436,55 @@ static void test_patch(struct fx *fx)
     hx_receiver_stop(r);
 }
 
+/* hl_ordered_append(rows) on the test's own session: what it returns. */
+static long append_rows(struct fx *fx, const char *rows)
+{
+    return de_pg_long(fx->pg, "SELECT hl_ordered_append($1::json)", rows, NULL, NULL);
+}
+
+static void test_reread(struct fx *fx)
+{
+    E2E_SECTION("a re-read (a dispatcher dead before its Kafka commit): what is at or below the endpoint's "
+                "high-water offset is not appended again, though delivered and gone from its lane");
+    struct hx_receiver *r = hx_receiver_start(NULL);
+    struct de_webhook wh;
+    char key[128];
+    de_tenant_new(fx->st, "ordr", key, sizeof(key));
+    ordered_webhook(fx->st, key, &wh, r, "r", true);
+    struct seq s = { .r = r };
+    produce_seq(fx->p, "ordr", 1, 3);
+    CHECK(HX_WAIT(seq_reached(&s, 3), WAIT_MS));
+    CHECK(HX_WAIT(de_pg_long(fx->pg, "SELECT count(*) FROM retries WHERE endpoint_id = $1", wh.ep[0], NULL, NULL) == 0,
+                  WAIT_MS));
+    long part = de_pg_long(fx->pg, "SELECT partition FROM ordered_offsets WHERE endpoint_id = $1", wh.ep[0], NULL, NULL);
+    long high = de_pg_long(fx->pg, "SELECT last_offset FROM ordered_offsets WHERE endpoint_id = $1", wh.ep[0], NULL,
+                           NULL);
+    CHECK(part >= 0 && high >= 2);
+    /* the 3rd again (its offset), and the 2nd (below it), as a successor would read them */
+    char rows[1024];
+    snprintf(rows, sizeof(rows),
+             "[{\"t\":\"ordr\",\"w\":\"%s\",\"p\":\"%s\",\"e\":\"evt_again3\",\"y\":\"booking.scheduled\","
+             "\"d\":\"2026-01-01\",\"a\":1,\"k\":%ld,\"o\":%ld},"
+             "{\"t\":\"ordr\",\"w\":\"%s\",\"p\":\"%s\",\"e\":\"evt_again2\",\"y\":\"booking.scheduled\","
+             "\"d\":\"2026-01-01\",\"a\":1,\"k\":%ld,\"o\":%ld}]",
+             wh.id, wh.ep[0], part, high, wh.id, wh.ep[0], part, high - 1);
+    CHECK_EQ_INT(append_rows(fx, rows), 0);
+    CHECK_EQ_INT(de_pg_long(fx->pg, "SELECT count(*) FROM retries WHERE endpoint_id = $1", wh.ep[0], NULL, NULL), 0);
+    /* one past it is appended (in a transaction rolled back: it has no stored body) */
+    PQclear(PQexec(fx->pg, "BEGIN"));
+    snprintf(rows, sizeof(rows),
+             "[{\"t\":\"ordr\",\"w\":\"%s\",\"p\":\"%s\",\"e\":\"evt_next\",\"y\":\"booking.scheduled\","
+             "\"d\":\"2026-01-01\",\"a\":1,\"k\":%ld,\"o\":%ld}]", wh.id, wh.ep[0], part, high + 1000);
+    CHECK_EQ_INT(append_rows(fx, rows), 1);
+    PQclear(PQexec(fx->pg, "ROLLBACK"));
+    /* and the line goes on */
+    produce_seq(fx->p, "ordr", 4, 6);
+    CHECK(HX_WAIT(seq_reached(&s, 6), WAIT_MS));
+    CHECK_EQ_INT(s.bad, 0);
+    CHECK_EQ_INT((int)s.next, 6);
+    hx_receiver_stop(r);
+}
+
 static void test_validation(struct fx *fx)
 {
     E2E_SECTION("\"ordered\": a boolean, false by default, refused otherwise with a 400 naming it");
@@ -489,6 +540,7 @@ int main(void)
     test_skip(&fx);
     test_isolation(&fx);
     test_patch(&fx);
+    test_reread(&fx);
     de_producer_free(fx.p);
     PQfinish(fx.pg);
     CHECK_EQ_INT(hx_stack_stop(fx.st), 0);
