@@ -278,7 +278,9 @@ static void test_skip(struct fx *fx)
     json_t *head = NULL;
     CHECK(HX_WAIT((json_decref(head), head = fx_waiting(fx, wh.id, &waiting),
                    e2e_str(head, "state") && strcmp(e2e_str(head, "state"), "held") == 0 && waiting == 20), WAIT_MS));
-    printf("head: %s\n", head ? json_dumps(head, JSON_COMPACT) : "null");
+    char *shown = head ? json_dumps(head, JSON_COMPACT) : NULL;
+    printf("head: %s\n", shown ? shown : "null");
+    free(shown);
     CHECK_EQ_INT(waiting, 20);
     CHECK_EQ_INT((int)e2e_int(head, "attempt"), 6);
     const char *did = e2e_str(head, "delivery_id");
