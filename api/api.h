@@ -103,6 +103,7 @@ extern const struct api_route routes_console[];
 extern const struct api_route routes_openapi[];
 extern const struct api_route routes_portal[];
 extern const struct api_route routes_poll[];
+extern const struct api_route routes_ordered[];
 extern const struct api_route routes_recover[];
 extern const struct api_route routes_stats[];
 

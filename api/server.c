@@ -330,7 +330,7 @@ int server_start(struct api_ctx *ctx, struct _u_instance *inst)
 {
     const struct api_route *tables[] = { routes_health, routes_admin, routes_webhooks, routes_deliveries, routes_events,
                                           routes_console, routes_metrics, routes_openapi, routes_portal,
-                                          routes_poll, routes_recover,
+                                          routes_poll, routes_recover, routes_ordered,
                                           routes_stats };
     size_t total = 0;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)

@@ -22,7 +22,7 @@ static const char *const read_only_fields[] = {
 
 static const char *const writable_fields[] = {
     "name", "description", "url", "endpoints", "events", "headers", "max_retries", "rate_limit",
-    "is_active", "filter", "secret", "auth", NULL
+    "is_active", "filter", "secret", "auth", "ordered", NULL
 };
 
 /* Headers hookline sets itself, or that would break HTTP framing. */
@@ -510,6 +510,14 @@ int webhook_input_apply(json_t *doc, const json_t *body_in, enum webhook_mode mo
         json_object_set(doc, "rate_limit", val);
     } else if (full) {
         json_object_set_new(doc, "rate_limit", json_null());
+    }
+    if ((val = json_object_get(body, "ordered")) != NULL) {
+        if (!json_is_boolean(val))
+            return hl_error_set(err, HL_EINVAL, "\"ordered\" must be true or false.");
+        json_object_set(doc, "ordered", val);
+    } else if (full && json_object_get(doc, "ordered") != NULL) {
+        /* a replace resets it; a create (or a database before 016) leaves it to the column's default */
+        json_object_set_new(doc, "ordered", json_false());
     }
     if ((val = json_object_get(body, "is_active")) != NULL) {
         if (!json_is_boolean(val))

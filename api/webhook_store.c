@@ -17,6 +17,11 @@
     "d->'headers', (d->>'max_retries')::int, (d->>'rate_limit')::int, (d->>'is_active')::boolean, " \
     "CASE WHEN jsonb_typeof(d->'filter') = 'object' THEN d->'filter' END, d->>'secret'"
 
+/* "ordered" (sql/016_ordered.sql) is written only when the document has
+ * it: a document without it (a create or change that does not name it, on
+ * a database before 016) leaves the column to its default or as it is. */
+#define STORE_HAS_ORDERED(doc) (json_object_get((doc), "ordered") != NULL)
+
 /* Parse a stored document and open its secrets. New reference, or NULL
  * with HL_EDB (not JSON) or HL_ESECRET. */
 static json_t *store_doc_parse(const struct secretbox *sb, const char *text, struct hl_error *err)
@@ -100,10 +105,14 @@ json_t *webhook_store_insert(PGconn *pg, const struct secretbox *sb, const json_
         return NULL;
     if (db_begin(pg, err) < 0)
         goto out;
-    if (db_exec(pg, err,
-            "INSERT INTO webhooks (id, tenant_id, created_by, name, description, endpoints, events, headers, "
-            "max_retries, rate_limit, is_active, filter, secret) "
-            "SELECT d->>'id', d->>'tenant', d->>'created_by', " DOC_COLUMNS_FROM_D " FROM (SELECT $1::jsonb AS d) s",
+    if (db_exec(pg, err, STORE_HAS_ORDERED(doc)
+            ? "INSERT INTO webhooks (id, tenant_id, created_by, name, description, endpoints, events, headers, "
+              "max_retries, rate_limit, is_active, filter, secret, ordered) "
+              "SELECT d->>'id', d->>'tenant', d->>'created_by', " DOC_COLUMNS_FROM_D ", (d->>'ordered')::boolean "
+              "FROM (SELECT $1::jsonb AS d) s"
+            : "INSERT INTO webhooks (id, tenant_id, created_by, name, description, endpoints, events, headers, "
+              "max_retries, rate_limit, is_active, filter, secret) "
+              "SELECT d->>'id', d->>'tenant', d->>'created_by', " DOC_COLUMNS_FROM_D " FROM (SELECT $1::jsonb AS d) s",
             1, params) < 0) {
         store_dup_name(err, doc);
         goto out;
@@ -132,13 +141,19 @@ json_t *webhook_store_update(PGconn *pg, const struct secretbox *sb, const json_
     json_t *stored = NULL;
     if (text == NULL)
         return NULL;
-    PGresult *res = db_query(pg, err,
-        "UPDATE webhooks w SET (name, description, endpoints, events, headers, max_retries, rate_limit, "
-        "is_active, filter, secret) = (SELECT " DOC_COLUMNS_FROM_D "), "
-        "previous_secret = d->>'previous_secret', "
-        "previous_secret_expires_at = (d->>'previous_secret_expires_at')::timestamptz, "
-        "disabled_reason = d->>'disabled_reason', updated_at = now(), version = w.version + 1 "
-        "FROM (SELECT $1::jsonb AS d) s WHERE w.id = d->>'id' AND w.tenant_id = d->>'tenant' RETURNING w.id",
+    PGresult *res = db_query(pg, err, STORE_HAS_ORDERED(doc)
+        ? "UPDATE webhooks w SET (name, description, endpoints, events, headers, max_retries, rate_limit, "
+          "is_active, filter, secret, ordered) = (SELECT " DOC_COLUMNS_FROM_D ", (d->>'ordered')::boolean), "
+          "previous_secret = d->>'previous_secret', "
+          "previous_secret_expires_at = (d->>'previous_secret_expires_at')::timestamptz, "
+          "disabled_reason = d->>'disabled_reason', updated_at = now(), version = w.version + 1 "
+          "FROM (SELECT $1::jsonb AS d) s WHERE w.id = d->>'id' AND w.tenant_id = d->>'tenant' RETURNING w.id"
+        : "UPDATE webhooks w SET (name, description, endpoints, events, headers, max_retries, rate_limit, "
+          "is_active, filter, secret) = (SELECT " DOC_COLUMNS_FROM_D "), "
+          "previous_secret = d->>'previous_secret', "
+          "previous_secret_expires_at = (d->>'previous_secret_expires_at')::timestamptz, "
+          "disabled_reason = d->>'disabled_reason', updated_at = now(), version = w.version + 1 "
+          "FROM (SELECT $1::jsonb AS d) s WHERE w.id = d->>'id' AND w.tenant_id = d->>'tenant' RETURNING w.id",
         1, params);
     if (res == NULL) {
         store_dup_name(err, doc);

@@ -3,7 +3,8 @@
  * hookline-bench measures the machine's own limits (libcurl multi POSTs,
  * PostgreSQL inserts, Kafka consumption) and then the real stack against
  * them: end-to-end deliveries, fan-out, subscription scale, the retry path,
- * the REST api, isolation between tenants and one big tenant. main.c runs the sections in order; report.c keeps every
+ * the REST api, isolation between tenants, one big tenant, storage and one
+ * ordered endpoint. main.c runs the sections in order; report.c keeps every
  * figure and prints the table and the JSON; the other files hold one
  * concern each. Everything runs on the test harness (tests/harness): a
  * throwaway database, hookline-devbroker, hookline-api and dispatchers as
@@ -230,5 +231,6 @@ void bench_api(struct bench_env *env);          /* 6 */
 void bench_isolation(struct bench_env *env);    /* 7 */
 void bench_big_tenant(struct bench_env *env);   /* 8 */
 void bench_storage(struct bench_env *env);      /* 9 */
+void bench_ordered(struct bench_env *env);      /* 10 */
 
 #endif

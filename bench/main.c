@@ -1,7 +1,7 @@
 /* main.c: hookline-bench, benchmarks of hookline against this machine's
  * own limits (run it through bench/run.sh).
  *
- *   hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8,9] [--payload BYTES]
+ *   hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8,9,10] [--payload BYTES]
  *                  [--out DIR]
  *
  * Starts the receiver and the real stack (a throwaway database on the
@@ -86,7 +86,7 @@ static const struct bench_plan plan_smoke = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8,9] [--payload BYTES] [--out DIR]\n"
+    fprintf(out, "usage: hookline-bench [--smoke] [--sections 1,2,3,4,5,6,7,8,9,10] [--payload BYTES] [--out DIR]\n"
                  "Run it through bench/run.sh, which builds and provides PostgreSQL.\n");
 }
 
@@ -199,15 +199,27 @@ static json_t *bench_meta(struct bench_env *env, const char *sections)
                      "big_events", pl->big_events);
 }
 
-static bool want(const char *sections, char s)
+/* Is section 'id' ("1" ... "10") among 'sections', a comma-separated list?
+ * An item of several digits other than "10" names one-digit sections
+ * ("2356"). */
+static bool want(const char *sections, const char *id)
 {
-    return strchr(sections, s) != NULL;
+    size_t len = strlen(id);
+    for (const char *s = sections; *s;) {
+        size_t n = strcspn(s, ",");
+        if (n == len && strncmp(s, id, len) == 0)
+            return true;
+        if (len == 1 && !(n == 2 && strncmp(s, "10", 2) == 0) && memchr(s, id[0], n) != NULL)
+            return true;
+        s += n + (s[n] == ',');
+    }
+    return false;
 }
 
 int main(int argc, char **argv)
 {
     struct bench_env env = { 0 };
-    const char *sections = "123456789", *out = NULL;
+    const char *sections = "1,2,3,4,5,6,7,8,9,10", *out = NULL;
     int payload = 0;
     env.plan = plan_full;
     for (int i = 1; i < argc; i++) {
@@ -287,11 +299,11 @@ int main(int argc, char **argv)
             hx_die("cannot read the partitions of %s", BENCH_TOPIC);
     }
 
-    if ((want(sections, '1') || want(sections, '2')) && bench_devbroker_start(&env) < 0)
+    if ((want(sections, "1") || want(sections, "2")) && bench_devbroker_start(&env) < 0)
         fprintf(stderr, "hookline-bench: no devbroker of its own: 1c and the Kafka-alone latencies are skipped\n");
-    if (want(sections, '1'))
+    if (want(sections, "1"))
         bench_limits(&env);
-    if (want(sections, '2') || want(sections, '3') || want(sections, '5')) {
+    if (want(sections, "2") || want(sections, "3") || want(sections, "5")) {
         if (bench_seed_webhooks(&env, "pr", "probe", 1, 0, 1, "{booking}", "/probe", 0, false) < 0 ||
             bench_seed_webhooks(&env, "bt", "bt", 100, 0, 100, "{booking}", "/t", 0, false) < 0 ||
             bench_seed_webhooks_https(&env, "hs", "hs", 100, 0, 100, "{booking}", "/t") < 0 ||
@@ -299,15 +311,15 @@ int main(int argc, char **argv)
             bench_seed_webhooks(&env, "fa", "fan", 1, 0, env.plan.fanout_webhooks, "{conversation}", "/f", 0,
                                 false) < 0)
             hx_die("cannot insert the webhooks");
-        if (want(sections, '2'))
+        if (want(sections, "2"))
             bench_e2e(&env);
-        if (want(sections, '3')) {
+        if (want(sections, "3")) {
             pid_t pids[4];
             while (bench_dispatchers(&env, pids, 4) < 2)
                 bench_dispatcher_start(&env);
             bench_fanout(&env);
         }
-        if (want(sections, '5')) {
+        if (want(sections, "5")) {
             pid_t pids[4];
             while (bench_dispatchers(&env, pids, 4) < 2)
                 bench_dispatcher_start(&env);
@@ -315,16 +327,18 @@ int main(int argc, char **argv)
         }
         bench_dispatchers_stop(&env);
     }
-    if (want(sections, '4'))
+    if (want(sections, "4"))
         bench_scale(&env);
-    if (want(sections, '6'))
+    if (want(sections, "6"))
         bench_api(&env);
-    if (want(sections, '7'))
+    if (want(sections, "7"))
         bench_isolation(&env);
-    if (want(sections, '8'))
+    if (want(sections, "8"))
         bench_big_tenant(&env);
-    if (want(sections, '9'))
+    if (want(sections, "9"))
         bench_storage(&env);
+    if (want(sections, "10"))
+        bench_ordered(&env);
 
     json_t *meta = bench_meta(&env, sections);
     PQfinish(env.pg);

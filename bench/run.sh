@@ -9,7 +9,7 @@
 # role needs CREATEDB). Prints every figure as it is measured, then a
 # Markdown table, and writes the same figures as JSON under bench/results/.
 #
-#   sh bench/run.sh [--smoke] [--sections 1,2,3,4,5,6,7,8,9] [--payload BYTES] [--out DIR]
+#   sh bench/run.sh [--smoke] [--sections 1,2,3,4,5,6,7,8,9,10] [--payload BYTES] [--out DIR]
 #                   [--build-dir DIR] [--no-pg-virtualenv]
 #
 # --smoke             tiny sizes, a few seconds per section (the ctest test bench.smoke)

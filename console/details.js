@@ -9,6 +9,7 @@ import { recoverSection } from './recover.js';
 import { renderHealth } from './health.js';
 import { statusBadge } from './list.js';
 import { pollPanel } from './poll.js';
+import { orderedPanel } from './ordered.js';
 import { secretPanel, takeSecret } from './secret.js';
 
 const KNOWN = new Set(['id', 'name', 'description', 'url', 'auth', 'endpoints', 'events', 'headers', 'max_retries',
@@ -74,6 +75,7 @@ export async function renderDetails(ctx, id) {
     h('section', { class: 'card', attrs: { 'aria-labelledby': 'settings-title' } },
       h('h2', { id: 'settings-title', text: 'Settings' }), settings),
     pollPanel(wh),
+    orderedPanel(wh),
     testSection(wh, () => log.refreshSoon()),
     recoverSection(wh, () => log.refreshSoon()),
     h('section', { class: 'card', id: 'health', attrs: { 'aria-labelledby': 'health-title' } },

@@ -7,6 +7,7 @@
 import { webhooks } from './api.js';
 import { clear, field, flash, h, link, path, setFieldError } from './dom.js';
 import { deliveryChoice } from './poll.js';
+import { orderedCheckbox } from './ordered.js';
 import { holdSecret } from './secret.js';
 
 const NAME_MAX = 128;
@@ -264,7 +265,8 @@ function eventsSection(wh, catalog) {
     lists, eventsError);
   const retries = field('Maximum retries (optional)', h('input', { type: 'number', id: 'wh-max-retries', name: 'max_retries', min: 0, step: 1, value: wh.max_retries === undefined ? '' : String(wh.max_retries), attrs: { inputmode: 'numeric' } }),
     'How many times a failed delivery is tried again, spread over about three days. Empty: the most the server allows.');
-  const el = h('div', { class: 'section-body' }, eventsBox, retries.wrap);
+  const ordered = orderedCheckbox(wh);
+  const el = h('div', { class: 'section-body' }, eventsBox, retries.wrap, ordered.el);
   const selected = () => {
     const out = groupBoxes.filter((b) => b.checked).map((b) => b.value);
     for (const b of typeBoxes) if (b.checked && !b.disabled) out.push(b.value);
@@ -284,7 +286,7 @@ function eventsSection(wh, catalog) {
     },
     read() {
       const r = retries.control.value.trim();
-      const out = { events: selected() };
+      const out = { events: selected(), ordered: ordered.value() };
       if (r !== '') out.max_retries = Number.parseInt(r, 10);
       return out;
     },

@@ -7,7 +7,9 @@
  * their payload, which remembers the day it was stored for, so a fan-out
  * writes its body once, not once per delivery. What else a batch changes is small and mostly
  * absent on the happy path, so each statement runs only when the batch
- * needs it: the endpoints' health (endpoint_health has a row for an
+ * needs it: deliveries of ordered webhooks appended to their endpoints'
+ * lanes in the order read (hl_ordered_append, sql/016_ordered.sql), the
+ * endpoints' health (endpoint_health has a row for an
  * endpoint that failed once; a healthy endpoint's row is written only when
  * it recovers or once a minute), retries scheduled by failed attempts,
  * retries settled by final ones, and endpoints disabled by a 410 or by
@@ -198,7 +200,8 @@ static char *write_rows_json(struct delivery *const *v, size_t n, char kind, lon
     json_t *rows = NULL;
     for (size_t i = 0; i < n; i++) {
         struct delivery *d = v[i];
-        if (d->outcome == DELIVERY_SUCCESS || (d->outcome == DELIVERY_DEFERRED) != (kind == 'd'))
+        if (d->outcome == DELIVERY_SUCCESS || (d->outcome == DELIVERY_DEFERRED) != (kind == 'd') ||
+            (d->outcome == DELIVERY_DEFERRED && d->ordered))
             continue;
         const struct sub *s = d->sub;
         char day[16];
@@ -213,6 +216,32 @@ static char *write_rows_json(struct delivery *const *v, size_t n, char kind, lon
             "retry_id", (json_int_t)d->retry_id, "epoch", (json_int_t)d->lane_epoch,
             "status", d->status > 0 ? json_integer(d->status) : json_null(), "error", d->error,
             "dlv_id", d->dlv_id, "ops", (int)catalog_is_operational(d->payload->event_type));
+        if (rows == NULL)
+            rows = json_array();
+        json_array_append_new(rows, row);
+    }
+    char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_decref(rows);
+    return text;
+}
+
+/* The batch's deliveries of ordered webhooks read from Kafka, in the
+ * order read, as hl_ordered_append (sql/016_ordered.sql) takes them; NULL
+ * when there are none. */
+static char *write_ordered_json(struct delivery *const *v, size_t n, long long now_ms)
+{
+    json_t *rows = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct delivery *d = v[i];
+        if (d->outcome != DELIVERY_DEFERRED || !d->ordered)
+            continue;
+        const struct sub *s = d->sub;
+        char day[16];
+        write_day_text(write_body_day(d, now_ms), day);
+        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:o}", "t", s->tenant, "w", s->id,
+            "p", s->eps[d->ep].id, "e", d->payload->event_id, "y", d->payload->event_type, "d", day,
+            "a", d->attempt, "k", d->track ? json_integer(d->track->partition) : json_null(),
+            "o", d->track ? json_integer(d->track->offset) : json_null());
         if (rows == NULL)
             rows = json_array();
         json_array_append_new(rows, row);
@@ -657,6 +686,7 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n_all, const char *di
     write_copy_rows(&copy, v, n, dispatcher);
     char *failures = write_rows_json(v, n, 'f', now_ms);
     char *deferred = write_rows_json(v, n, 'd', now_ms);
+    char *ordered = write_ordered_json(v, n, now_ms);
     char *settled = NULL, *settled_epochs = NULL;
     write_settled(v, n, &settled, &settled_epochs);
     /* endpoint health from the attempts made: deferred ones go last, out of its reach */
@@ -676,6 +706,11 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n_all, const char *di
         goto out;
     if (deferred && write_deferred(pg, deferred, err) < 0)
         goto out;
+    if (ordered) {
+        const char *params[1] = { ordered };
+        if (db_exec(pg, err, "SELECT hl_ordered_append($1::json)", 1, params) < 0)
+            goto out;
+    }
     if (failures && write_retries(pg, failures, err) < 0)
         goto out;
     if (settled) {
@@ -718,6 +753,7 @@ out:
     free(copy.p);
     free(failures);
     free(deferred);
+    free(ordered);
     free(settled);
     free(settled_epochs);
     free(health_ok);

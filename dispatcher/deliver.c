@@ -260,7 +260,7 @@ int deliver_start(struct deliver *dv, struct delivery *d)
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, (const char *)d->payload->data);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)d->payload->len);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, dv->cfg->delivery_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, d->timeout_ms > 0 ? d->timeout_ms : dv->cfg->delivery_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, dv->cfg->connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, dv->policy.allow_http ? "http,https" : "https");

@@ -33,6 +33,8 @@
 #define SYNC_EVERY_MS 200       /* the index's sync with PostgreSQL's new webhooks, ... */
 #define SYNC_SOON_MS 20         /* ... or this soon after the last try while those events fill half their bound */
 #define HOLD_MAX_MS 1000        /* over the mark: read nothing for this long, then pause */
+#define ORDERED_LEASE_MARGIN_MS 1000    /* an ordered head's request ends this long before its lease can */
+#define ORDERED_MIN_TIMEOUT_MS 1000     /* ... and is not sent with less time than this */
 
 struct payload *payload_new(const char *event_id, const char *type, const char *body, size_t len)
 {
@@ -96,6 +98,14 @@ static void dispatch_route(struct dispatcher *dsp, struct delivery *d)
     if (d->sub->eps[d->ep].poll) {
         /* never pushed: recorded as waiting to be fetched, holding its offset until then */
         d->outcome = DELIVERY_POLLED;
+        attempts_add(dsp->at, d);
+        return;
+    }
+    if (d->sub->ordered) {
+        /* never the fast path: appended to its endpoint's ordered lane, in
+         * the order read, and its offset held until it is */
+        d->ordered = true;
+        d->outcome = DELIVERY_DEFERRED;
         attempts_add(dsp->at, d);
         return;
     }
@@ -338,6 +348,8 @@ static int dispatch_lane_room(const char *webhook_id, const char *endpoint_id, v
         return -1;
     if (queue_held_back(dsp->q, endpoint_id, tenant, now))
         return 0;
+    if (s && s->ordered)
+        return 1;                   /* its head alone (sql/016_ordered.sql) */
     if (s && s->rate_limit > 0)
         return s->rate_limit < dsp->cfg.lane_size ? s->rate_limit : dsp->cfg.lane_size;
     if (queue_failing(dsp->q, endpoint_id, now))
@@ -404,6 +416,7 @@ static void dispatch_lane_taken(const struct lane_row *row, void *arg)
     struct delivery *d = delivery_new(s, ep, p, row->attempt);
     d->retry_id = row->retry_id;
     d->lane_epoch = row->epoch;
+    d->ordered = row->ordered;
     payload_unref(p);
     if (row->send_ms > 0)
         queue_set_next_start(dsp->q, d, row->send_ms);
@@ -481,6 +494,21 @@ static int dispatch_start(struct delivery *d, void *arg)
         dispatch_withdraw(dsp, d);
         return -1;
     }
+    if (d->retry_id && d->ordered) {
+        /* fencing: an ordered head goes only while our lease on its lane
+         * outlasts the request, so the lane cannot pass to another
+         * dispatcher (which would send the next one) while it may still be
+         * on the way; the request's timeout is cut to fit */
+        long long left = lanes_lease_left(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch, hl_time_now_ms());
+        left -= ORDERED_LEASE_MARGIN_MS;
+        if (left < ORDERED_MIN_TIMEOUT_MS) {
+            log_warn("ordered lane of endpoint %s: its lease has %lld ms left, too little to send its head; "
+                     "it waits for a renewed lease", d->sub->eps[d->ep].id, left + ORDERED_LEASE_MARGIN_MS);
+            dispatch_withdraw(dsp, d);
+            return -1;
+        }
+        d->timeout_ms = left < dsp->cfg.delivery_timeout_ms ? (long)left : dsp->cfg.delivery_timeout_ms;
+    }
     if (deliver_start(dsp->dv, d) == 0)
         return 0;
     /* out of memory: recorded as a failed attempt, retried in a second */
@@ -527,6 +555,9 @@ static void dispatch_finished(struct delivery *d, void *arg)
     metrics_attempt(dsp->metrics, d->duration_ms);
     if (hl_id_new("dlv_", d->dlv_id, sizeof(d->dlv_id)) < 0)
         abort();
+    /* an ordered lane's next head waits on this record: hand it over now */
+    if (d->ordered)
+        dsp->flush_now = true;
     attempts_add(dsp->at, d);
 }
 
@@ -544,7 +575,10 @@ static void dispatch_recorded(struct delivery *d, void *arg)
 
 static void dispatch_flush(struct dispatcher *dsp, long long now)
 {
-    (void)attempts_pump(dsp->at, now, false, dispatch_recorded, dsp);
+    bool force = dsp->flush_now;
+    (void)attempts_pump(dsp->at, now, force, dispatch_recorded, dsp);
+    /* forced until what was waiting is written (the writer may have been busy) */
+    dsp->flush_now = force && attempts_batched(dsp->at) > 0;
 }
 
 /* Finish every in-flight delivery and record it, starting nothing new.

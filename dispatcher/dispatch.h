@@ -38,6 +38,7 @@ struct dispatcher {
     struct attempts *at;
     struct metrics *metrics;    /* NULL when HOOKLINE_METRICS_PORT=0 */
     size_t max_waiting;         /* stop reading Kafka above this many queued deliveries */
+    bool flush_now;             /* hand the attempt records over at once (an ordered lane waits) */
     bool paused;                /* partitions paused: over the mark for long */
     long long over_since_ms;    /* over the mark since; 0 = under it */
     volatile sig_atomic_t *stop;

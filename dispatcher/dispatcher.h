@@ -49,6 +49,8 @@ struct sub {
     bool active;
     int max_retries;
     int rate_limit;                 /* per endpoint per second; 0 = none */
+    bool ordered;                   /* each endpoint's events one at a time, in order, through its
+                                     * slow lane only (sql/016_ordered.sql) */
     unsigned stamp;                 /* matching: seen for this event */
     unsigned gen;                   /* resync generation that last saw it */
     long long version;
@@ -226,6 +228,9 @@ struct delivery {
     int64_t retry_id;               /* retries row it came from (slow lane); 0 = from Kafka */
     int64_t lane_epoch;             /* the lane lease it was taken under, with retry_id */
     struct msg_track *track;        /* NULL for retries */
+    bool ordered;                   /* of an ordered webhook: appended to its endpoint's ordered lane
+                                     * (from Kafka), or that lane's head (from a slow lane) */
+    long timeout_ms;                /* the request's timeout; 0: HOOKLINE_DELIVERY_TIMEOUT */
     /* filled when the attempt completes */
     long status;
     char error[256];

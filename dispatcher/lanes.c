@@ -8,7 +8,9 @@
  * nothing of it is due, waiting or in flight, writing back when its
  * earliest row is due and when the rate limit lets the next one start.
  * Every row it takes carries the lane's epoch, so only the lease's holder
- * settles it (attempts_write.c). All of it runs on the loop's thread and
+ * settles it (attempts_write.c). The lane of an ordered webhook gives its
+ * head alone, one at a time (sql/016_ordered.sql), and is served again as
+ * soon as its head is settled. All of it runs on the loop's thread and
  * connection; each statement is bounded by that session's statement
  * timeout, and a failure only means trying again at the next turn.
  */
@@ -42,6 +44,9 @@ struct lane {
     bool drained;                   /* the last take found nothing more due */
     bool parked;                    /* its webhook or endpoint is disabled: let go, keep nothing */
     long long send_ms;              /* rate limit: no start before (from the previous holder) */
+    long long lease_ms;             /* the lease holds at least until then (this host's clock: the
+                                     * time its statement was sent, plus HOOKLINE_LANE_LEASE) */
+    bool ordered;                   /* its webhook is ordered (the last take said so) */
 };
 
 struct lanes {
@@ -274,7 +279,7 @@ static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct 
             "UPDATE lanes l SET owner = NULL, lease_until = NULL, "
             "send_after = CASE WHEN w.send_ms > 0 THEN to_timestamp(w.send_ms / 1000.0) END, "
             "next_due_at = CASE WHEN " LANE_LIVE " "
-            "  THEN (SELECT min(r.due_at) FROM retries r WHERE r.endpoint_id = l.endpoint_id) END "
+            "  THEN hl_lane_due(l.endpoint_id, (SELECT wh.ordered FROM webhooks wh WHERE wh.id = l.webhook_id)) END "
             "FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS w(endpoint_id, epoch, send_ms) "
             "WHERE l.endpoint_id = w.endpoint_id AND l.epoch = w.epoch AND l.owner = $1 "
             "AND l.endpoint_id = ANY($5::text[])",
@@ -340,8 +345,13 @@ static bool lanes_renew(struct lanes *ln, PGconn *pg, long long now_ms)
      * ran out): it serves the rows now, we stop */
     struct strmap *ours = lanes_column_set(ln, res);
     bool all_renewed = true;
-    for (int i = 0; i < PQntuples(res); i++)
-        all_renewed = all_renewed && PQgetvalue(res, i, 1)[0] == 't';
+    for (int i = 0; i < PQntuples(res); i++) {
+        bool renewed = PQgetvalue(res, i, 1)[0] == 't';
+        struct lane *l = strmap_get(ln->held, PQgetvalue(res, i, 0));
+        if (renewed && l != NULL)
+            l->lease_ms = now_ms + ln->cfg->lane_lease_ms;
+        all_renewed = all_renewed && renewed;
+    }
     PQclear(res);
     size_t before = lanes_held(ln);
     lanes_keep(ln, keep_listed, ours);
@@ -354,7 +364,7 @@ static bool lanes_renew(struct lanes *ln, PGconn *pg, long long now_ms)
 }
 
 /* Lease up to 'max' free lanes with rows due, oldest first. */
-static int lanes_acquire(struct lanes *ln, PGconn *pg, int max, const char *skip_tenants)
+static int lanes_acquire(struct lanes *ln, PGconn *pg, long long now_ms, int max, const char *skip_tenants)
 {
     char limit[16], lease[32];
     snprintf(limit, sizeof(limit), "%d", max);
@@ -384,6 +394,7 @@ static int lanes_acquire(struct lanes *ln, PGconn *pg, int max, const char *skip
         snprintf(l->webhook_id, sizeof(l->webhook_id), "%s", PQgetvalue(res, i, 1));
         l->epoch = atoll(PQgetvalue(res, i, 2));
         l->send_ms = atoll(PQgetvalue(res, i, 3));
+        l->lease_ms = now_ms + ln->cfg->lane_lease_ms;
         struct lane *old = NULL;
         if (strmap_put(ln->held, l->endpoint_id, l, (void **)&old) < 0)
             abort();
@@ -438,17 +449,27 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
         struct hl_error err = { 0 };
         PGresult *res = db_query(pg, &err,
             "WITH want AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[]) AS w(endpoint_id, epoch, n)), "
-            "pick AS (SELECT r.id, w.epoch FROM want w "
+            "pick AS (SELECT r.id, w.epoch, o.ordered FROM want w "
             "  JOIN lanes l ON l.endpoint_id = w.endpoint_id AND l.owner = $1 AND l.epoch = w.epoch "
             "  AND " LANE_LIVE " "
-            "  CROSS JOIN LATERAL (SELECT id FROM retries r WHERE r.endpoint_id = w.endpoint_id AND r.due_at <= now() "
-            "    AND (r.epoch IS NULL OR r.epoch < w.epoch) ORDER BY r.due_at, r.id LIMIT w.n FOR UPDATE SKIP LOCKED) r), "
+            "  JOIN webhooks o ON o.id = l.webhook_id "
+            /* an unordered lane: its due rows, oldest first */
+            "  CROSS JOIN LATERAL (SELECT id FROM (SELECT id FROM retries r WHERE NOT o.ordered "
+            "    AND r.endpoint_id = w.endpoint_id AND r.due_at <= now() "
+            "    AND (r.epoch IS NULL OR r.epoch < w.epoch) ORDER BY r.due_at, r.id LIMIT w.n "
+            "    FOR UPDATE SKIP LOCKED) u "
+            /* an ordered one (sql/016_ordered.sql): its head alone, if due and free; locked by another
+             * transaction, it waits for a later turn (never the row behind it) */
+            "    UNION ALL SELECT id FROM (SELECT id FROM retries r WHERE o.ordered AND r.id = "
+            "      (SELECT h.id FROM retries h WHERE h.endpoint_id = w.endpoint_id "
+            "       ORDER BY h.pos NULLS FIRST, h.due_at, h.id LIMIT 1) "
+            "    AND r.due_at <= now() AND (r.epoch IS NULL OR r.epoch < w.epoch) FOR UPDATE SKIP LOCKED) h) r), "
             "taken AS (UPDATE retries r SET epoch = p.epoch FROM pick p WHERE r.id = p.id "
             "  RETURNING r.id, r.epoch, r.webhook_id, r.endpoint_id, r.event_id, r.event_type, r.attempt, "
-            "  (extract(epoch FROM r.due_at) * 1000)::bigint AS due_ms, r.tenant_id, r.body_day) "
+            "  (extract(epoch FROM r.due_at) * 1000)::bigint AS due_ms, r.tenant_id, r.body_day, p.ordered) "
             /* the body: sql/010_bodies_partitions.sql keeps it while the row refers to it */
             "SELECT t.id, t.epoch, t.webhook_id, t.endpoint_id, t.event_id, t.event_type, b.body, t.attempt, "
-            "t.due_ms FROM taken t LEFT JOIN bodies b "
+            "t.due_ms, t.ordered FROM taken t LEFT JOIN bodies b "
             "ON b.tenant_id = t.tenant_id AND b.event_id = t.event_id AND b.day = t.body_day",
             4, params);
         if (res == NULL) {
@@ -462,13 +483,14 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
                     continue;
                 l->outstanding++;
                 l->drained = false;
+                l->ordered = PQgetvalue(res, i, 9)[0] == 't';
                 struct lane_row row = {
                     .retry_id = atoll(PQgetvalue(res, i, 0)), .epoch = atoll(PQgetvalue(res, i, 1)),
                     .webhook_id = PQgetvalue(res, i, 2), .endpoint_id = PQgetvalue(res, i, 3),
                     .event_id = PQgetvalue(res, i, 4), .event_type = PQgetvalue(res, i, 5),
                     .payload = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6), .payload_len = (size_t)PQgetlength(res, i, 6),
                     .attempt = atoi(PQgetvalue(res, i, 7)), .due_ms = atoll(PQgetvalue(res, i, 8)),
-                    .send_ms = l->send_ms,
+                    .send_ms = l->send_ms, .ordered = l->ordered,
                 };
                 taken(&row, arg);
             }
@@ -503,7 +525,7 @@ int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
         struct arr skipped = { 0 };
         if (skip)
             skip(arr_add_quoted, &skipped, arg);
-        if (lanes_acquire(ln, pg, max, skipped.n ? arr_end(&skipped) : NULL) > 0)
+        if (lanes_acquire(ln, pg, now_ms, max, skipped.n ? arr_end(&skipped) : NULL) > 0)
             n += lanes_take(ln, pg, budget - n, room, taken, arg);
         free(skipped.p);
     }
@@ -525,8 +547,18 @@ bool lanes_holds(const struct lanes *ln, const char *endpoint_id, int64_t epoch)
 void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch)
 {
     struct lane *l = strmap_get(ln->held, endpoint_id);
-    if (l != NULL && l->epoch == epoch && l->outstanding > 0)
+    if (l != NULL && l->epoch == epoch && l->outstanding > 0) {
         l->outstanding--;
+        /* an ordered lane's next head goes at once, not at the next turn */
+        if (l->ordered)
+            ln->next_turn_ms = 0;
+    }
+}
+
+long long lanes_lease_left(const struct lanes *ln, const char *endpoint_id, int64_t epoch, long long now_ms)
+{
+    const struct lane *l = strmap_get(ln->held, endpoint_id);
+    return l != NULL && l->epoch == epoch ? l->lease_ms - now_ms : -1;
 }
 
 void lanes_park(struct lanes *ln, const char *endpoint_id)

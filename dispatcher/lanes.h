@@ -15,6 +15,7 @@ struct lane_row {
     int attempt;                    /* the attempt it makes */
     long long due_ms;
     long long send_ms;              /* rate limit: the lane's next start, from its previous holder; 0 none */
+    bool ordered;                   /* the head of an ordered lane (sql/016_ordered.sql) */
 };
 
 struct lanes;
@@ -42,8 +43,14 @@ int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
 
 /* Is the lease under which a row was taken still ours? */
 bool lanes_holds(const struct lanes *ln, const char *endpoint_id, int64_t epoch);
-/* A taken row was recorded or dropped. */
+/* A taken row was recorded or dropped. An ordered lane is served again
+ * at the next call of lanes_serve, not at its next turn. */
 void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch);
+/* How long the lease under which a row was taken holds at least (ms from
+ * 'now_ms', by this host's clock; below 0: not ours). An ordered lane's
+ * head is sent only while its lease will outlast the request, so no other
+ * dispatcher takes the lane while it may still be on the way. */
+long long lanes_lease_left(const struct lanes *ln, const char *endpoint_id, int64_t epoch, long long now_ms);
 /* The lane's webhook or endpoint is disabled: take nothing more, let it go (parked)
  * once nothing of it is outstanding. */
 void lanes_park(struct lanes *ln, const char *endpoint_id);

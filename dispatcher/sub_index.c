@@ -464,6 +464,7 @@ static struct sub *sub_from_doc(const struct secretbox *sb, const json_t *doc, l
     s->active = json_is_true(json_object_get(doc, "is_active"));
     s->max_retries = (int)json_integer_value(json_object_get(doc, "max_retries"));
     s->rate_limit = (int)json_integer_value(json_object_get(doc, "rate_limit"));
+    s->ordered = json_is_true(json_object_get(doc, "ordered"));
     if (prev)
         s->prev_expires_ms = hl_time_parse_ms(json_string_value(json_object_get(doc, "previous_secret_expires_at")));
     json_t *filter = json_object_get(doc, "filter");

@@ -23,6 +23,8 @@
  * chart of the last 24 h against GET /v1/webhooks/{id}/stats, the list's
  * success rate, and a delivery opened from the log (payload, headers as
  * sent, response, history), with screenshots.
+ * tests/console/ordered.test.mjs makes an ordered webhook in the form and
+ * skips its held head from the details page's "Order" card.
  *
  * Without chromium or tests/console/node_modules the browser part is
  * skipped with a message, unless HOOKLINE_REQUIRE_BROWSER is set (as
@@ -54,6 +56,7 @@ extern char **environ;
 #define PORTAL_SCRIPT SOURCE_ROOT "/tests/console/portal.test.mjs"
 #define POLL_SCRIPT SOURCE_ROOT "/tests/console/poll.test.mjs"
 #define HEALTH_SCRIPT SOURCE_ROOT "/tests/console/health.test.mjs"
+#define ORDERED_SCRIPT SOURCE_ROOT "/tests/console/ordered.test.mjs"
 #define NODE_MODULE SOURCE_ROOT "/tests/console/node_modules/playwright-core/package.json"
 #define CONSOLE_CSP                                                                              \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "           \
@@ -502,6 +505,10 @@ int main(void)
         CHECK_EQ_INT(browser_run(st, POLL_SCRIPT, key, hx_receiver_url(rcv), artifacts), 0);
         SECTION("delivery health and one delivery opened, at 390 px (tests/console/health.test.mjs)");
         CHECK_EQ_INT(browser_run(st, HEALTH_SCRIPT, key, hx_receiver_url(rcv), artifacts), 0);
+        SECTION("ordered webhooks in Chromium, a held head skipped (tests/console/ordered.test.mjs)");
+        /* the ordered webhook's endpoint fails: its head is held */
+        hx_receiver_respond(rcv, "/ordered", 500, 100000, NULL);
+        CHECK_EQ_INT(browser_run(st, ORDERED_SCRIPT, key, hx_receiver_url(rcv), artifacts), 0);
     }
 
     CHECK_EQ_INT(hx_stack_stop(st), 0);

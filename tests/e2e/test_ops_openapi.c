@@ -708,6 +708,38 @@ int main(void)
     CALL(st, "POST", "/v1/webhooks/{id}/recover", ro_key, 403, body, "/v1/webhooks/%s/recover", wh);
     CALL(st, "POST", "/v1/webhooks/{id}/recover", key, 404, body, "/v1/webhooks/wh_absent/recover");
 
+    OPS_SECTION("ordered webhooks: the lines, a held head skipped; the errors");
+    {
+        char owh[64] = "", head_did[64] = "", obody[256];
+        snprintf(obody, sizeof(obody), "{\"name\":\"Contract ordered\",\"url\":\"%s/ordered\",\"events\":\"booking\","
+                 "\"ordered\":true}", hx_receiver_url(rcv));
+        call(st, &resp, "POST", "/v1/webhooks", key, NULL, 201, obody, "/v1/webhooks");
+        snprintf(owh, sizeof(owh), "%s", ops_str(resp.json, "id") ? ops_str(resp.json, "id") : "wh_none");
+        hx_resp_free(&resp);
+        /* its endpoint answers 503 with Retry-After: 60: the first test event is held at the head */
+        hx_receiver_respond(rcv, "/ordered", 503, 1000, "Retry-After: 60");
+        CALL(st, "POST", "/v1/webhooks/{id}/test", key, 202, NULL, "/v1/webhooks/%s/test", owh);
+        CALL(st, "POST", "/v1/webhooks/{id}/test", key, 202, NULL, "/v1/webhooks/%s/test", owh);
+        CHECK(HX_WAIT((call(st, &resp, "GET", "/v1/webhooks/{id}/waiting", key, NULL, 200, NULL,
+                            "/v1/webhooks/%s/waiting", owh),
+                       snprintf(head_did, sizeof(head_did), "%s",
+                                ops_str(json_object_get(json_array_get(json_object_get(resp.json, "endpoints"), 0),
+                                                        "head"), "delivery_id")
+                                    ? ops_str(json_object_get(json_array_get(json_object_get(resp.json, "endpoints"),
+                                                                             0), "head"), "delivery_id") : ""),
+                       hx_resp_free(&resp), head_did[0] != '\0'), 20000));
+        CALL(st, "GET", "/v1/webhooks/{id}/waiting", key, 404, NULL, "/v1/webhooks/wh_absent/waiting");
+        CALL(st, "POST", "/v1/webhooks/{id}/deliveries/{did}/skip", ro_key, 403, NULL,
+             "/v1/webhooks/%s/deliveries/%s/skip", owh, head_did);
+        CALL(st, "POST", "/v1/webhooks/{id}/deliveries/{did}/skip", key, 404, NULL,
+             "/v1/webhooks/%s/deliveries/dlv_absent/skip", owh);
+        CALL(st, "POST", "/v1/webhooks/{id}/deliveries/{did}/skip", key, 200, NULL,
+             "/v1/webhooks/%s/deliveries/%s/skip", owh, head_did);
+        CALL(st, "POST", "/v1/webhooks/{id}/deliveries/{did}/skip", key, 409, NULL,
+             "/v1/webhooks/%s/deliveries/%s/skip", owh, head_did);
+        hx_receiver_forget(rcv, "/ordered");
+    }
+
     OPS_SECTION("secrets, disabling, deleting, revoking");
     CALL(st, "POST", "/v1/webhooks/{id}/rotate-secret", key, 200, NULL, "/v1/webhooks/%s/rotate-secret", wh);
     CALL(st, "POST", "/v1/webhooks/{id}/rotate-secret", ro_key, 403, NULL, "/v1/webhooks/%s/rotate-secret", wh);

@@ -86,8 +86,16 @@ static void upg_check_reads(struct upg_fx *fx, const json_t *before)
             CHECK(!list || json_is_null(json_object_get(el, "success_rate_24h")));
             json_object_del(el, "success_rate_24h");
         }
-        json_array_foreach(json_object_get(json_object_get(now, "body"), "elements"), i, el)
+        json_array_foreach(json_object_get(json_object_get(now, "body"), "elements"), i, el) {
             CHECK(!list || json_object_del(el, "success_rate_24h") == 0);
+            /* "ordered" (016) is new: false for every webhook from before */
+            CHECK(!list || json_is_false(json_object_get(el, "ordered")));
+            json_object_del(el, "ordered");
+        }
+        if (strstr(label, "/v1/webhooks/") != NULL && strstr(label, "/deliveries") == NULL) {
+            CHECK(json_is_false(json_object_get(json_object_get(now, "body"), "ordered")));
+            json_object_del(json_object_get(now, "body"), "ordered");
+        }
         bool same = json_equal(was, now);
         CHECK(same);
         CHECK_EQ_INT(e2e_int(now, "status"), 200);
@@ -610,12 +618,13 @@ static void upg_check_dispatch(struct upg_fx *fx)
         upg_check_received(fx, early_to[i][0], early_to[i][1], fx->early, NULL);
     }
 
-    E2E_SECTION("the disabled webhook's pending row waits, and is delivered once the tenant enables it");
+    E2E_SECTION("the disabled webhook's pending row waits, and is delivered once the tenant enables it, as an "
+                "ordered webhook (016): the row from before goes first");
     CHECK_EQ_INT(hx_receiver_count(fx->r, "/disabled"), 0);
     CHECK_EQ_INT(upg_long(fx, "SELECT count(*) FROM retries WHERE event_id = 'evt_old_parked'", NULL), 1);
     char path[200];
     snprintf(path, sizeof(path), "/v1/webhooks/%s", fx->wh[W_DISABLED].id);
-    E2E_EXPECT(fx->st, "PATCH", fx->key, path, "{\"is_active\":true}", 200, NULL);
+    E2E_EXPECT(fx->st, "PATCH", fx->key, path, "{\"is_active\":true,\"ordered\":true}", 200, NULL);
     upg_check_retry_done(fx, "evt_old_parked");
     CHECK(HX_WAIT(upg_healthy(fx, W_DISABLED, 0), UPG_WAIT_MS));
 
@@ -649,6 +658,21 @@ static void upg_check_dispatch(struct upg_fx *fx)
     CHECK_EQ_INT(hx_receiver_count(fx->r, "/gone"), 0);
     CHECK_EQ_INT(de_count(fx->r, "/disabled", fx->early), 0); /* it came while the webhook was disabled */
     CHECK_EQ_INT(hx_receiver_count(fx->r, "/other"), 0);
+
+    E2E_SECTION("016: the old webhook made ordered gets its next events one at a time, in order");
+    char seq[5][64];
+    for (int i = 0; i < 5; i++)
+        upg_publish(fx, seq[i]);
+    long long prev_ms = 0;
+    for (int i = 0; i < 5; i++) {
+        CHECK(HX_WAIT(de_count(fx->r, "/disabled", seq[i]) >= 1, UPG_WAIT_MS));
+        struct hx_received *got = de_find(fx->r, "/disabled", seq[i], 0);
+        CHECK(got != NULL && got->at_ms >= prev_ms);
+        if (got != NULL)
+            prev_ms = got->at_ms;
+        hx_received_free(got);
+    }
+    CHECK(upg_long(fx, "SELECT count(*) FROM ordered_offsets WHERE endpoint_id = $1", upg_ep(fx, W_DISABLED, 0)) == 1);
 
     E2E_SECTION("the retry due later is delivered once due, not before");
     long long wait_ms = fx->future_due_ms - hx_realtime_ms() + UPG_WAIT_MS;
