@@ -192,21 +192,38 @@ static void write_day_text(long long day, char out[16])
     strftime(out, 16, "%Y-%m-%d", &tm);
 }
 
-/* The batch's failed attempts (kind 'f') or its deferred deliveries (kind
- * 'd') as a JSON array, NULL when there are none: what the slow-lane and
- * disable statements read. */
+/* Whether delivery 'd' is one of the batch's failed attempts (kind 'f'),
+ * its deferred deliveries of unordered webhooks (kind 'd') or of ordered
+ * ones, read from Kafka (kind 'o'). */
+static bool write_row_kind(const struct delivery *d, char kind)
+{
+    if (d->outcome == DELIVERY_SUCCESS)
+        return false;
+    if (kind == 'f')
+        return d->outcome != DELIVERY_DEFERRED;
+    return d->outcome == DELIVERY_DEFERRED && d->ordered == (kind == 'o');
+}
+
+/* The batch's rows of 'kind' (write_row_kind) as a JSON array, NULL when
+ * there are none: what the slow-lane and disable statements read, and for
+ * 'o' what hl_ordered_append (sql/016_ordered.sql) takes, in the order
+ * read. */
 static char *write_rows_json(struct delivery *const *v, size_t n, char kind, long long now_ms)
 {
     json_t *rows = NULL;
     for (size_t i = 0; i < n; i++) {
         struct delivery *d = v[i];
-        if (d->outcome == DELIVERY_SUCCESS || (d->outcome == DELIVERY_DEFERRED) != (kind == 'd') ||
-            (d->outcome == DELIVERY_DEFERRED && d->ordered))
+        if (!write_row_kind(d, kind))
             continue;
         const struct sub *s = d->sub;
         char day[16];
         write_day_text(write_body_day(d, now_ms), day);
-        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:b,s:b,s:I,s:I,s:o,s:s,s:s,s:b}",
+        json_t *row = kind == 'o'
+            ? json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:o}", "t", s->tenant, "w", s->id,
+                "p", s->eps[d->ep].id, "e", d->payload->event_id, "y", d->payload->event_type, "d", day,
+                "a", d->attempt, "k", d->track ? json_integer(d->track->partition) : json_null(),
+                "o", d->track ? json_integer(d->track->offset) : json_null())
+            : json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o,s:b,s:b,s:I,s:I,s:o,s:s,s:s,s:b}",
             "tenant_id", s->tenant, "webhook_id", s->id, "endpoint_id", s->eps[d->ep].id,
             "endpoint_url", s->eps[d->ep].url, "event_id", d->payload->event_id,
             "event_type", d->payload->event_type, "body_day", day, "attempt", d->attempt,
@@ -216,32 +233,6 @@ static char *write_rows_json(struct delivery *const *v, size_t n, char kind, lon
             "retry_id", (json_int_t)d->retry_id, "epoch", (json_int_t)d->lane_epoch,
             "status", d->status > 0 ? json_integer(d->status) : json_null(), "error", d->error,
             "dlv_id", d->dlv_id, "ops", (int)catalog_is_operational(d->payload->event_type));
-        if (rows == NULL)
-            rows = json_array();
-        json_array_append_new(rows, row);
-    }
-    char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
-    json_decref(rows);
-    return text;
-}
-
-/* The batch's deliveries of ordered webhooks read from Kafka, in the
- * order read, as hl_ordered_append (sql/016_ordered.sql) takes them; NULL
- * when there are none. */
-static char *write_ordered_json(struct delivery *const *v, size_t n, long long now_ms)
-{
-    json_t *rows = NULL;
-    for (size_t i = 0; i < n; i++) {
-        struct delivery *d = v[i];
-        if (d->outcome != DELIVERY_DEFERRED || !d->ordered)
-            continue;
-        const struct sub *s = d->sub;
-        char day[16];
-        write_day_text(write_body_day(d, now_ms), day);
-        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:o}", "t", s->tenant, "w", s->id,
-            "p", s->eps[d->ep].id, "e", d->payload->event_id, "y", d->payload->event_type, "d", day,
-            "a", d->attempt, "k", d->track ? json_integer(d->track->partition) : json_null(),
-            "o", d->track ? json_integer(d->track->offset) : json_null());
         if (rows == NULL)
             rows = json_array();
         json_array_append_new(rows, row);
@@ -686,7 +677,7 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n_all, const char *di
     write_copy_rows(&copy, v, n, dispatcher);
     char *failures = write_rows_json(v, n, 'f', now_ms);
     char *deferred = write_rows_json(v, n, 'd', now_ms);
-    char *ordered = write_ordered_json(v, n, now_ms);
+    char *ordered = write_rows_json(v, n, 'o', now_ms);
     char *settled = NULL, *settled_epochs = NULL;
     write_settled(v, n, &settled, &settled_epochs);
     /* endpoint health from the attempts made: deferred ones go last, out of its reach */
