@@ -2,8 +2,9 @@
  * sql/016_ordered.sql).
  *
  *   GET  /v1/webhooks/:id/waiting          each endpoint's head (the delivery
- *                                          the others wait behind) and how many
- *                                          wait behind it
+ *                                          the others wait behind), how many
+ *                                          wait behind it, and the first 10 of
+ *                                          them in their order
  *   POST /v1/webhooks/:id/deliveries/:did/skip
  *                                          give up the head whose delivery
  *                                          attempt record 'did' names; the next
@@ -36,6 +37,8 @@ static const char *ordered_webhook_id(struct api_call *call)
     return id;
 }
 
+#define ORDERED_NEXT_TEXT "10"     /* the deliveries shown waiting behind a head, in their order */
+
 /* The head of each lane: 'sending' while a dispatcher has it out (taken
  * under its lane's current lease), 'held' while it waits on its next
  * attempt after a failure, else 'due'. */
@@ -47,7 +50,11 @@ static const char *ordered_webhook_id(struct api_call *call)
     "(SELECT a.id FROM attempts a WHERE a.endpoint_id = e->>'id' AND a.event_id = h.event_id " \
     "   ORDER BY a.sent_at DESC, a.attempt DESC LIMIT 1), " \
     "(SELECT a.status_code FROM attempts a WHERE a.endpoint_id = e->>'id' AND a.event_id = h.event_id " \
-    "   ORDER BY a.sent_at DESC, a.attempt DESC LIMIT 1) " \
+    "   ORDER BY a.sent_at DESC, a.attempt DESC LIMIT 1), " \
+    "(SELECT coalesce(json_agg(json_build_object('event_id', n.event_id, 'event_type', n.event_type) " \
+    "   ORDER BY n.pos NULLS FIRST, n.due_at, n.id), '[]') FROM (SELECT r.event_id, r.event_type, r.pos, r.due_at, " \
+    "   r.id FROM retries r WHERE r.endpoint_id = e->>'id' AND r.id <> h.id " \
+    "   ORDER BY r.pos NULLS FIRST, r.due_at, r.id LIMIT " ORDERED_NEXT_TEXT ") n) " \
     "FROM webhooks w CROSS JOIN LATERAL jsonb_array_elements(w.endpoints) WITH ORDINALITY AS x(e, n) " \
     "LEFT JOIN LATERAL (SELECT * FROM retries r WHERE r.endpoint_id = e->>'id' " \
     "   ORDER BY r.pos NULLS FIRST, r.due_at, r.id LIMIT 1) h ON true " \
@@ -77,9 +84,11 @@ static int ordered_waiting(struct api_call *call)
                              "delivery_id", PQgetisnull(res, i, 8) ? json_null() : json_string(PQgetvalue(res, i, 8)),
                              "last_status", PQgetisnull(res, i, 9) ? json_null()
                                                                   : json_integer(atol(PQgetvalue(res, i, 9))));
-        json_t *ep = json_pack("{s:s,s:s?,s:o,s:I}", "endpoint_id", PQgetvalue(res, i, 0),
+        json_t *next = json_loads(PQgetvalue(res, i, 10), 0, NULL);
+        json_t *ep = json_pack("{s:s,s:s?,s:o,s:I,s:o}", "endpoint_id", PQgetvalue(res, i, 0),
                                "url", PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1), "head", head,
-                               "waiting", (json_int_t)atoll(PQgetvalue(res, i, 7)));
+                               "waiting", (json_int_t)atoll(PQgetvalue(res, i, 7)),
+                               "next", next ? next : json_array());
         if (ep == NULL || json_array_append_new(eps, ep) < 0) {
             json_decref(eps);
             eps = NULL;

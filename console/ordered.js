@@ -2,10 +2,11 @@
 // endpoint gets its events one at a time, in order, a failed one holding
 // the others back). The form's checkbox, and the details page's "Order"
 // card with each endpoint's head (the delivery the others wait behind),
-// how many wait, and a Skip button for a held head.
+// how many wait and the first of them in their order, and a Skip button
+// (confirmed) for the head.
 
 import { api } from './api.js';
-import { flash, h, time } from './dom.js';
+import { confirmDialog, flash, h, time } from './dom.js';
 
 // The form's checkbox; value() says whether it is ticked.
 export function orderedCheckbox(wh) {
@@ -22,7 +23,18 @@ const STATE_TEXT = {
   due: 'due now',
 };
 
-// One endpoint's line: its head, the count behind it, and Skip.
+// The first deliveries waiting behind the head, in the order they go; null when none.
+function nextList(line) {
+  const next = line.next || [];
+  if (!next.length) return null;
+  const more = line.waiting - next.length;
+  return h('ol', { class: 'ordered-next', attrs: { 'aria-label': 'Waiting behind it, in order' } },
+    next.map((n) => h('li', {}, h('span', { text: n.event_type }), ' ', h('code', { class: 'mono', text: n.event_id }),
+      h('span', { class: 'muted', text: ' waiting' }))),
+    more > 0 ? h('li', { class: 'muted ordered-more', text: `and ${more} more` }) : null);
+}
+
+// One endpoint's line: its head, what waits behind it, and Skip.
 function lineItem(wh, line, reload) {
   const head = line.head;
   const item = h('li', { class: 'ordered-line', dataset: { endpoint: line.endpoint_id } },
@@ -35,6 +47,17 @@ function lineItem(wh, line, reload) {
     disabled: !head.delivery_id || head.state === 'sending',
     attrs: { 'aria-label': `Skip ${head.event_type} ${head.event_id}` } });
   skip.addEventListener('click', async () => {
+    const ok = await confirmDialog({
+      title: 'Skip this delivery?',
+      message: `${head.event_type} ${head.event_id} is given up for ${line.url || line.endpoint_id}, and the next one goes at once.`,
+      detail: 'Its attempts stay in the delivery log as failed; Retry there can still send it later, out of order.',
+      confirmLabel: 'Skip delivery',
+      danger: true,
+    });
+    if (!ok) {
+      skip.focus();
+      return;
+    }
     skip.disabled = true;
     try {
       await api('POST', `/v1/webhooks/${encodeURIComponent(wh.id)}/deliveries/${encodeURIComponent(head.delivery_id)}/skip`);
@@ -52,6 +75,7 @@ function lineItem(wh, line, reload) {
       head.state === 'held' ? h('span', {}, ' (next ', time(head.due_at), ')') : null,
       head.last_status ? ` — last answer ${head.last_status}` : null),
     h('p', { class: 'ordered-waiting', text: `${line.waiting} waiting behind it` }),
+    nextList(line),
     h('div', { class: 'actions' }, skip));
   return item;
 }

@@ -2,8 +2,9 @@
 // Chromium driven by playwright-core: the create form's "Deliver in order"
 // checkbox makes an ordered webhook; its details page's "Order" card shows
 // the endpoint's head (held: its endpoint answers 500, scripted by
-// test_console.c for /ordered) and how many wait behind it; Skip gives the
-// head up and the next one becomes the head; the edit form unticks it and
+// test_console.c for /ordered), how many wait behind it and those, in
+// order; Skip, confirmed in a dialog, gives the head up and the next one
+// becomes the head; the edit form unticks it and
 // the card goes.
 //
 // Run by tests/e2e/test_console.c, which passes HOOKLINE_CONSOLE_URL,
@@ -73,11 +74,22 @@ try {
       return text.includes(events[0]) && text.includes('2 waiting behind it') && /last answer 500/.test(text)
         && await page.locator('.ordered-skip').isEnabled();
     });
+    // the two behind it, shown waiting in the order they go
+    assert.deepEqual(await page.locator('.ordered-next li code').allInnerTexts(), [events[1], events[2]]);
+    assert.match(await page.locator('.ordered-next').innerText(), /booking\.scheduled .* waiting/);
     await shot('ordered-02-held');
   });
 
-  await step('Skip: the head is given up, the next one is the head', async () => {
+  await step('Skip, confirmed in a dialog (cancel changes nothing): the head is given up, the next one is the head', async () => {
     await page.locator('.ordered-skip').click();
+    let dlg = page.locator('dialog[open]');
+    await dlg.getByRole('heading', { name: 'Skip this delivery?' }).waitFor();
+    await dlg.getByRole('button', { name: 'Cancel' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    assert.equal((await api('GET', `/v1/webhooks/${wh.id}/waiting`)).json.endpoints[0].head.event_id, events[0]);
+    await page.locator('.ordered-skip').click();
+    dlg = page.locator('dialog[open]');
+    await dlg.getByRole('button', { name: 'Skip delivery' }).click();
     await page.locator('.flash-msg').filter({ hasText: 'Skipped' }).waitFor();
     await until('the second event at the head, 1 behind it', async () => {
       const text = await page.locator('#ordered-lines').innerText();

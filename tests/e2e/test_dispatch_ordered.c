@@ -195,6 +195,9 @@ struct fx {
     struct de_producer *p;
     PGconn *pg;
     char key[128], other_key[128];
+    /* the last fx_waiting's "next": whether an array, and its event ids joined by commas */
+    bool next_ok;
+    char next_ids[1024];
 };
 
 /* GET .../waiting: the first endpoint's head ("event_id" etc.; new reference) and waiting count. */
@@ -206,6 +209,15 @@ static json_t *fx_waiting(struct fx *fx, const char *wh, long *waiting)
     json_t *ep = json_array_get(json_object_get(resp.json, "endpoints"), 0);
     json_t *head = json_incref(json_object_get(ep, "head"));
     *waiting = (long)e2e_int(ep, "waiting");
+    json_t *next = json_object_get(ep, "next");
+    fx->next_ok = json_is_array(next);
+    fx->next_ids[0] = '\0';
+    size_t i;
+    json_t *el;
+    json_array_foreach(next, i, el) {
+        size_t len = strlen(fx->next_ids);
+        snprintf(fx->next_ids + len, sizeof(fx->next_ids) - len, "%s%s", len ? "," : "", e2e_str(el, "event_id"));
+    }
     hx_resp_free(&resp);
     return head;
 }
@@ -283,6 +295,17 @@ static void test_skip(struct fx *fx)
     free(shown);
     CHECK_EQ_INT(waiting, 20);
     CHECK_EQ_INT((int)e2e_int(head, "attempt"), 6);
+    /* the first 10 waiting behind it, in the order they will go */
+    char want[sizeof(fx->next_ids)] = "";
+    PGresult *res0 = PQexecParams(fx->pg, "SELECT string_agg(event_id, ',' ORDER BY pos) FROM (SELECT event_id, pos FROM retries "
+                                "WHERE endpoint_id = $1 ORDER BY pos OFFSET 1 LIMIT 10) n", 1, NULL,
+                        (const char *const[]){ wh.ep[0] }, NULL, NULL, 0);
+    if (PQresultStatus(res0) == PGRES_TUPLES_OK && PQntuples(res0) == 1)
+        snprintf(want, sizeof(want), "%s", PQgetvalue(res0, 0, 0));
+    PQclear(res0);
+    CHECK(fx->next_ok);
+    CHECK(strchr(want, ',') != NULL);
+    CHECK_EQ_STR(fx->next_ids, want);
     const char *did = e2e_str(head, "delivery_id");
     CHECK(did != NULL);
     char dlv[64] = "", done_dlv[64] = "";
