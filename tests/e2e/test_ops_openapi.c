@@ -666,7 +666,13 @@ int main(void)
              hx_receiver_url(rcv), hx_receiver_url(rcv));
     CALL(st, "PATCH", "/v1/webhooks/{id}", key, 200, body, "/v1/webhooks/%s", wh);
     hx_receiver_respond(rcv, "/gone", 410, 1, NULL);
-    CALL(st, "POST", "/v1/webhooks/{id}/test", key, 202, NULL, "/v1/webhooks/%s/test", wh);
+    /* the dispatcher has the new endpoint once it has read the change (the
+     * lifecycle stream, another topic than the test event's): test events
+     * until one reaches it */
+    long long until = hx_now_ms() + 20000;
+    do {
+        CALL(st, "POST", "/v1/webhooks/{id}/test", key, 202, NULL, "/v1/webhooks/%s/test", wh);
+    } while (!HX_WAIT(hx_receiver_count(rcv, "/gone") >= 1, 2000) && hx_now_ms() < until);
     CHECK(HX_WAIT((call(st, &resp, "GET", "/v1/webhooks/{id}", key, NULL, 200, NULL, "/v1/webhooks/%s", wh),
                    json_is_false(json_object_get(json_array_get(json_object_get(resp.json, "endpoints"), 1),
                                                  "is_active")) ? (hx_resp_free(&resp), true)
