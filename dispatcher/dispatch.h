@@ -58,4 +58,13 @@ int dispatch_run(struct dispatcher *dsp);
 
 void dispatch_free(struct dispatcher *dsp);
 
+/* ---- shared by dispatch.c and dispatch_lanes.c ---- */
+
+/* A delivery of 'p' (a new reference) to endpoint 'ep' of 's' (a new
+ * reference), making attempt 'attempt'. Aborts when out of memory. */
+struct delivery *delivery_new(struct sub *s, size_t ep, struct payload *p, int attempt);
+
+/* Serve the slow lanes this turn (dispatch_lanes.c). */
+void dispatch_serve_lanes(struct dispatcher *dsp, long long now);
+
 #endif
