@@ -1,7 +1,7 @@
 // harness.mjs: what the console's browser scripts (console, portal, poll,
-// health .test.mjs) share: their environment, a step runner with a timeout
-// and a screenshot on failure, polling with a deadline, the REST API
-// called directly, and one headless Debian Chromium (never a downloaded
+// health, ordered .test.mjs) share: their environment, a step runner with
+// a timeout and a screenshot on failure, polling with a deadline, the REST
+// API called directly, signing in, and one headless Debian Chromium (never a downloaded
 // browser) in a throwaway profile.
 //
 //   const t = createHarness({ name: 'poll', stepTimeoutMs: 60000, failedShotPrefix: 'FAILED-poll-' });
@@ -50,6 +50,16 @@ export async function request(base, key, method, p, body) {
 // request() bound to 'base' and 'key': api(method, path, body).
 export function apiClient(base, key) {
   return (method, p, body) => request(base, key, method, p, body);
+}
+
+// Sign 'page' in to the console at 'base' with 'key', as a user does:
+// the sign-in page, the key typed, and the list of webhooks shown.
+export async function signIn(page, base, key) {
+  await page.goto(base + '/');
+  await page.waitForURL(/#\/signin$/);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Webhooks', exact: true }).waitFor();
 }
 
 // A harness for one script. Options:

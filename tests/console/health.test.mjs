@@ -19,7 +19,7 @@
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { ARTIFACTS, apiClient, createHarness } from './harness.mjs';
+import { ARTIFACTS, apiClient, createHarness, signIn } from './harness.mjs';
 
 const { need, launch, step, until, close, finish } = createHarness({
   name: 'health', stepTimeoutMs: 90000, failedShotPrefix: 'health-FAILED-', untilMs: 60000, untilEvery: 500,
@@ -81,11 +81,7 @@ try {
   });
 
   await step('sign in on a 390 px screen', async () => {
-    await page.goto(BASE + '/');
-    await page.waitForURL(/#\/signin$/);
-    await page.getByLabel('API key').fill(KEY);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Webhooks', exact: true }).waitFor();
+    await signIn(page, BASE, KEY);
   });
 
   await step('the list shows the 24 h success rate the api answers', async () => {

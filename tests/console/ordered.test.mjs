@@ -13,7 +13,7 @@
 // exits 1 if any step failed.
 
 import assert from 'node:assert/strict';
-import { apiClient, createHarness } from './harness.mjs';
+import { apiClient, createHarness, signIn } from './harness.mjs';
 
 const { need, launch, step, shot, until, close, finish } = createHarness({
   name: 'ordered', stepTimeoutMs: 90000, failedShotPrefix: 'FAILED-ordered-', untilMs: 45000, untilEvery: 250,
@@ -32,11 +32,7 @@ const events = [];
 
 try {
   await step('sign in', async () => {
-    await page.goto(BASE + '/');
-    await page.waitForURL(/#\/signin$/);
-    await page.getByLabel('API key').fill(KEY);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Webhooks', exact: true }).waitFor();
+    await signIn(page, BASE, KEY);
   });
 
   await step('create an ordered webhook: the "Deliver in order" checkbox', async () => {

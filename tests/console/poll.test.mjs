@@ -11,7 +11,7 @@
 // exits 1 if any step failed.
 
 import assert from 'node:assert/strict';
-import { apiClient, createHarness } from './harness.mjs';
+import { apiClient, createHarness, signIn } from './harness.mjs';
 
 const { need, launch, step, shot, until, close, finish } = createHarness({
   name: 'poll', stepTimeoutMs: 60000, failedShotPrefix: 'FAILED-poll-', untilMs: 30000, untilEvery: 250,
@@ -28,11 +28,7 @@ let wh = null;
 
 try {
   await step('sign in', async () => {
-    await page.goto(BASE + '/');
-    await page.waitForURL(/#\/signin$/);
-    await page.getByLabel('API key').fill(KEY);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Webhooks', exact: true }).waitFor();
+    await signIn(page, BASE, KEY);
   });
 
   await step('create a poll webhook: "Polled" hides the endpoint URLs, and none is asked for', async () => {
