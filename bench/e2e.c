@@ -190,10 +190,27 @@ static void e2e_latency(struct bench_env *env, struct bench_producer *p, const s
     struct gen_ctx g = { sc->tprefix, 100, tag, env->partitions };
     bench_receiver_reset(env);
     struct e2e_tls_count t0 = e2e_tls_snap(env);
+    struct bench_cpu c0, c1;
+    bench_cpu_snap(env, &c0);
     long sent = bprod_run_rate(p, rate, env->plan.latency_ms, e2e_gen_one, &g);
     bprod_flush(p, 30000);
     json_t *stats = bench_receiver_wait(env, sent, 0, 30000);
+    bench_cpu_snap(env, &c1);
     long long ok = bench_stat(stats, "ok");
+    /* what the open loop costs: at this rate batches are smaller than in a drain */
+    char note[512];
+    bench_cpu_note(&c0, &c1, note, sizeof(note));
+    report_note("%s: %s", tag, note);
+    if (ok > 0) {
+        snprintf(key, sizeof(key), "%sd%d_latency_dispatcher_cpu_us", sc->key, ndisp);
+        snprintf(label, sizeof(label), "%d dispatcher(s)%s: open loop, dispatcher CPU per delivery", ndisp, over);
+        report_fig(key, label, (double)(c1.dispatchers - c0.dispatchers) / (double)ok, "us");
+        if (c1.postgres > c0.postgres) {
+            snprintf(key, sizeof(key), "%sd%d_latency_postgres_cpu_us", sc->key, ndisp);
+            snprintf(label, sizeof(label), "%d dispatcher(s)%s: open loop, PostgreSQL CPU per delivery", ndisp, over);
+            report_fig(key, label, (double)(c1.postgres - c0.postgres) / (double)ok, "us");
+        }
+    }
     snprintf(key, sizeof(key), "%sd%d_latency_rate", sc->key, ndisp);
     snprintf(label, sizeof(label), "%d dispatcher(s)%s: open-loop rate for latency (50 %% of saturation)", ndisp,
              over);

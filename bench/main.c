@@ -120,8 +120,11 @@ static void bench_receiver_start(struct bench_env *env)
     unlink(ready);
     char n[16];
     snprintf(n, sizeof(n), "%d", BENCH_PORTS);
+    /* HOOKLINE_BENCH_TRACE=<file>: the receiver writes each delivery's latency there */
+    const char *trace = getenv("HOOKLINE_BENCH_TRACE");
     char *argv[] = { "hookline-bench-receiver", "--http", n, "--https", n, "--cert", (char *)hx_testca_server_cert(),
-                     "--key", (char *)hx_testca_server_key(), "--ready-file", ready, NULL };
+                     "--key", (char *)hx_testca_server_key(), "--ready-file", ready,
+                     trace != NULL && *trace ? "--trace" : NULL, (char *)trace, NULL };
     struct hx_env henv = { 0 };
     hx_env_inherit(&henv);
     env->receiver_pid = hx_spawn(bin, argv, henv.v, log);

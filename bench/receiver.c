@@ -107,6 +107,12 @@ static volatile sig_atomic_t rcv_stop;
 static atomic_uint rcv_release_gen;     /* bumped by POST /_bench/release */
 static atomic_bool rcv_no_hold;         /* set by release, cleared by reset */
 
+/* --trace <file>: one line "<produce us> <latency us>" per
+ * timed delivery, to see where a latency tail comes from (a stall or a
+ * spread); written under each worker's lock, buffered by stdio. */
+static FILE *rcv_trace;
+static pthread_mutex_t rcv_trace_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static long long rcv_now_us(void)
 {
     struct timespec ts;
@@ -200,6 +206,11 @@ static void stats_record(struct worker *w, int status, bool side, const char *bo
             st->lat_n++;
             if (lat > st->lat_max_us)
                 st->lat_max_us = lat;
+            if (rcv_trace != NULL) {
+                pthread_mutex_lock(&rcv_trace_mu);
+                fprintf(rcv_trace, "%lld %llu\n", ts, (unsigned long long)lat);
+                pthread_mutex_unlock(&rcv_trace_mu);
+            }
         }
     } else if (status == 500) {
         st->fail++;
@@ -214,6 +225,11 @@ static void stats_record(struct worker *w, int status, bool side, const char *bo
 
 static void stats_reset_all(void)
 {
+    if (rcv_trace != NULL) {
+        pthread_mutex_lock(&rcv_trace_mu);
+        fprintf(rcv_trace, "# reset %lld\n", rcv_now_us());
+        pthread_mutex_unlock(&rcv_trace_mu);
+    }
     for (int i = 0; i < rcv_nworkers; i++) {
         pthread_mutex_lock(&rcv_workers[i].mu);
         struct rcv_stats *st = &rcv_workers[i].st;
@@ -237,6 +253,11 @@ static long long min_nonzero(long long a, long long b)
 /* The figures of every worker as one JSON object, into 'out'. */
 static int stats_json(char *out, size_t cap)
 {
+    if (rcv_trace != NULL) {
+        pthread_mutex_lock(&rcv_trace_mu);
+        fflush(rcv_trace);
+        pthread_mutex_unlock(&rcv_trace_mu);
+    }
     struct rcv_stats sum;       /* 32 KiB: fine on a worker's stack */
     long held = 0;
     stats_reset_one(&sum);
@@ -753,20 +774,21 @@ static int write_ready_file(const char *path)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: hookline-bench-receiver [--http N] [--https N --cert PEM --key PEM] [--threads N]\n"
-                 "                              [--ready-file PATH]\n"
+                 "                              [--ready-file PATH] [--trace PATH]\n"
                  "Benchmark webhook receiver on 127.0.0.1: N plain and N TLS listeners on free ports,\n"
                  "answers 200 at once (500 on paths starting with /fail), counts requests and\n"
                  "produce-to-receipt latency from the payload's \"bench_ts\" (us since the epoch).\n"
                  "Paths under /side/ (200 at once) and /slow/<ms>/ (200 after <ms>, at most 60 s)\n"
                  "count only as \"side\". GET /_bench/stats: JSON figures; POST /_bench/reset: zero\n"
                  "them; POST /_bench/release: answer held requests now, hold none until a reset.\n"
-                 "The ports go to --ready-file (\"http P...\" and \"https P...\" lines) and stdout.\n");
+                 "The ports go to --ready-file (\"http P...\" and \"https P...\" lines) and stdout.\n"
+                 "--trace: a line \"<produce us> <latency us>\" per timed delivery, \"# reset <us>\" per reset.\n");
 }
 
 int main(int argc, char **argv)
 {
     int nhttp = 1, nhttps = 0;
-    const char *cert = NULL, *key = NULL, *ready = NULL;
+    const char *cert = NULL, *key = NULL, *ready = NULL, *trace = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
@@ -784,6 +806,8 @@ int main(int argc, char **argv)
             rcv_nworkers = atoi(v), i++;
         } else if (!strcmp(a, "--ready-file") && v) {
             ready = v, i++;
+        } else if (!strcmp(a, "--trace") && v) {
+            trace = v, i++;
         } else {
             usage(stderr);
             return 2;
@@ -793,6 +817,10 @@ int main(int argc, char **argv)
         nhttp + nhttps > RCV_LISTENERS_MAX || (nhttps > 0 && (!cert || !key))) {
         usage(stderr);
         return 2;
+    }
+    if (trace != NULL && (rcv_trace = fopen(trace, "w")) == NULL) {
+        fprintf(stderr, "hookline-bench-receiver: %s: %s\n", trace, strerror(errno));
+        return 1;
     }
     /* thousands of keep-alive connections: lift the descriptor limit */
     struct rlimit rl;
