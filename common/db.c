@@ -36,6 +36,13 @@ struct db_session {
     long reset_ms;          /* longest wait for a reconnect; 0: libpq's connect_timeout alone */
     long long retry_at_ms;  /* no reconnect before this (after a failed one) */
     unsigned resets;        /* reconnects made: what the server kept for the session is gone */
+    /* statements db_query_prepared prepared, named "hl_<index>", each known
+     * by its text's address; valid while the server process is prepared_pid
+     * (a reconnect, here or by libpq's own reset, starts a new one) */
+    const char *prepared[DB_PREPARED_MAX];
+    int nprepared;
+    int prepared_pid;
+    bool deallocate;        /* db_prepared_forget: drop them all before preparing again */
 };
 
 static long long db_now_ms(void)
@@ -201,21 +208,57 @@ out:
  * which allows several statements) and return the last result, as
  * PQexecParams / PQexec would, but wait for it at most the session's
  * wait_ms: past that, drop the session and set *timed_out. */
-static PGresult *db_run(PGconn *pg, const char *sql, int nparams, const char *const *params, bool simple,
-                        bool *timed_out)
+enum db_mode {
+    DB_PARAMS,          /* 'sql' with parameters (the extended protocol, unnamed) */
+    DB_SIMPLE,          /* 'sql' through the simple protocol: several statements */
+    DB_PREPARE,         /* prepare 'sql' as statement 'name' */
+    DB_PREPARED,        /* run the prepared statement 'name' with parameters */
+};
+
+static int db_send(PGconn *pg, enum db_mode mode, const char *name, const char *sql, int nparams,
+                   const char *const *params)
+{
+    switch (mode) {
+    case DB_SIMPLE:
+        return PQsendQuery(pg, sql);
+    case DB_PREPARE:
+        return PQsendPrepare(pg, name, sql, nparams, NULL);
+    case DB_PREPARED:
+        return PQsendQueryPrepared(pg, name, nparams, params, NULL, NULL, 0);
+    default:
+        return PQsendQueryParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
+}
+
+static PGresult *db_exec_blocking(PGconn *pg, enum db_mode mode, const char *name, const char *sql, int nparams,
+                                  const char *const *params)
+{
+    switch (mode) {
+    case DB_SIMPLE:
+        return PQexec(pg, sql);
+    case DB_PREPARE:
+        return PQprepare(pg, name, sql, nparams, NULL);
+    case DB_PREPARED:
+        return PQexecPrepared(pg, name, nparams, params, NULL, NULL, 0);
+    default:
+        return PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
+}
+
+static PGresult *db_run(PGconn *pg, enum db_mode mode, const char *name, const char *sql, int nparams,
+                        const char *const *params, bool *timed_out)
 {
     struct db_session *session = db_session_get(pg);
     *timed_out = false;
     if (session == NULL || session->wait_ms <= 0)
-        return simple ? PQexec(pg, sql) : PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        return db_exec_blocking(pg, mode, name, sql, nparams, params);
     long long deadline = db_now_ms() + session->wait_ms;
     /* nonblocking: a large statement to a server that reads nothing must not
      * block in send() past the deadline */
     if (PQsetnonblocking(pg, 1) != 0)
         return NULL;
     PGresult *last = NULL;
-    int sent = simple ? PQsendQuery(pg, sql) : PQsendQueryParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (!sent)
+    if (!db_send(pg, mode, name, sql, nparams, params))
         goto out;
     for (int flush; (flush = PQflush(pg)) != 0;) {
         if (flush < 0)
@@ -375,13 +418,85 @@ static bool db_result_ok(const PGresult *res)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
-PGresult *db_query(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params)
+/* The name of 'sql' prepared in 'pg''s session (into 'name'), preparing
+ * it first if it is not: true, or false to run it unnamed (no room left,
+ * a session not opened here, or the prepare failed: *res then holds its
+ * error, or NULL). */
+static bool db_prepared_name(PGconn *pg, const char *sql, int nparams, char *name, size_t cap, PGresult **res,
+                             bool *timed_out)
+{
+    struct db_session *session = db_session_get(pg);
+    *res = NULL;
+    if (session == NULL || PQstatus(pg) != CONNECTION_OK)
+        return false;
+    int pid = PQbackendPID(pg);
+    if (pid != session->prepared_pid) {     /* a new server session holds none */
+        session->nprepared = 0;
+        session->deallocate = false;
+        session->prepared_pid = pid;
+    }
+    if (session->deallocate) {
+        /* outside a transaction (one that failed accepts nothing); unnamed till then */
+        if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+            return false;
+        PGresult *done = db_run(pg, DB_SIMPLE, NULL, "DEALLOCATE ALL", 0, NULL, timed_out);
+        bool ok = db_result_ok(done);
+        PQclear(done);
+        if (!ok)
+            return false;
+        session->deallocate = false;
+    }
+    int i = 0;
+    while (i < session->nprepared && session->prepared[i] != sql)
+        i++;
+    snprintf(name, cap, "hl_%d", i);
+    if (i < session->nprepared)
+        return true;
+    if (i == DB_PREPARED_MAX)
+        return false;
+    PGresult *prep = db_run(pg, DB_PREPARE, name, sql, nparams, NULL, timed_out);
+    if (!db_result_ok(prep)) {
+        *res = prep;
+        return false;
+    }
+    PQclear(prep);
+    session->prepared[session->nprepared++] = sql;
+    return true;
+}
+
+/* After "prepared statement does not exist" (someone ran DISCARD or
+ * DEALLOCATE) or "cached plan must not change result type" (a migration
+ * changed a table under it): drop the session's prepared statements and
+ * prepare each afresh at its next call. */
+static bool db_prepared_forget(PGconn *pg, const PGresult *res)
+{
+    struct db_session *session = db_session_get(pg);
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (session == NULL || state == NULL || (strcmp(state, "26000") != 0 && strcmp(state, "0A000") != 0))
+        return false;
+    session->nprepared = 0;
+    session->deallocate = true;
+    return true;
+}
+
+static PGresult *db_query_mode(PGconn *pg, struct hl_error *err, bool prepared, const char *sql, int nparams,
+                               const char *const *params)
 {
     bool timed_out = false;
     /* PQTRANS_UNKNOWN for a session already down: it stays down (a reset
      * would silently lose what it held: LISTEN, advisory locks) */
     bool idle = PQtransactionStatus(pg) == PQTRANS_IDLE;
-    PGresult *res = db_run(pg, sql, nparams, params, false, &timed_out);
+    char name[32];
+    PGresult *res = NULL;
+    if (prepared && db_prepared_name(pg, sql, nparams, name, sizeof(name), &res, &timed_out)) {
+        res = db_run(pg, DB_PREPARED, name, NULL, nparams, params, &timed_out);
+        /* outside a transaction nothing was lost: once more, unnamed */
+        if (!db_result_ok(res) && db_prepared_forget(pg, res) && idle) {
+            PQclear(res);
+            res = db_run(pg, DB_PARAMS, NULL, sql, nparams, params, &timed_out);
+        }
+    } else if (res == NULL && !timed_out)
+        res = db_run(pg, DB_PARAMS, NULL, sql, nparams, params, &timed_out);
     if (db_result_ok(res))
         return res;
     /* an idle pooled session may have ended (server restart, idle reaper):
@@ -393,7 +508,7 @@ PGresult *db_query(PGconn *pg, struct hl_error *err, const char *sql, int nparam
         if (db_reset(pg) < 0)
             goto fail;
         log_warn("PostgreSQL connection was lost; reconnected");
-        res = db_run(pg, sql, nparams, params, false, &timed_out);
+        res = db_run(pg, DB_PARAMS, NULL, sql, nparams, params, &timed_out);   /* prepared again next time */
         if (db_result_ok(res))
             return res;
     }
@@ -413,16 +528,38 @@ fail:;
     return NULL;
 }
 
-int db_exec(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params)
+PGresult *db_query(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params)
+{
+    return db_query_mode(pg, err, false, sql, nparams, params);
+}
+
+PGresult *db_query_prepared(PGconn *pg, struct hl_error *err, const char *sql, int nparams,
+                            const char *const *params)
+{
+    return db_query_mode(pg, err, true, sql, nparams, params);
+}
+
+static int db_exec_mode(PGconn *pg, struct hl_error *err, bool prepared, const char *sql, int nparams,
+                        const char *const *params)
 {
     struct hl_error local = { 0 };
-    PGresult *res = db_query(pg, &local, sql, nparams, params);
+    PGresult *res = db_query_mode(pg, &local, prepared, sql, nparams, params);
     if (res == NULL) {
         hl_error_set(err, local.code, "%s", local.msg);
         return local.code;
     }
     PQclear(res);
     return 0;
+}
+
+int db_exec(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params)
+{
+    return db_exec_mode(pg, err, false, sql, nparams, params);
+}
+
+int db_exec_prepared(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params)
+{
+    return db_exec_mode(pg, err, true, sql, nparams, params);
 }
 
 int db_begin(PGconn *pg, struct hl_error *err)
@@ -440,7 +577,7 @@ void db_rollback(PGconn *pg)
     bool timed_out;
     if (PQstatus(pg) != CONNECTION_OK)
         return;     /* the server ends the transaction of a lost session */
-    PQclear(db_run(pg, "ROLLBACK", 0, NULL, true, &timed_out));
+    PQclear(db_run(pg, DB_SIMPLE, NULL, "ROLLBACK", 0, NULL, &timed_out));
 }
 
 static int db_name_cmp(const void *a, const void *b)
@@ -491,7 +628,7 @@ static int db_migrate_one(PGconn *pg, const char *dir, const char *name, struct 
     if (db_begin(pg, err) < 0)
         goto out;
     bool timed_out;
-    PGresult *r = db_run(pg, sql, 0, NULL, true, &timed_out); /* simple protocol: a file holds many statements */
+    PGresult *r = db_run(pg, DB_SIMPLE, NULL, sql, 0, NULL, &timed_out); /* simple protocol: a file holds many statements */
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
         char msg[200];
         snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));

@@ -87,6 +87,20 @@ void db_pool_release(struct db_pool *pool, PGconn *pg);
  * so; whether a COMMIT sent then took effect is unknown. */
 PGresult *db_query(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params);
 
+/* db_query for a statement run again and again: prepared once per server
+ * session, then run by name, which skips parsing and, once PostgreSQL
+ * settles on a generic plan, planning. 'sql' must be a string that lives as
+ * long as the session and never changes (a literal): its address names the
+ * statement. At most DB_PREPARED_MAX statements per session; past that,
+ * and after a reconnect within the call, it runs unnamed like db_query. */
+#define DB_PREPARED_MAX 32
+PGresult *db_query_prepared(PGconn *pg, struct hl_error *err, const char *sql, int nparams,
+                            const char *const *params);
+
+/* db_exec for a statement run again and again (see db_query_prepared). */
+int db_exec_prepared(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params)
+    HL_MUST_CHECK;
+
 /* db_query for statements whose result is not needed. Returns 0 or the
  * error code. */
 int db_exec(PGconn *pg, struct hl_error *err, const char *sql, int nparams, const char *const *params) HL_MUST_CHECK;

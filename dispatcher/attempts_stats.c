@@ -81,7 +81,7 @@ out:
 int attempts_stats_write(PGconn *pg, const char *rows, struct hl_error *err)
 {
     const char *params[1] = { rows };
-    return db_exec(pg, err,
+    return db_exec_prepared(pg, err,
         "INSERT INTO webhook_stats AS s (webhook_id, hour, tenant_id, succeeded, failed, max_ms, hist) "
         "SELECT x.w, to_timestamp(x.h), x.t, x.s, x.f, x.m, hl_stats_hist(x.d) "
         "FROM json_to_recordset($1::json) AS x(w text, t text, h bigint, s int, f int, m int, d int[]) "

@@ -500,7 +500,7 @@ static int write_health(PGconn *pg, const char *rows, long disable_after_ms, lon
     snprintf(secs, sizeof(secs), "%ld", disable_after_ms / 1000);
     snprintf(every, sizeof(every), "%ld", notice_ms);
     const char *params[3] = { rows, secs, every };
-    PGresult *res = db_query(pg, err,
+    PGresult *res = db_query_prepared(pg, err,
         "INSERT INTO endpoint_health AS h (endpoint_id, webhook_id, failing_since, last_success_at, last_failure_at) "
         "SELECT endpoint_id, webhook_id, to_timestamp(failing_from / 1000.0), to_timestamp(ok_ms / 1000.0), "
         "to_timestamp(fail_ms / 1000.0) "
@@ -535,7 +535,7 @@ static int write_health(PGconn *pg, const char *rows, long disable_after_ms, lon
 static int write_health_ok(PGconn *pg, const char *rows, bool *recovered, struct hl_error *err)
 {
     const char *params[1] = { rows };
-    PGresult *res = db_query(pg, err,
+    PGresult *res = db_query_prepared(pg, err,
         "UPDATE endpoint_health h SET failing_since = NULL, last_success_at = to_timestamp(x.ok_ms / 1000.0) "
         "FROM json_to_recordset($1::json) AS x(endpoint_id text, ok_ms bigint) "
         "WHERE h.endpoint_id = x.endpoint_id AND (h.failing_since IS NOT NULL OR h.last_success_at IS NULL OR "
@@ -557,7 +557,7 @@ static int write_health_ok(PGconn *pg, const char *rows, bool *recovered, struct
 static int write_retries(PGconn *pg, const char *failures, struct hl_error *err)
 {
     const char *params[1] = { failures };
-    if (db_exec(pg, err,
+    if (db_exec_prepared(pg, err,
         "INSERT INTO retries AS r (tenant_id, webhook_id, endpoint_id, event_id, event_type, body_day, attempt, "
         "due_at) "
         "SELECT DISTINCT ON (endpoint_id, event_id) tenant_id, webhook_id, endpoint_id, event_id, event_type, "
@@ -566,7 +566,7 @@ static int write_retries(PGconn *pg, const char *failures, struct hl_error *err)
         "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET attempt = EXCLUDED.attempt, due_at = EXCLUDED.due_at, "
         "body_day = EXCLUDED.body_day WHERE r.epoch IS NULL", 1, params) < 0)
         return HL_EDB;
-    return db_exec(pg, err,
+    return db_exec_prepared(pg, err,
         "UPDATE retries r SET attempt = x.attempt + 1, due_at = to_timestamp(x.next_ms / 1000.0), epoch = NULL, "
         "body_day = x.body_day "
         FAILURES_AS_X " WHERE NOT x.final AND x.retry_id <> 0 AND r.id = x.retry_id AND r.epoch = x.epoch",
@@ -578,7 +578,7 @@ static int write_retries(PGconn *pg, const char *failures, struct hl_error *err)
 static int write_deferred(PGconn *pg, const char *deferred, struct hl_error *err)
 {
     const char *params[1] = { deferred };
-    return db_exec(pg, err,
+    return db_exec_prepared(pg, err,
         "INSERT INTO retries (tenant_id, webhook_id, endpoint_id, event_id, event_type, body_day, attempt, due_at) "
         "SELECT tenant_id, webhook_id, endpoint_id, event_id, event_type, body_day, attempt, now() "
         FAILURES_AS_X " ORDER BY endpoint_id ON CONFLICT (endpoint_id, event_id) DO NOTHING", 1, params);
@@ -594,7 +594,7 @@ static int write_disable(PGconn *pg, const char *failures, long disable_after_ms
     char secs[32];
     snprintf(secs, sizeof(secs), "%ld", disable_after_ms / 1000);
     const char *params[2] = { failures, secs };
-    PGresult *res = db_query(pg, err,
+    PGresult *res = db_query_prepared(pg, err,
         "WITH doomed AS ("
         "  SELECT webhook_id, endpoint_id, endpoint_url, 'gone' AS reason, "
         "  'endpoint ' || endpoint_url || ' answered 410 Gone' AS detail "
@@ -699,14 +699,14 @@ int attempts_write(PGconn *pg, struct delivery **v, size_t n_all, const char *di
         goto out;
     if (ordered) {
         const char *params[1] = { ordered };
-        if (db_exec(pg, err, "SELECT hl_ordered_append($1::json)", 1, params) < 0)
+        if (db_exec_prepared(pg, err, "SELECT hl_ordered_append($1::json)", 1, params) < 0)
             goto out;
     }
     if (failures && write_retries(pg, failures, err) < 0)
         goto out;
     if (settled) {
         const char *params[2] = { settled, settled_epochs };
-        if (db_exec(pg, err,
+        if (db_exec_prepared(pg, err,
                     "DELETE FROM retries r USING unnest($1::bigint[], $2::bigint[]) AS s(id, epoch) "
                     "WHERE r.id = s.id AND r.epoch = s.epoch", 2, params) < 0)
             goto out;

@@ -261,7 +261,7 @@ static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct 
     struct hl_error err = { 0 };
     PGresult *locked = NULL, *busy = NULL;
     int rc = db_begin(pg, &err);
-    if (rc == 0 && (locked = db_query(pg, &err, wait
+    if (rc == 0 && (locked = db_query_prepared(pg, &err, wait
             ? "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1 "
               "ORDER BY endpoint_id FOR UPDATE"
             : "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1 "
@@ -275,7 +275,7 @@ static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct 
         arr_add(&mine, PQgetvalue(locked, i, 0));
     const char *lparams[5] = { params[0], params[1], params[2], params[3], mine.n ? arr_end(&mine) : "{}" };
     if (rc == 0 && mine.n > 0)
-        rc = db_exec(pg, &err,
+        rc = db_exec_prepared(pg, &err,
             "UPDATE lanes l SET owner = NULL, lease_until = NULL, "
             "send_after = CASE WHEN w.send_ms > 0 THEN to_timestamp(w.send_ms / 1000.0) END, "
             "next_due_at = CASE WHEN " LANE_LIVE " "
@@ -287,7 +287,7 @@ static int lanes_let_go(struct lanes *ln, PGconn *pg, bool (*want)(const struct 
     free(mine.p);
     /* skipped: still ours, locked by another transaction */
     if (rc == 0 && PQntuples(locked) < p.n &&
-        (busy = db_query(pg, &err, "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1",
+        (busy = db_query_prepared(pg, &err, "SELECT endpoint_id FROM lanes WHERE endpoint_id = ANY($2::text[]) AND owner = $1",
                          2, params)) == NULL)
         rc = HL_EDB;
     if (rc == 0)
@@ -326,7 +326,7 @@ static bool lanes_renew(struct lanes *ln, PGconn *pg, long long now_ms)
     snprintf(lease, sizeof(lease), "%.3f", ln->cfg->lane_lease_ms / 1000.0);
     const char *params[4] = { ln->owner, arr_end(&p.ids), arr_end(&p.epochs), lease };
     struct hl_error err = { 0 };
-    PGresult *res = db_query(pg, &err,
+    PGresult *res = db_query_prepared(pg, &err,
         "WITH w AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS w(endpoint_id, epoch)), "
         "ours AS (SELECT l.endpoint_id FROM lanes l JOIN w ON l.endpoint_id = w.endpoint_id "
         "  AND l.epoch = w.epoch AND l.owner = $1), "
@@ -371,7 +371,7 @@ static int lanes_acquire(struct lanes *ln, PGconn *pg, long long now_ms, int max
     snprintf(lease, sizeof(lease), "%.3f", ln->cfg->lane_lease_ms / 1000.0);
     const char *params[4] = { ln->owner, lease, limit, skip_tenants };
     struct hl_error err = { 0 };
-    PGresult *res = db_query(pg, &err,
+    PGresult *res = db_query_prepared(pg, &err,
         "UPDATE lanes l SET owner = $1, lease_until = now() + make_interval(secs => $2::float8), epoch = l.epoch + 1 "
         "FROM (SELECT endpoint_id FROM lanes WHERE next_due_at <= now() "
         "      AND (lease_until IS NULL OR lease_until < now()) "
@@ -447,7 +447,7 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
     if (w.n > 0) {
         const char *params[4] = { ln->owner, arr_end(&w.ids), arr_end(&w.epochs), arr_end(&w.counts) };
         struct hl_error err = { 0 };
-        PGresult *res = db_query(pg, &err,
+        PGresult *res = db_query_prepared(pg, &err,
             "WITH want AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[]) AS w(endpoint_id, epoch, n)), "
             "pick AS (SELECT r.id, w.epoch, o.ordered FROM want w "
             "  JOIN lanes l ON l.endpoint_id = w.endpoint_id AND l.owner = $1 AND l.epoch = w.epoch "

@@ -29,7 +29,7 @@ int poll_write(PGconn *pg, struct delivery *const *v, size_t n, struct hl_error 
     if (text == NULL)
         return hl_error_set(err, HL_EDB, "poll events: out of memory building the batch");
     const char *params[1] = { text };
-    int rc = db_exec(pg, err, "SELECT hl_poll_append($1::json)", 1, params) < 0 ? HL_EDB : 0;
+    int rc = db_exec_prepared(pg, err, "SELECT hl_poll_append($1::json)", 1, params) < 0 ? HL_EDB : 0;
     free(text);
     return rc;
 }

@@ -605,7 +605,7 @@ int sub_index_sync_created(struct sub_index *idx, PGconn *pg, long long since_ms
     char since[32];
     snprintf(since, sizeof(since), "%lld", since_ms - SYNC_MARGIN_MS);
     const char *params[1] = { since };
-    PGresult *res = db_query(pg, &err, "SELECT id, (version)::bigint FROM webhooks "
+    PGresult *res = db_query_prepared(pg, &err, "SELECT id, (version)::bigint FROM webhooks "
                                        "WHERE created_at > to_timestamp($1::bigint / 1000.0)", 1, params);
     if (res == NULL) {
         log_warn("index sync: %s", err.msg);
