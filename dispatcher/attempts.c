@@ -237,6 +237,21 @@ int attempts_pump(struct attempts *at, long long now_ms, bool force,
     return rc;
 }
 
+long attempts_due_in(struct attempts *at, long long now_ms)
+{
+    pthread_mutex_lock(&at->lock);
+    enum writer_state state = at->state;
+    pthread_mutex_unlock(&at->lock);
+    if (state == WRITER_DONE)
+        return 0;
+    if (state == WRITER_BUSY || at->fill.n == 0)
+        return -1;
+    long long due = at->fill.n >= ATTEMPTS_FLUSH_ROWS ? now_ms : at->fill_since_ms + ATTEMPTS_FLUSH_AGE_MS;
+    if (due < at->resume_ms)
+        due = at->resume_ms;
+    return due <= now_ms ? 0 : (long)(due - now_ms);
+}
+
 /* Wait until the writer finishes its batch, or until 'until_ms'. */
 static void attempts_wait(struct attempts *at, long long until_ms)
 {

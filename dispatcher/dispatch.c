@@ -729,7 +729,9 @@ int dispatch_run(struct dispatcher *dsp)
             queue_run(dsp->q, now, dispatch_start, dsp);
         /* wait on the network only when nothing else is ready to be done */
         int wait = queue_waiting(dsp->q) > 0 && queue_in_flight(dsp->q) < (size_t)dsp->cfg.max_in_flight ? 1 : 5;
-        deliver_run(dsp->dv, attempts_batched(dsp->at) ? 1 : wait, dispatch_finished, dsp);
+        /* the batch's age is timed here; the writer's end wakes the wait itself */
+        long flush_in = dsp->flush_now && attempts_batched(dsp->at) ? 1 : attempts_due_in(dsp->at, hl_time_now_ms());
+        deliver_run(dsp->dv, flush_in >= 0 && flush_in < wait ? (int)flush_in : wait, dispatch_finished, dsp);
         now = hl_time_now_ms();
         dispatch_flush(dsp, now);
         if (now >= dsp->next_commit_ms) {

@@ -336,6 +336,11 @@ size_t attempts_batched(const struct attempts *at);
  * Returns 0, or HL_EDB when the finished batch could not be written. */
 int attempts_pump(struct attempts *at, long long now_ms, bool force,
                   void (*recorded)(struct delivery *d, void *arg), void *arg);
+/* Milliseconds until attempts_pump has work the writer will not announce
+ * through 'wake': the batch filling now becomes old enough to hand over
+ * (0: now). -1 when nothing is timed (nothing batched, or the writer is
+ * busy and wakes the loop when done). For the loop's wait. */
+long attempts_due_in(struct attempts *at, long long now_ms);
 /* Block until every batched delivery is recorded (0) or 'timeout_ms' has
  * passed (HL_EDB; the rest stays batched). */
 int attempts_sync(struct attempts *at, long timeout_ms, void (*recorded)(struct delivery *d, void *arg), void *arg);
