@@ -347,7 +347,7 @@ static struct sub *dispatch_current(struct dispatcher *dsp, struct delivery *d)
 static void dispatch_withdraw(struct dispatcher *dsp, struct delivery *d)
 {
     if (d->retry_id) {
-        lanes_done(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch);
+        lanes_done(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch, d->lane_finished);
         delivery_free(d);
     } else if (sub_index_get(dsp->idx, d->sub->id) != NULL) {
         d->outcome = DELIVERY_DEFERRED;
@@ -430,6 +430,10 @@ static void dispatch_finished(struct delivery *d, void *arg)
     metrics_attempt(dsp->metrics, d->duration_ms);
     if (hl_id_new("dlv_", d->dlv_id, sizeof(d->dlv_id)) < 0)
         abort();
+    if (d->retry_id && !d->lane_finished) {
+        lanes_finished(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch);
+        d->lane_finished = true;
+    }
     /* an ordered lane's next head waits on this record: hand it over now */
     if (d->ordered)
         dsp->flush_now = true;
@@ -442,7 +446,7 @@ static void dispatch_recorded(struct delivery *d, void *arg)
     if (d->outcome != DELIVERY_DEFERRED)
         dsp->stats.recorded++;
     if (d->retry_id)
-        lanes_done(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch);
+        lanes_done(dsp->lanes, d->sub->eps[d->ep].id, d->lane_epoch, d->lane_finished);
     if (d->track)
         tracker_done(dsp->tr, d->track);
     delivery_free(d);

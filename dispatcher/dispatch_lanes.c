@@ -90,7 +90,7 @@ static void dispatch_lane_taken(const struct lane_row *row, void *arg)
     size_t ep = 0;
     int rc = dispatch_lane_sub(dsp, t->pg, row->webhook_id, row->endpoint_id, &s, &ep);
     if (rc <= 0 || !s->active || ep == s->neps || !s->eps[ep].active) {
-        lanes_done(dsp->lanes, row->endpoint_id, row->epoch);
+        lanes_done(dsp->lanes, row->endpoint_id, row->epoch, false);
         if (rc == 0)
             lanes_forget_row(t->pg, row->retry_id);            /* gone in PostgreSQL too */
         else if (rc > 0)
@@ -101,7 +101,7 @@ static void dispatch_lane_taken(const struct lane_row *row, void *arg)
         /* cannot happen: retention carries a retry's body on before its day goes */
         log_error("slow lane: retry %lld of event %s to endpoint %s has no stored body: its lane is parked",
                   (long long)row->retry_id, row->event_id, row->endpoint_id);
-        lanes_done(dsp->lanes, row->endpoint_id, row->epoch);
+        lanes_done(dsp->lanes, row->endpoint_id, row->epoch, false);
         lanes_park(dsp->lanes, row->endpoint_id);
         return;
     }

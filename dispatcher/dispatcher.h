@@ -227,6 +227,7 @@ struct delivery {
     int attempt;                    /* 1 = first */
     int64_t retry_id;               /* retries row it came from (slow lane); 0 = from Kafka */
     int64_t lane_epoch;             /* the lane lease it was taken under, with retry_id */
+    bool lane_finished;             /* taken from a lane and finished: no longer counts against its room */
     struct msg_track *track;        /* NULL for retries */
     bool ordered;                   /* of an ordered webhook: appended to its endpoint's ordered lane
                                      * (from Kafka), or that lane's head (from a slow lane) */

@@ -40,7 +40,11 @@ struct lane {
     char endpoint_id[HL_ID_MAX];
     char webhook_id[HL_ID_MAX];
     int64_t epoch;
-    int outstanding;                /* rows taken and not yet recorded or dropped */
+    int outstanding;                /* rows taken and not yet recorded or dropped: the lane is
+                                     * ours to keep until none is left */
+    int unfinished;                 /* of those, not yet finished (waiting or in flight): what
+                                     * its room counts (a finished one waits for the writer in
+                                     * the attempt batch, which the budget bounds) */
     bool drained;                   /* the last take found nothing more due */
     bool parked;                    /* its webhook or endpoint is disabled: let go, keep nothing */
     long long send_ms;              /* rate limit: no start before (from the previous holder) */
@@ -424,7 +428,8 @@ static void room_one(const char *key, void *value, void *arg)
     int room = w->room(l->webhook_id, l->endpoint_id, w->arg);
     if (room < 0 && l->outstanding == 0)
         l->drained = true;          /* let go at the next turn, for another dispatcher */
-    int want = room - l->outstanding;
+    /* an ordered lane's next head is its settled row's successor: only after the record */
+    int want = room - (l->ordered ? l->outstanding : l->unfinished);
     if (want <= 0)
         return;
     if (want > w->budget)
@@ -482,6 +487,7 @@ static int lanes_take(struct lanes *ln, PGconn *pg, int budget,
                 if (l == NULL)
                     continue;
                 l->outstanding++;
+                l->unfinished++;
                 l->drained = false;
                 l->ordered = PQgetvalue(res, i, 9)[0] == 't';
                 struct lane_row row = {
@@ -544,11 +550,20 @@ bool lanes_holds(const struct lanes *ln, const char *endpoint_id, int64_t epoch)
     return l != NULL && l->epoch == epoch;
 }
 
-void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch)
+void lanes_finished(struct lanes *ln, const char *endpoint_id, int64_t epoch)
+{
+    struct lane *l = strmap_get(ln->held, endpoint_id);
+    if (l != NULL && l->epoch == epoch && l->unfinished > 0)
+        l->unfinished--;
+}
+
+void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch, bool finished)
 {
     struct lane *l = strmap_get(ln->held, endpoint_id);
     if (l != NULL && l->epoch == epoch && l->outstanding > 0) {
         l->outstanding--;
+        if (!finished && l->unfinished > 0)
+            l->unfinished--;
         /* an ordered lane's next head goes at once, not at the next turn */
         if (l->ordered)
             ln->next_turn_ms = 0;

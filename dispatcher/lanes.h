@@ -43,9 +43,14 @@ int lanes_serve(struct lanes *ln, PGconn *pg, long long now_ms, int budget,
 
 /* Is the lease under which a row was taken still ours? */
 bool lanes_holds(const struct lanes *ln, const char *endpoint_id, int64_t epoch);
-/* A taken row was recorded or dropped. An ordered lane is served again
- * at the next call of lanes_serve, not at its next turn. */
-void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch);
+/* A taken row's delivery finished (its record is still to be written):
+ * the lane has room for another row, though it stays ours until
+ * lanes_done. */
+void lanes_finished(struct lanes *ln, const char *endpoint_id, int64_t epoch);
+/* A taken row was recorded or dropped ('finished': lanes_finished was
+ * called for it). An ordered lane is served again at the next call of
+ * lanes_serve, not at its next turn. */
+void lanes_done(struct lanes *ln, const char *endpoint_id, int64_t epoch, bool finished);
 /* How long the lease under which a row was taken holds at least (ms from
  * 'now_ms', by this host's clock; below 0: not ours). An ordered lane's
  * head is sent only while its lease will outlast the request, so no other
