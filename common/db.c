@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -204,10 +205,6 @@ out:
     return rc;
 }
 
-/* Run 'sql' (with parameters, or when 'simple' through the simple protocol,
- * which allows several statements) and return the last result, as
- * PQexecParams / PQexec would, but wait for it at most the session's
- * wait_ms: past that, drop the session and set *timed_out. */
 enum db_mode {
     DB_PARAMS,          /* 'sql' with parameters (the extended protocol, unnamed) */
     DB_SIMPLE,          /* 'sql' through the simple protocol: several statements */
@@ -230,29 +227,16 @@ static int db_send(PGconn *pg, enum db_mode mode, const char *name, const char *
     }
 }
 
-static PGresult *db_exec_blocking(PGconn *pg, enum db_mode mode, const char *name, const char *sql, int nparams,
-                                  const char *const *params)
-{
-    switch (mode) {
-    case DB_SIMPLE:
-        return PQexec(pg, sql);
-    case DB_PREPARE:
-        return PQprepare(pg, name, sql, nparams, NULL);
-    case DB_PREPARED:
-        return PQexecPrepared(pg, name, nparams, params, NULL, NULL, 0);
-    default:
-        return PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    }
-}
-
+/* Run a statement as 'mode' says and return the last result, as PQexec,
+ * PQexecParams, PQprepare or PQexecPrepared would, but wait for it at most
+ * the session's wait_ms: past that, drop the session and set *timed_out. */
 static PGresult *db_run(PGconn *pg, enum db_mode mode, const char *name, const char *sql, int nparams,
                         const char *const *params, bool *timed_out)
 {
     struct db_session *session = db_session_get(pg);
     *timed_out = false;
-    if (session == NULL || session->wait_ms <= 0)
-        return db_exec_blocking(pg, mode, name, sql, nparams, params);
-    long long deadline = db_now_ms() + session->wait_ms;
+    /* a session not opened here, or one without a bound, waits as long as it takes */
+    long long deadline = session != NULL && session->wait_ms > 0 ? db_now_ms() + session->wait_ms : LLONG_MAX;
     /* nonblocking: a large statement to a server that reads nothing must not
      * block in send() past the deadline */
     if (PQsetnonblocking(pg, 1) != 0)
